@@ -1,0 +1,237 @@
+//! The engine's one error type, with stable numeric codes.
+//!
+//! Codes come from one table ([`ErrorKind::code`]) and are never reused: a code
+//! that appeared in a release keeps its meaning forever, so pipelines and
+//! dashboards can key on it.
+
+use std::fmt;
+
+/// What went wrong. Matching never fails; only decoding an event and loading
+/// rules, config or state can.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    // 1xx: one event could not be decoded. The event passes through unchanged.
+    /// The event is not valid JSON.
+    InvalidJson,
+    /// The event bytes are not valid UTF-8.
+    InvalidUtf8,
+    /// The event is valid JSON but not an object (nor a batch of objects).
+    NotAnObject,
+    /// The event is larger than `limits.max_event_bytes`.
+    TooLarge,
+    /// The event nests objects/arrays deeper than `limits.max_depth`.
+    TooDeep,
+    /// The event is empty or only whitespace.
+    Empty,
+
+    // 2xx: a rule pack could not be loaded. The previous engine keeps running.
+    /// The rule pack is not valid TOML, or its tables have the wrong shape.
+    RulePackSyntax,
+    /// A rule lacks a required key or has a key of the wrong type or value.
+    RuleInvalid,
+    /// A rule's query does not parse as EQL.
+    QuerySyntax,
+    /// A rule's query parses but Elasticsearch would reject it (e.g. a
+    /// field-to-field comparison, `:` with a number, an unknown function).
+    QueryRejected,
+    /// Two rules share an id.
+    DuplicateRuleId,
+    /// A regular expression or wildcard in a query is invalid or too large.
+    PatternInvalid,
+
+    // 3xx: configuration.
+    /// The config is not a JSON object.
+    ConfigSyntax,
+    /// The config has a key the engine does not know.
+    ConfigUnknownKey,
+    /// A config value has the wrong type or is out of range.
+    ConfigInvalidValue,
+
+    // 4xx: exported state.
+    /// Exported state could not be imported.
+    StateInvalid,
+}
+
+impl ErrorKind {
+    /// The stable numeric code of this kind.
+    pub const fn code(self) -> u16 {
+        match self {
+            ErrorKind::InvalidJson => 100,
+            ErrorKind::InvalidUtf8 => 101,
+            ErrorKind::NotAnObject => 102,
+            ErrorKind::TooLarge => 103,
+            ErrorKind::TooDeep => 104,
+            ErrorKind::Empty => 105,
+            ErrorKind::RulePackSyntax => 200,
+            ErrorKind::RuleInvalid => 201,
+            ErrorKind::QuerySyntax => 202,
+            ErrorKind::QueryRejected => 203,
+            ErrorKind::DuplicateRuleId => 204,
+            ErrorKind::PatternInvalid => 205,
+            ErrorKind::ConfigSyntax => 300,
+            ErrorKind::ConfigUnknownKey => 301,
+            ErrorKind::ConfigInvalidValue => 302,
+            ErrorKind::StateInvalid => 400,
+        }
+    }
+
+    /// A short stable name, e.g. `invalid_json`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            ErrorKind::InvalidJson => "invalid_json",
+            ErrorKind::InvalidUtf8 => "invalid_utf8",
+            ErrorKind::NotAnObject => "not_an_object",
+            ErrorKind::TooLarge => "too_large",
+            ErrorKind::TooDeep => "too_deep",
+            ErrorKind::Empty => "empty",
+            ErrorKind::RulePackSyntax => "rule_pack_syntax",
+            ErrorKind::RuleInvalid => "rule_invalid",
+            ErrorKind::QuerySyntax => "query_syntax",
+            ErrorKind::QueryRejected => "query_rejected",
+            ErrorKind::DuplicateRuleId => "duplicate_rule_id",
+            ErrorKind::PatternInvalid => "pattern_invalid",
+            ErrorKind::ConfigSyntax => "config_syntax",
+            ErrorKind::ConfigUnknownKey => "config_unknown_key",
+            ErrorKind::ConfigInvalidValue => "config_invalid_value",
+            ErrorKind::StateInvalid => "state_invalid",
+        }
+    }
+}
+
+/// Where in a rule pack an error is: the rule and a 1-based line:column.
+///
+/// For query errors, `line`/`column` are positions inside the rule's query
+/// text; `pack_line` is the line of the rule pack file where that query
+/// position lies, when the pack came from text.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Location {
+    /// The id of the rule, when the error belongs to one.
+    pub rule_id: Option<String>,
+    /// 1-based line (in the query for query errors, else in the pack).
+    pub line: u32,
+    /// 1-based column, in characters.
+    pub column: u32,
+    /// 1-based line in the rule pack file, when known.
+    pub pack_line: Option<u32>,
+}
+
+/// An error from the engine: a kind with a stable code, a message that quotes
+/// the offending value, and for rule errors the place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    kind: ErrorKind,
+    message: String,
+    location: Option<Location>,
+}
+
+impl Error {
+    pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
+        Error { kind, message: message.into(), location: None }
+    }
+
+    pub(crate) fn at(mut self, location: Location) -> Error {
+        self.location = Some(location);
+        self
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The stable numeric code (see [`ErrorKind::code`]).
+    pub fn code(&self) -> u16 {
+        self.kind.code()
+    }
+
+    /// The message, a lowercase sentence without the location.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The rule and position, for rule pack errors.
+    pub fn location(&self) -> Option<&Location> {
+        self.location.as_ref()
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "E{} ", self.code())?;
+        if let Some(loc) = &self.location {
+            if let Some(id) = &loc.rule_id {
+                write!(f, "rule {id:?} ")?;
+            }
+            if loc.line > 0 {
+                write!(f, "at {}:{} ", loc.line, loc.column)?;
+            }
+            if let Some(pl) = loc.pack_line {
+                write!(f, "(pack line {pl}) ")?;
+            }
+        }
+        write!(f, "{}", self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Everything wrong with a rule pack or config, reported at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Errors(pub Vec<Error>);
+
+impl fmt::Display for Errors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Errors {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique() {
+        let all = [
+            ErrorKind::InvalidJson,
+            ErrorKind::InvalidUtf8,
+            ErrorKind::NotAnObject,
+            ErrorKind::TooLarge,
+            ErrorKind::TooDeep,
+            ErrorKind::Empty,
+            ErrorKind::RulePackSyntax,
+            ErrorKind::RuleInvalid,
+            ErrorKind::QuerySyntax,
+            ErrorKind::QueryRejected,
+            ErrorKind::DuplicateRuleId,
+            ErrorKind::PatternInvalid,
+            ErrorKind::ConfigSyntax,
+            ErrorKind::ConfigUnknownKey,
+            ErrorKind::ConfigInvalidValue,
+            ErrorKind::StateInvalid,
+        ];
+        let mut codes: Vec<u16> = all.iter().map(|k| k.code()).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), all.len());
+    }
+
+    #[test]
+    fn display_names_rule_and_position() {
+        let e = Error::new(ErrorKind::QuerySyntax, "expected a value, found \"=\"").at(Location {
+            rule_id: Some("r1".into()),
+            line: 2,
+            column: 7,
+            pack_line: Some(14),
+        });
+        assert_eq!(e.to_string(), "E202 rule \"r1\" at 2:7 (pack line 14) expected a value, found \"=\"");
+    }
+}

@@ -1,0 +1,22 @@
+#![doc = include_str!("../README.md")]
+// Events come from other people's log pipelines; the engine is the part of
+// modwatch that touches them, and it has no reason to need `unsafe`.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod config;
+mod engine;
+mod eql;
+mod error;
+mod input;
+mod normalise;
+mod prefilter;
+mod rules;
+mod tag;
+mod verdict;
+
+pub use config::Config;
+pub use engine::{Engine, Output, Stats, Tagged};
+pub use error::{Error, ErrorKind, Errors, Location};
+pub use rules::RuleSet;
+pub use verdict::{EventError, Format, Outcome, Principal, RuleMatch, Status, Verdict};
