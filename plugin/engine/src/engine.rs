@@ -4,10 +4,17 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::config::Config;
-use crate::error::Errors;
-use crate::rules::RuleSet;
-use crate::verdict::{Status, Verdict};
+use serde_json::Value;
+
+use crate::config::{Config, OutputMode};
+use crate::eql::{Document, Scalar};
+use crate::error::{Error, ErrorKind, Errors};
+use crate::input;
+use crate::normalise::{self, View};
+use crate::prefilter::Candidates;
+use crate::rules::{Rule, RuleSet};
+use crate::tag;
+use crate::verdict::{Outcome, RuleMatch, Status, Verdict};
 
 /// What comes back for one input event in tag mode.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,9 +105,285 @@ impl Engine {
     }
 
     /// Tags one event: a matching event comes back with detection fields
-    /// added, anything else comes back unchanged.
+    /// added, anything else comes back unchanged (or dropped, in
+    /// `drop-non-matches` mode). Never fails: a bad event gets an error
+    /// verdict and passes through.
     pub fn tag(&mut self, event: &[u8]) -> Tagged {
-        let _ = event;
-        Tagged { output: Output::Unchanged, verdicts: vec![Verdict::bare(Status::Unrecognised)] }
+        self.stats.events += 1;
+        if let Err(e) = input::check(event, &self.config) {
+            return self.failed(event, &e);
+        }
+        let candidates =
+            if self.config.validate { Candidates::All } else { self.rules.prefilter.scan(event) };
+        if candidates == Candidates::None && !self.config.validate {
+            self.stats.prefiltered += 1;
+            self.stats.records += 1;
+            return Tagged { output: self.pass(), verdicts: vec![Verdict::bare(Status::NoMatch)] };
+        }
+        let mut value = match input::parse(event) {
+            Ok(v) if v.is_object() => v,
+            Ok(_) => {
+                let e = Error::new(ErrorKind::NotAnObject, "event is valid json but not an object");
+                return self.failed(event, &e);
+            }
+            Err(e) => return self.failed(event, &e),
+        };
+        let shape = input::shape(&value);
+        let mut judged: Vec<(Verdict, Option<Value>)> = Vec::new();
+        for record in input::records(&value, shape) {
+            judged.push(self.judge(record, &candidates));
+        }
+        self.count(&judged);
+        let any_match = judged.iter().any(|(v, _)| v.is_match());
+        let output = if any_match {
+            for (target, (_, tags)) in input::tag_targets(&mut value, shape).into_iter().zip(&mut judged) {
+                if let Some(tags) = tags.take() {
+                    tag::merge(target, tags);
+                }
+            }
+            match serde_json::to_vec(&value) {
+                Ok(bytes) => Output::Replaced(bytes),
+                // Serialising a parsed Value cannot fail; if it ever did,
+                // the event still passes through untouched.
+                Err(_) => Output::Unchanged,
+            }
+        } else {
+            self.pass()
+        };
+        Tagged { output, verdicts: judged.into_iter().map(|(v, _)| v).collect() }
     }
+
+    /// The output for an event that is not a match.
+    fn pass(&self) -> Output {
+        match self.config.mode {
+            OutputMode::Tag => Output::Unchanged,
+            OutputMode::DropNonMatches => Output::Dropped,
+        }
+    }
+
+    /// An event that could not be decoded: an error verdict, and the event
+    /// passes through (with `modwatch.error` spliced in when asked for and
+    /// the event is an object whose only fault is its size or depth).
+    fn failed(&mut self, event: &[u8], e: &Error) -> Tagged {
+        self.stats.errors += 1;
+        self.stats.records += 1;
+        let output = match self.config.error_field.then(|| splice_error(event, e)).flatten() {
+            Some(bytes) => Output::Replaced(bytes),
+            None => Output::Unchanged,
+        };
+        Tagged { output, verdicts: vec![Verdict::error(e)] }
+    }
+
+    /// The verdict on one record, and its tags if it matched.
+    fn judge(&self, record: &Value, candidates: &Candidates) -> (Verdict, Option<Value>) {
+        if !record.is_object() {
+            let e = Error::new(ErrorKind::NotAnObject, "batch record is not an object");
+            return (Verdict::error(&e), None);
+        }
+        let Some(format) = normalise::sniff(record) else {
+            return (Verdict::bare(Status::Unrecognised), None);
+        };
+        let view = View::new(record, format);
+        let facts = &view.facts;
+        let mut verdict = Verdict {
+            format: Some(format),
+            op: facts.op.clone(),
+            outcome: facts.outcome,
+            principal: facts.principal.clone(),
+            time: facts.time.map(str::to_string),
+            ..Verdict::bare(Status::NoMatch)
+        };
+        // A dry run changes nothing: never a match.
+        if facts.outcome == Some(Outcome::DryRun) {
+            return (verdict, None);
+        }
+        let mut hits: Vec<(usize, u32, RuleMatch)> = Vec::new();
+        for (i, rule) in self.rules.rules.iter().enumerate() {
+            let wanted = match candidates {
+                Candidates::None => false,
+                Candidates::All => true,
+                Candidates::Some(mask) => mask[i],
+            };
+            if !wanted || !rule.query.matches(&view) || !accounts_agree(rule, &view) {
+                continue;
+            }
+            let entry = facts.op.as_deref().and_then(|op| self.rules.operation(op));
+            let category =
+                rule.category.clone().or_else(|| entry.map(|e| e.category.clone())).unwrap_or_else(|| "MODIFY".into());
+            let points = rule.points.unwrap_or_else(|| self.config.points_of(&category));
+            let subtechnique = rule.subtechnique.clone().or_else(|| entry.and_then(|e| e.subtechnique.clone()));
+            hits.push((
+                i,
+                points,
+                RuleMatch {
+                    rule_id: rule.id.clone(),
+                    rule_name: rule.name.clone(),
+                    category,
+                    points,
+                    severity: rule.severity.name().to_string(),
+                    risk_score: rule.risk_score,
+                    technique: rule.technique.clone(),
+                    subtechnique,
+                },
+            ));
+        }
+        if hits.is_empty() {
+            return (verdict, None);
+        }
+        // Highest points first; ties keep pack order (the sort is stable).
+        hits.sort_by(|a, b| b.1.cmp(&a.1));
+        // Per-record adjustments apply to every match alike, after ranking:
+        // a failed call is probing (1 point), an Azure `Started` record
+        // scores nothing (its operation scores on a later record).
+        let adjust = |points: u32| match (facts.outcome, facts.phase) {
+            (Some(Outcome::Failure), _) => points.min(1),
+            (_, Some("start")) => 0,
+            _ => points,
+        };
+        let best_rule = &self.rules.rules[hits[0].0];
+        verdict.matches = hits
+            .into_iter()
+            .map(|(_, _, mut m)| {
+                m.points = adjust(m.points);
+                m
+            })
+            .collect();
+        verdict.category = verdict.matches.first().map(|m| m.category.clone());
+        verdict.points = verdict.matches.first().map_or(0, |m| m.points);
+        if let Some(reason) = self.suppressed_by(&view) {
+            verdict.status = Status::Suppressed;
+            verdict.suppressed_by = Some(reason);
+            return (verdict, None);
+        }
+        verdict.status = Status::Match;
+        let tags = tag::tags(&verdict, best_rule.severity.number(), &best_rule.ruleset, &self.config);
+        (verdict, Some(tags))
+    }
+
+    /// Why a matched record is allow-listed, if it is.
+    fn suppressed_by(&self, view: &View<'_>) -> Option<String> {
+        let facts = &view.facts;
+        if self.config.allow_aws_service_callers
+            && let Some(by) = facts.service_caller
+        {
+            return Some(format!("aws_service_caller:{by}"));
+        }
+        for pattern in &self.config.allow_principals {
+            if facts.principal_names.iter().any(|name| wildcard_ci(pattern, name)) {
+                return Some(format!("principal:{pattern}"));
+            }
+        }
+        if let Some(ua) = facts.user_agent {
+            for pattern in &self.config.allow_user_agents {
+                if wildcard_ci(pattern, ua) {
+                    return Some(format!("user_agent:{pattern}"));
+                }
+            }
+        }
+        None
+    }
+
+    fn count(&mut self, judged: &[(Verdict, Option<Value>)]) {
+        let s = &mut self.stats;
+        for (v, _) in judged {
+            s.records += 1;
+            match v.status {
+                Status::Match => {
+                    s.matches += 1;
+                    if let Some(c) = &v.category {
+                        *s.by_category.entry(c.clone()).or_default() += 1;
+                    }
+                    for m in &v.matches {
+                        *s.by_rule.entry(m.rule_id.clone()).or_default() += 1;
+                    }
+                }
+                Status::Suppressed => s.suppressed += 1,
+                Status::Unrecognised => s.unrecognised += 1,
+                Status::Error => s.errors += 1,
+                Status::NoMatch => {}
+            }
+        }
+    }
+}
+
+/// The rule's account conditions: `foreign_account` needs some value at its
+/// field that is not the resource owner's account; `own_account` needs values
+/// that all are. An unknown owner makes every value foreign.
+fn accounts_agree(rule: &Rule, view: &View<'_>) -> bool {
+    let owner = view.facts.account.as_deref();
+    let is_owner = |v: Scalar<'_>| -> bool {
+        let text = match v {
+            Scalar::Str(s) => std::borrow::Cow::Borrowed(s),
+            Scalar::Num(n) => std::borrow::Cow::Owned(n.to_string()),
+            Scalar::Bool(b) => std::borrow::Cow::Owned(b.to_string()),
+        };
+        owner == Some(text.as_ref())
+    };
+    if let Some(field) = &rule.foreign_account
+        && !view.any_value(field, &mut |v| !is_owner(v))
+    {
+        return false;
+    }
+    if let Some(field) = &rule.own_account {
+        let (mut seen, mut foreign) = (false, false);
+        view.any_value(field, &mut |v| {
+            seen = true;
+            foreign = !is_owner(v);
+            foreign
+        });
+        if !seen || foreign {
+            return false;
+        }
+    }
+    true
+}
+
+/// Case-insensitive `*`/`?` wildcard match, for allowlists.
+fn wildcard_ci(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.chars().flat_map(char::to_lowercase).collect();
+    let t: Vec<char> = text.chars().flat_map(char::to_lowercase).collect();
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            pi += 1;
+            mark = ti;
+        } else if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+/// `{"modwatch":{"error":…},` spliced after the opening brace of an object
+/// event that was refused for its size or depth (its bytes are otherwise
+/// fine JSON, so the result is too).
+fn splice_error(event: &[u8], e: &Error) -> Option<Vec<u8>> {
+    if !matches!(e.kind(), ErrorKind::TooLarge | ErrorKind::TooDeep) {
+        return None;
+    }
+    let start = event.iter().position(|b| !b.is_ascii_whitespace())?;
+    let end = event.iter().rposition(|b| !b.is_ascii_whitespace())?;
+    if event[start] != b'{' || event[end] != b'}' {
+        return None;
+    }
+    let tag = serde_json::to_vec(&tag::error_tag(e)).ok()?;
+    let inner = &tag[1..tag.len() - 1];
+    let rest = &event[start + 1..=end];
+    let empty = rest.iter().filter(|b| !b.is_ascii_whitespace()).count() == 1;
+    let mut out = Vec::with_capacity(event.len() + tag.len() + 2);
+    out.push(b'{');
+    out.extend_from_slice(inner);
+    if !empty {
+        out.push(b',');
+    }
+    out.extend_from_slice(rest);
+    Some(out)
 }

@@ -15,8 +15,8 @@ mod rules;
 mod tag;
 mod verdict;
 
-pub use config::Config;
+pub use config::{Config, OutputMode, Tactic};
 pub use engine::{Engine, Output, Stats, Tagged};
 pub use error::{Error, ErrorKind, Errors, Location};
-pub use rules::RuleSet;
+pub use rules::{Example, RuleSet};
 pub use verdict::{EventError, Format, Outcome, Principal, RuleMatch, Status, Verdict};

@@ -1,16 +1,532 @@
-//! Rule packs: TOML files of EQL rules, loaded and compiled.
+//! Rule packs: TOML files of EQL rules and an operation catalogue, loaded,
+//! checked and compiled. The format is documented in `rules/README.md`.
+//!
+//! Loading reports every problem of a pack at once, each naming its rule and
+//! position; a pack with any problem is refused as a whole.
 
-use crate::config::Config;
-use crate::error::Errors;
+use serde::Deserialize;
 
-/// A compiled set of rules.
-#[derive(Debug, Default)]
-pub struct RuleSet {}
+use crate::config::{Config, is_category_name};
+use crate::eql::{FieldPath, Query};
+use crate::error::{Error, ErrorKind, Errors, Location};
+use crate::normalise::prefilter_needle;
+use crate::prefilter::Prefilter;
+
+/// The built-in pack: the files of `rules/`, each loaded as its own pack.
+#[cfg(feature = "builtin-rules")]
+const BUILTIN: &[(&str, &str)] = &[
+    ("operations.toml", include_str!("../../../rules/operations.toml")),
+    ("aws.toml", include_str!("../../../rules/aws.toml")),
+    ("azure.toml", include_str!("../../../rules/azure.toml")),
+    ("gcp.toml", include_str!("../../../rules/gcp.toml")),
+    // Last, so that on equal points our own rules name the match.
+    ("seed.toml", include_str!("../../../rules/seed.toml")),
+];
+#[cfg(not(feature = "builtin-rules"))]
+const BUILTIN: &[(&str, &str)] = &[];
+
+/// The name `rule.ruleset` carries for rules of the built-in pack.
+pub(crate) const BUILTIN_RULESET: &str = "modwatch-builtin";
+
+/// Severity, Elastic's four levels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Severity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    fn parse(s: &str) -> Option<Severity> {
+        Some(match s {
+            "low" => Severity::Low,
+            "medium" => Severity::Medium,
+            "high" => Severity::High,
+            "critical" => Severity::Critical,
+            _ => return None,
+        })
+    }
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+
+    /// Elastic's default risk score for the level.
+    fn risk_score(self) -> u32 {
+        match self {
+            Severity::Low => 21,
+            Severity::Medium => 47,
+            Severity::High => 73,
+            Severity::Critical => 99,
+        }
+    }
+
+    /// `event.severity`: ECS wants a number; 1 (low) to 4 (critical).
+    pub(crate) fn number(self) -> u32 {
+        self as u32 + 1
+    }
+}
+
+/// One compiled rule.
+#[derive(Debug)]
+pub(crate) struct Rule {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) ruleset: String,
+    pub(crate) severity: Severity,
+    pub(crate) risk_score: u32,
+    pub(crate) category: Option<String>,
+    pub(crate) points: Option<u32>,
+    pub(crate) technique: String,
+    pub(crate) subtechnique: Option<String>,
+    pub(crate) query: Query,
+    pub(crate) foreign_account: Option<FieldPath>,
+    pub(crate) own_account: Option<FieldPath>,
+    pub(crate) bulk: Option<FieldPath>,
+    pub(crate) examples: Vec<Example>,
+}
+
+/// An example event a rule carries, with whether the rule must match it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Example {
+    /// The rule the example belongs to.
+    pub rule_id: String,
+    /// True for `expect = "match"`.
+    pub expect_match: bool,
+    /// The event, JSON text.
+    pub event: String,
+}
+
+/// An operation catalogue entry: the category of an operation, for rules that
+/// do not name one.
+#[derive(Debug)]
+pub(crate) struct Operation {
+    /// Lower-case `modwatch.op`, `*` wildcards.
+    pattern: String,
+    pub(crate) category: String,
+    pub(crate) subtechnique: Option<String>,
+}
+
+/// A compiled set of rules, with the prefilter derived from them.
+#[derive(Debug)]
+pub struct RuleSet {
+    pub(crate) rules: Vec<Rule>,
+    catalogue: Vec<Operation>,
+    pub(crate) prefilter: Prefilter,
+}
+
+impl Default for RuleSet {
+    fn default() -> RuleSet {
+        RuleSet::from_parts(Vec::new(), Vec::new())
+    }
+}
 
 impl RuleSet {
-    /// Loads the rules the config asks for: the built-in pack and/or `pack`.
+    /// Loads the rules the config asks for: the built-in pack and/or `pack`
+    /// (`config.builtin_rules`; by default a given pack replaces the
+    /// built-in one). Every error of every pack is reported at once.
     pub fn load(config: &Config, pack: Option<&str>) -> Result<RuleSet, Errors> {
-        let _ = (config, pack);
-        Ok(RuleSet::default())
+        let with_builtin = config.builtin_rules.unwrap_or(pack.is_none());
+        let mut errors = Vec::new();
+        let mut rules = Vec::new();
+        let mut catalogue = Vec::new();
+        if with_builtin {
+            for (file, text) in BUILTIN {
+                load_pack(text, BUILTIN_RULESET, file, &mut rules, &mut catalogue, &mut errors);
+            }
+        }
+        if let Some(text) = pack {
+            load_pack(text, "custom", "rule pack", &mut rules, &mut catalogue, &mut errors);
+        }
+        let mut seen = std::collections::HashSet::new();
+        for rule in &rules {
+            if !seen.insert(rule.id.as_str()) {
+                errors.push(Error::new(ErrorKind::DuplicateRuleId, format!("rule id {:?} is used twice", rule.id)).at(
+                    Location { rule_id: Some(rule.id.clone()), ..Location::default() },
+                ));
+            }
+        }
+        if errors.is_empty() { Ok(RuleSet::from_parts(rules, catalogue)) } else { Err(Errors(errors)) }
+    }
+
+    /// Only the built-in pack.
+    pub fn builtin() -> Result<RuleSet, Errors> {
+        RuleSet::load(&Config::default(), None)
+    }
+
+    fn from_parts(rules: Vec<Rule>, catalogue: Vec<Operation>) -> RuleSet {
+        let needles: Vec<Option<Vec<String>>> =
+            rules.iter().map(|r| r.query.required_literals(&prefilter_needle)).collect();
+        let prefilter = Prefilter::new(&needles);
+        RuleSet { rules, catalogue, prefilter }
+    }
+
+    /// Number of rules.
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// True if there are no rules.
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// The rule ids, in pack order.
+    pub fn ids(&self) -> impl Iterator<Item = &str> {
+        self.rules.iter().map(|r| r.id.as_str())
+    }
+
+    /// The ids of rules that the prefilter cannot rule out on any event
+    /// (their queries name no literal the raw bytes must contain).
+    pub fn unfiltered(&self) -> Vec<&str> {
+        self.prefilter.unfiltered().iter().map(|&i| self.rules[i].id.as_str()).collect()
+    }
+
+    /// Every example of every rule.
+    pub fn examples(&self) -> impl Iterator<Item = &Example> {
+        self.rules.iter().flat_map(|r| r.examples.iter())
+    }
+
+    /// The catalogue entry for an operation.
+    pub(crate) fn operation(&self, op: &str) -> Option<&Operation> {
+        self.catalogue.iter().find(|o| glob(&o.pattern, op))
+    }
+}
+
+/// Wildcard match, `*` only, for catalogue patterns (already lower case).
+/// Greedy with one backtrack point: linear for the patterns packs use.
+fn glob(pattern: &str, text: &str) -> bool {
+    let (p, t) = (pattern.as_bytes(), text.as_bytes());
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && p[pi] == b'*' {
+            star = Some(pi);
+            pi += 1;
+            mark = ti;
+        } else if pi < p.len() && p[pi] == t[ti] {
+            pi += 1;
+            ti += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&b| b == b'*')
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PackFile {
+    name: Option<String>,
+    #[serde(rename = "description")]
+    _description: Option<String>,
+    #[serde(default)]
+    rule: Vec<toml::Spanned<toml::Table>>,
+    #[serde(default)]
+    operation: Vec<toml::Spanned<toml::Table>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleDef {
+    id: String,
+    name: String,
+    #[serde(rename = "description")]
+    _description: Option<String>,
+    severity: String,
+    risk_score: Option<u32>,
+    category: Option<String>,
+    points: Option<u32>,
+    technique: Option<String>,
+    subtechnique: Option<String>,
+    foreign_account: Option<String>,
+    own_account: Option<String>,
+    bulk: Option<String>,
+    #[serde(rename = "false_positives", default)]
+    _false_positives: Vec<String>,
+    #[serde(rename = "references", default)]
+    _references: Vec<String>,
+    #[serde(rename = "tags", default)]
+    _tags: Vec<String>,
+    query: String,
+    #[serde(default)]
+    example: Vec<ExampleDef>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExampleDef {
+    expect: String,
+    event: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OperationDef {
+    op: String,
+    category: String,
+    subtechnique: Option<String>,
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+fn line_col(text: &str, offset: usize) -> (u32, u32) {
+    let before = text.get(..offset.min(text.len())).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line as u32, col as u32)
+}
+
+fn load_pack(
+    text: &str,
+    default_name: &str,
+    file: &str,
+    rules: &mut Vec<Rule>,
+    catalogue: &mut Vec<Operation>,
+    errors: &mut Vec<Error>,
+) {
+    let pack: PackFile = match toml::from_str(text) {
+        Ok(p) => p,
+        Err(e) => {
+            let (line, column) = e.span().map_or((0, 0), |s| line_col(text, s.start));
+            let msg = e.message().trim().to_lowercase();
+            errors.push(
+                Error::new(ErrorKind::RulePackSyntax, format!("{file}: {msg}"))
+                    .at(Location { rule_id: None, line, column, pack_line: Some(line) }),
+            );
+            return;
+        }
+    };
+    let ruleset = pack.name.unwrap_or_else(|| default_name.to_string());
+    for spanned in pack.rule {
+        let span = spanned.span();
+        let (rule_line, _) = line_col(text, span.start);
+        let table = spanned.into_inner();
+        let id_hint = table.get("id").and_then(|v| v.as_str()).map(str::to_string);
+        let def = match RuleDef::deserialize(toml::Value::Table(table)) {
+            Ok(def) => def,
+            Err(e) => {
+                errors.push(
+                    Error::new(ErrorKind::RuleInvalid, format!("{file}: {}", e.message().trim()))
+                        .at(Location { rule_id: id_hint, line: rule_line, column: 1, pack_line: Some(rule_line) }),
+                );
+                continue;
+            }
+        };
+        // The span of an array-of-tables entry may cover only its header:
+        // look for the query from the rule's start on.
+        let rule_text = text.get(span.start..).unwrap_or("");
+        let query_line = query_pack_line(rule_text).map(|l| l + rule_line - 1);
+        if let Some(rule) = compile_rule(def, &ruleset, file, rule_line, query_line, errors) {
+            rules.push(rule);
+        }
+    }
+    for spanned in pack.operation {
+        let (line, _) = line_col(text, spanned.span().start);
+        let at = Location { rule_id: None, line, column: 1, pack_line: Some(line) };
+        match OperationDef::deserialize(toml::Value::Table(spanned.into_inner())) {
+            Ok(op) if is_category_name(&op.category) => catalogue.push(Operation {
+                pattern: op.op.to_ascii_lowercase(),
+                category: op.category,
+                subtechnique: op.subtechnique,
+            }),
+            Ok(op) => errors.push(
+                Error::new(ErrorKind::RuleInvalid, format!("{file}: operation category {:?} is not UPPER_SNAKE_CASE", op.category))
+                    .at(at),
+            ),
+            Err(e) => errors.push(Error::new(ErrorKind::RuleInvalid, format!("{file}: operation: {}", e.message().trim())).at(at)),
+        }
+    }
+}
+
+/// The pack line (relative to the rule's first line) where the query's first
+/// line lies: the line after `query = '''` when the string starts with a
+/// newline (TOML trims it), else the line of `query =`.
+fn query_pack_line(rule_text: &str) -> Option<u32> {
+    let mut line = 0u32;
+    for l in rule_text.lines() {
+        line += 1;
+        let t = l.trim_start();
+        if let Some(rest) = t.strip_prefix("query") {
+            let rest = rest.trim_start();
+            if let Some(value) = rest.strip_prefix('=') {
+                let value = value.trim();
+                let multiline_opens_line = value == "'''" || value == "\"\"\"";
+                return Some(if multiline_opens_line { line + 1 } else { line });
+            }
+        }
+    }
+    None
+}
+
+fn compile_rule(
+    def: RuleDef,
+    ruleset: &str,
+    file: &str,
+    rule_line: u32,
+    query_line: Option<u32>,
+    errors: &mut Vec<Error>,
+) -> Option<Rule> {
+    let id = def.id.clone();
+    let before = errors.len();
+    let mut fail = |kind: ErrorKind, msg: String| {
+        errors.push(Error::new(kind, format!("{file}: {msg}")).at(Location {
+            rule_id: Some(id.clone()),
+            line: rule_line,
+            column: 1,
+            pack_line: Some(rule_line),
+        }));
+    };
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_') {
+        fail(ErrorKind::RuleInvalid, format!("rule id {id:?} must be lowercase letters, digits, '-' and '_'"));
+    }
+    let severity = Severity::parse(&def.severity);
+    if severity.is_none() {
+        fail(
+            ErrorKind::RuleInvalid,
+            format!("severity must be low, medium, high or critical, not {:?}", def.severity),
+        );
+    }
+    if let Some(c) = def.category.as_deref().filter(|c| !is_category_name(c)) {
+        fail(ErrorKind::RuleInvalid, format!("category {c:?} is not UPPER_SNAKE_CASE"));
+    }
+    if let Some(score) = def.risk_score.filter(|s| *s > 100) {
+        fail(ErrorKind::RuleInvalid, format!("risk_score must be 0 to 100, not {score}"));
+    }
+    let mut examples = Vec::new();
+    for ex in &def.example {
+        match ex.expect.as_str() {
+            "match" | "no-match" => examples.push(Example {
+                rule_id: id.clone(),
+                expect_match: ex.expect == "match",
+                event: ex.event.clone(),
+            }),
+            other => fail(ErrorKind::RuleInvalid, format!("example expect must be \"match\" or \"no-match\", not {other:?}")),
+        }
+    }
+    let query = match Query::parse(&def.query) {
+        Ok(q) => Some(q),
+        Err(e) => {
+            let loc = e.location().cloned().unwrap_or_default();
+            let pack_line = query_line.map(|q| q + loc.line.saturating_sub(1));
+            errors.push(Error::new(e.kind(), format!("{file}: {}", e.message())).at(Location {
+                rule_id: Some(id.clone()),
+                pack_line,
+                ..loc
+            }));
+            None
+        }
+    };
+    if errors.len() > before {
+        return None;
+    }
+    let severity = severity?;
+    let path = |p: Option<String>| p.map(|dotted| FieldPath::new(dotted));
+    Some(Rule {
+        risk_score: def.risk_score.unwrap_or(severity.risk_score()),
+        id: def.id,
+        name: def.name,
+        ruleset: ruleset.to_string(),
+        severity,
+        category: def.category,
+        points: def.points,
+        technique: def.technique.unwrap_or_else(|| "T1578".to_string()),
+        subtechnique: def.subtechnique,
+        query: query?,
+        foreign_account: path(def.foreign_account),
+        own_account: path(def.own_account),
+        bulk: path(def.bulk),
+        examples,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<RuleSet, Vec<String>> {
+        let config = Config { builtin_rules: Some(false), ..Config::default() };
+        RuleSet::load(&config, Some(text)).map_err(|Errors(e)| e.iter().map(|e| e.to_string()).collect())
+    }
+
+    #[test]
+    fn globs() {
+        assert!(glob("microsoft.compute/*/delete", "microsoft.compute/disks/delete"));
+        assert!(glob("*", ""));
+        assert!(!glob("a*b", "acbx"));
+        assert!(glob("a*b*c", "axxbyyc"));
+    }
+
+    #[test]
+    fn loads_a_rule() {
+        let set = load(
+            r#"
+[[rule]]
+id = "r1"
+name = "one"
+severity = "high"
+query = 'any where event.action == "X"'
+[[rule.example]]
+expect = "match"
+event = '{"eventName":"X"}'
+"#,
+        );
+        let set = set.unwrap_or_default();
+        assert_eq!(set.ids().collect::<Vec<_>>(), vec!["r1"]);
+        assert_eq!(set.examples().count(), 1);
+        assert_eq!(set.rules[0].risk_score, 73);
+    }
+
+    #[test]
+    fn errors_name_rule_and_position() {
+        let e = load(
+            r#"
+[[rule]]
+id = "good"
+name = "g"
+severity = "low"
+query = 'any where true'
+
+[[rule]]
+id = "bad-query"
+name = "b"
+severity = "low"
+query = '''
+any where event.action == "x"
+  and event.provider = "y"
+'''
+
+[[rule]]
+id = "bad-severity"
+name = "c"
+severity = "urgent"
+query = 'any where true'
+"#,
+        )
+        .err()
+        .unwrap_or_default();
+        assert_eq!(e.len(), 2, "{e:#?}");
+        assert!(e[0].starts_with("E202 rule \"bad-query\" at 2:22 (pack line 14)"), "{}", e[0]);
+        assert!(e[1].contains("rule \"bad-severity\"") && e[1].contains("urgent"), "{}", e[1]);
+    }
+
+    #[test]
+    fn duplicate_ids_and_syntax() {
+        let dup = "[[rule]]\nid='a'\nname='a'\nseverity='low'\nquery='any where true'\n".repeat(2);
+        assert!(load(&dup).err().unwrap_or_default()[0].starts_with("E204"));
+        let bad = load("[[rule]\nid='a'").err().unwrap_or_default();
+        assert!(bad[0].starts_with("E200") && bad[0].contains("at 1:"), "{bad:?}");
+        let unknown = load("[[rule]]\nid='a'\nname='a'\nseverity='low'\nquery='any where true'\ncolour='red'\n")
+            .err()
+            .unwrap_or_default();
+        assert!(unknown[0].starts_with("E201 rule \"a\" at 1:1") && unknown[0].contains("colour"), "{unknown:?}");
     }
 }

@@ -1,1 +1,130 @@
-//! TODO
+//! Tag mode: the fields added to a matching record (ECS style, SPEC §6).
+//!
+//! Tags are merged into the record without removing or changing anything it
+//! already has: a key that exists keeps its value, objects are merged key by
+//! key, and a key whose existing value is not an object is left alone.
+
+use serde_json::{Map, Value, json};
+
+use crate::config::Config;
+use crate::normalise::outcome_name;
+use crate::verdict::Verdict;
+
+/// ATT&CK names of the techniques rule packs refer to.
+const ATTACK_NAMES: &[(&str, &str)] = &[
+    ("T1578", "Modify Cloud Compute Infrastructure"),
+    ("T1578.001", "Create Snapshot"),
+    ("T1578.002", "Create Cloud Instance"),
+    ("T1578.003", "Delete Cloud Instance"),
+    ("T1578.004", "Revert Cloud Instance"),
+    ("T1578.005", "Modify Cloud Compute Configurations"),
+    ("T1537", "Transfer Data to Cloud Account"),
+    ("T1485", "Data Destruction"),
+    ("T1490", "Inhibit System Recovery"),
+    ("T1496", "Resource Hijacking"),
+    ("T1530", "Data from Cloud Storage"),
+    ("T1535", "Unused/Unsupported Cloud Regions"),
+    ("T1552", "Unsecured Credentials"),
+    ("T1562", "Impair Defenses"),
+    ("T1562.001", "Disable or Modify Tools"),
+    ("T1567", "Exfiltration Over Web Service"),
+    ("T1567.002", "Exfiltration to Cloud Storage"),
+    ("T1651", "Cloud Administration Command"),
+    ("T1059", "Command and Scripting Interpreter"),
+    ("T1098", "Account Manipulation"),
+    ("T1098.004", "SSH Authorized Keys"),
+    ("T1021", "Remote Services"),
+];
+
+/// The ATT&CK name of a technique or sub-technique id.
+pub(crate) fn attack_name(id: &str) -> Option<&'static str> {
+    ATTACK_NAMES.iter().find(|(i, _)| *i == id).map(|(_, n)| *n)
+}
+
+fn id_name(id: &str) -> Value {
+    match attack_name(id) {
+        Some(name) => json!({ "id": id, "name": name }),
+        None => json!({ "id": id }),
+    }
+}
+
+/// The fields a matching verdict adds, as one object to merge at the top of
+/// the record.
+pub(crate) fn tags(v: &Verdict, severity_number: u32, ruleset: &str, config: &Config) -> Value {
+    let Some(best) = v.matches.first() else { return Value::Object(Map::new()) };
+    let mut technique = id_name(&best.technique);
+    if let (Some(sub), Value::Object(t)) = (&best.subtechnique, &mut technique) {
+        t.insert("subtechnique".into(), id_name(sub));
+    }
+    let mut modwatch = Map::new();
+    modwatch.insert("category".into(), json!(best.category));
+    modwatch.insert("points".into(), json!(v.points));
+    modwatch.insert("severity".into(), json!(best.severity));
+    if let Some(op) = &v.op {
+        modwatch.insert("operation".into(), json!(op));
+    }
+    if let Some(o) = v.outcome {
+        modwatch.insert("outcome".into(), json!(outcome_name(o)));
+    }
+    if let Some(p) = &v.principal {
+        modwatch.insert("principal".into(), json!(p));
+    }
+    if let Some(f) = v.format {
+        modwatch.insert("format".into(), json!(f.name()));
+    }
+    let matches: Vec<Value> = v
+        .matches
+        .iter()
+        .map(|m| {
+            json!({ "rule_id": m.rule_id, "rule_name": m.rule_name, "category": m.category, "points": m.points })
+        })
+        .collect();
+    modwatch.insert("matches".into(), Value::Array(matches));
+    json!({
+        "threat": {
+            "framework": "MITRE ATT&CK",
+            "tactic": { "id": config.tactic.id, "name": config.tactic.name },
+            "technique": technique,
+        },
+        "rule": { "id": best.rule_id, "name": best.rule_name, "ruleset": ruleset },
+        "event": { "risk_score": best.risk_score, "severity": severity_number },
+        "modwatch": modwatch,
+    })
+}
+
+/// The error object `output.error_field` adds.
+pub(crate) fn error_tag(err: &crate::Error) -> Value {
+    json!({ "modwatch": { "error": { "code": err.code(), "kind": err.kind().name(), "message": err.message() } } })
+}
+
+/// Merges `add` into `target` without touching what `target` already has.
+pub(crate) fn merge(target: &mut Value, add: Value) {
+    let (Value::Object(target), Value::Object(add)) = (target, add) else { return };
+    for (key, value) in add {
+        match target.get_mut(&key) {
+            None => {
+                target.insert(key, value);
+            }
+            Some(existing @ Value::Object(_)) => merge(existing, value),
+            Some(_) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_keeps_existing_fields() {
+        let mut t = json!({"event": {"action": "X", "risk_score": 5}, "rule": "theirs", "a": 1});
+        merge(&mut t, json!({"event": {"risk_score": 73, "severity": 3}, "rule": {"id": "r"}, "b": 2}));
+        assert_eq!(t, json!({"event": {"action": "X", "risk_score": 5, "severity": 3}, "rule": "theirs", "a": 1, "b": 2}));
+    }
+
+    #[test]
+    fn names() {
+        assert_eq!(attack_name("T1578.004"), Some("Revert Cloud Instance"));
+        assert_eq!(attack_name("T9999"), None);
+    }
+}

@@ -1,1 +1,391 @@
-//! TODO
+//! Normalisation: one view of a record, whatever its format.
+//!
+//! A [`View`] answers field lookups for the EQL evaluator in three layers
+//! (`docs/fields.md`): the normalised fields computed here (ECS names and the
+//! canonical `modwatch.*` record), ECS aliases onto the raw record's paths, and
+//! the record's own fields. The record itself is only borrowed: normalisation
+//! never modifies the event.
+
+mod aws;
+mod azure;
+mod gcp;
+
+use std::borrow::Cow;
+use std::cell::OnceCell;
+
+use serde_json::Value;
+
+use crate::eql::{Document, FieldPath, Scalar};
+use crate::verdict::{Format, Outcome, Principal};
+
+/// A normalised field's value.
+#[derive(Debug)]
+pub(crate) enum Field<'a> {
+    Str(Cow<'a, str>),
+    Bool(bool),
+    /// A node of the record (a scalar, or an array/object walked as usual).
+    At(&'a Value),
+    /// The values at a path below a node of the record.
+    AtPath(&'a Value, &'static str),
+}
+
+/// A request/response subtree: a node of the record, or a JSON string in the
+/// record (Azure `requestbody`) parsed on first use.
+#[derive(Debug)]
+pub(crate) enum Subtree<'a> {
+    Missing,
+    At(&'a Value),
+    Json(&'a str, OnceCell<Option<Value>>),
+}
+
+impl<'a> Subtree<'a> {
+    fn from_node(v: Option<&'a Value>) -> Subtree<'a> {
+        match v {
+            Some(Value::String(s)) => Subtree::Json(s, OnceCell::new()),
+            Some(v) if present(v) => Subtree::At(v),
+            _ => Subtree::Missing,
+        }
+    }
+
+    fn node(&self) -> Option<&Value> {
+        match self {
+            Subtree::Missing => None,
+            Subtree::At(v) => Some(v),
+            Subtree::Json(text, cell) => cell
+                .get_or_init(|| serde_json::from_str::<Value>(text).ok().filter(Value::is_object))
+                .as_ref(),
+        }
+    }
+}
+
+/// The canonical record (`spec/field-map.md`, "Proposed normalised record").
+#[derive(Debug, Default)]
+pub(crate) struct Facts<'a> {
+    /// Lower-case operation.
+    pub(crate) op: Option<String>,
+    /// `call`, `start`, `accept`, `end`, `other`, `first`, `last`, `single`.
+    pub(crate) phase: Option<&'static str>,
+    pub(crate) ok: Option<bool>,
+    pub(crate) outcome: Option<Outcome>,
+    pub(crate) principal: Option<Principal>,
+    /// Every name the principal goes by, for allowlists (id, user name,
+    /// display name, e-mail).
+    pub(crate) principal_names: Vec<Cow<'a, str>>,
+    pub(crate) time: Option<&'a str>,
+    pub(crate) account: Option<Cow<'a, str>>,
+    pub(crate) source_ip: Option<&'a str>,
+    pub(crate) user_agent: Option<&'a str>,
+    pub(crate) resource: Option<Field<'a>>,
+    pub(crate) status_code: Option<&'a str>,
+    pub(crate) dedup: Option<String>,
+    /// An AWS service acting on its own behalf (`AWSService`, `invokedBy`).
+    pub(crate) service_caller: Option<&'a str>,
+}
+
+/// One record, seen through the normalised fields.
+#[derive(Debug)]
+pub(crate) struct View<'a> {
+    pub(crate) format: Format,
+    record: &'a Value,
+    fields: Vec<(&'static str, Field<'a>)>,
+    aliases: &'static [(&'static str, &'static str)],
+    params: Subtree<'a>,
+    response: Subtree<'a>,
+    pub(crate) facts: Facts<'a>,
+}
+
+/// Recognises the format of a record by its shape (`spec/field-map.md`,
+/// "Format sniffing").
+pub(crate) fn sniff(record: &Value) -> Option<Format> {
+    let Value::Object(map) = record else { return None };
+    let dataset = s(record, &["event", "dataset"])
+        .or_else(|| s(record, &["data_stream", "dataset"]))
+        .or_else(|| map.get("event.dataset").and_then(Value::as_str));
+    match dataset {
+        Some("aws.cloudtrail") => return Some(Format::AwsCloudtrailEcs),
+        Some("azure.activitylogs") => return Some(Format::AzureActivityEcs),
+        Some("gcp.audit") => return Some(Format::GcpAuditEcs),
+        _ => {}
+    }
+    // ECS documents without `event.dataset` (Elastic's pipeline test outputs):
+    // the integration's object beside ECS `event.*` fields.
+    if map.get("event").is_some_and(Value::is_object) {
+        if at(record, &["aws", "cloudtrail"]).is_some_and(Value::is_object) {
+            return Some(Format::AwsCloudtrailEcs);
+        }
+        if at(record, &["azure", "activitylogs"]).is_some_and(Value::is_object) {
+            return Some(Format::AzureActivityEcs);
+        }
+        if at(record, &["gcp", "audit"]).is_some_and(Value::is_object) {
+            return Some(Format::GcpAuditEcs);
+        }
+    }
+    if map.contains_key("eventSource") || map.contains_key("eventName") {
+        return Some(Format::AwsCloudtrail);
+    }
+    if map.contains_key("eventVersion") && (map.contains_key("eventType") || map.contains_key("eventCategory")) {
+        // CloudTrail Insights records have no eventName/eventSource.
+        return Some(Format::AwsCloudtrail);
+    }
+    if map.contains_key("OperationNameValue") {
+        return Some(Format::AzureActivityLogAnalytics);
+    }
+    match map.get("operationName") {
+        Some(Value::String(_)) => return Some(Format::AzureActivity),
+        Some(Value::Object(o)) if o.contains_key("value") => return Some(Format::AzureActivityRest),
+        _ => {}
+    }
+    if let Some(Value::Object(proto)) = map.get("protoPayload")
+        && (proto.contains_key("methodName") || proto.contains_key("serviceName"))
+    {
+        return Some(Format::GcpAudit);
+    }
+    None
+}
+
+impl<'a> View<'a> {
+    /// The view of a record of a known format.
+    pub(crate) fn new(record: &'a Value, format: Format) -> View<'a> {
+        let mut b = Builder { fields: Vec::with_capacity(32), facts: Facts::default() };
+        let (aliases, params, response) = match format {
+            Format::AwsCloudtrail => aws::raw(record, &mut b),
+            Format::AwsCloudtrailEcs => aws::ecs(record, &mut b),
+            Format::AzureActivity | Format::AzureActivityRest | Format::AzureActivityLogAnalytics => {
+                azure::raw(record, format, &mut b)
+            }
+            Format::AzureActivityEcs => azure::ecs(record, &mut b),
+            Format::GcpAudit => gcp::raw(record, &mut b),
+            Format::GcpAuditEcs => gcp::ecs(record, &mut b),
+        };
+        b.canonical(format);
+        View { format, record, fields: b.fields, aliases, params, response, facts: b.facts }
+    }
+
+    /// The normalised value of `field` (first layer only), for tests.
+    #[cfg(test)]
+    pub(crate) fn field(&self, field: &str) -> Option<String> {
+        let mut out = None;
+        self.any_value(&FieldPath { dotted: field.to_string() }, &mut |v| {
+            out = Some(match v {
+                Scalar::Str(s) => s.to_string(),
+                Scalar::Num(n) => n.to_string(),
+                Scalar::Bool(b) => b.to_string(),
+            });
+            true
+        });
+        out
+    }
+}
+
+impl Document for View<'_> {
+    fn any_value(&self, field: &FieldPath, visit: &mut dyn FnMut(Scalar<'_>) -> bool) -> bool {
+        let name = field.dotted.as_str();
+        for (prefix, sub) in [("modwatch.params", &self.params), ("modwatch.response", &self.response)] {
+            if let Some(rest) = strip_segment(name, prefix) {
+                return sub.node().is_some_and(|node| walk(node, rest, visit));
+            }
+        }
+        for (key, value) in &self.fields {
+            if *key == name {
+                return match value {
+                    Field::Str(s) => visit(Scalar::Str(s)),
+                    Field::Bool(b) => visit(Scalar::Bool(*b)),
+                    Field::At(node) => walk(node, "", visit),
+                    Field::AtPath(node, path) => walk(node, path, visit),
+                };
+            }
+        }
+        for (ecs, raw) in self.aliases {
+            if let Some(rest) = strip_segment(name, ecs) {
+                let Some(node) = at_dotted(self.record, raw) else { return false };
+                return walk(node, rest, visit);
+            }
+        }
+        walk(self.record, name, visit)
+    }
+}
+
+/// `Some(rest)` when `name` is `prefix` or `prefix.rest`.
+fn strip_segment<'n>(name: &'n str, prefix: &str) -> Option<&'n str> {
+    let rest = name.strip_prefix(prefix)?;
+    if rest.is_empty() {
+        Some("")
+    } else {
+        rest.strip_prefix('.')
+    }
+}
+
+/// Visits every scalar at `path` below `node`: arrays are flattened at any
+/// depth, keys that themselves contain dots are found, null and "" are
+/// missing. Recursion is bounded by the event's checked depth.
+pub(crate) fn walk(node: &Value, path: &str, visit: &mut dyn FnMut(Scalar<'_>) -> bool) -> bool {
+    match node {
+        Value::Array(items) => items.iter().any(|item| walk(item, path, visit)),
+        Value::Object(map) => {
+            if path.is_empty() {
+                return false;
+            }
+            if let Some(child) = map.get(path)
+                && walk(child, "", visit)
+            {
+                return true;
+            }
+            path.match_indices('.').any(|(i, _)| {
+                map.get(&path[..i]).is_some_and(|child| walk(child, &path[i + 1..], visit))
+            })
+        }
+        _ if !path.is_empty() => false,
+        Value::Null => false,
+        Value::String(s) => !s.is_empty() && visit(Scalar::Str(s)),
+        Value::Number(n) => visit(Scalar::Num(n)),
+        Value::Bool(b) => visit(Scalar::Bool(*b)),
+    }
+}
+
+/// A value that counts as present: not null, not "".
+fn present(v: &Value) -> bool {
+    !matches!(v, Value::Null) && v.as_str() != Some("")
+}
+
+/// The node at an object path, if present.
+pub(crate) fn at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
+    let mut node = v;
+    for key in path {
+        node = node.as_object()?.get(*key)?;
+    }
+    present(node).then_some(node)
+}
+
+/// The node at a dotted object path, if present.
+fn at_dotted<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
+    let mut node = v;
+    for key in path.split('.') {
+        node = node.as_object()?.get(key)?;
+    }
+    present(node).then_some(node)
+}
+
+/// The non-empty string at an object path.
+pub(crate) fn s<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
+    at(v, path)?.as_str()
+}
+
+/// True if `s` parses as an IPv4 or IPv6 address.
+pub(crate) fn is_ip(s: &str) -> bool {
+    s.parse::<std::net::IpAddr>().is_ok()
+}
+
+/// Collects normalised fields and facts while a format's module reads a record.
+pub(crate) struct Builder<'a> {
+    fields: Vec<(&'static str, Field<'a>)>,
+    pub(crate) facts: Facts<'a>,
+}
+
+impl<'a> Builder<'a> {
+    /// Sets an ECS field, unless the value is missing.
+    pub(crate) fn str(&mut self, name: &'static str, value: Option<&'a str>) {
+        if let Some(v) = value.filter(|v| !v.is_empty()) {
+            self.fields.push((name, Field::Str(Cow::Borrowed(v))));
+        }
+    }
+
+    pub(crate) fn owned(&mut self, name: &'static str, value: Option<String>) {
+        if let Some(v) = value.filter(|v| !v.is_empty()) {
+            self.fields.push((name, Field::Str(Cow::Owned(v))));
+        }
+    }
+
+    pub(crate) fn node(&mut self, name: &'static str, value: Option<&'a Value>) {
+        if let Some(v) = value {
+            self.fields.push((name, Field::At(v)));
+        }
+    }
+
+    /// Adds the `modwatch.*` fields from the facts.
+    fn canonical(&mut self, format: Format) {
+        let f = &self.facts;
+        let mut out: Vec<(&'static str, Field<'a>)> = vec![
+            ("modwatch.cloud", Field::Str(Cow::Borrowed(format.cloud()))),
+            ("modwatch.format", Field::Str(Cow::Borrowed(format.name()))),
+        ];
+        let mut put = |name: &'static str, v: Option<Cow<'a, str>>| {
+            if let Some(v) = v.filter(|v| !v.is_empty()) {
+                out.push((name, Field::Str(v)));
+            }
+        };
+        put("modwatch.op", f.op.clone().map(Cow::Owned));
+        put("modwatch.phase", f.phase.map(Cow::Borrowed));
+        put("modwatch.outcome", f.outcome.map(|o| Cow::Borrowed(outcome_name(o))));
+        if let Some(p) = &f.principal {
+            put("modwatch.principal.id", Some(Cow::Owned(p.id.clone())));
+            put("modwatch.principal.type", p.kind.clone().map(Cow::Owned));
+            put("modwatch.principal.display", p.display.clone().map(Cow::Owned));
+        }
+        put("modwatch.source_ip", f.source_ip.map(Cow::Borrowed));
+        put("modwatch.account", f.account.clone());
+        put("modwatch.user_agent", f.user_agent.map(Cow::Borrowed));
+        put("modwatch.status_code", f.status_code.map(Cow::Borrowed));
+        put("modwatch.dedup", f.dedup.clone().map(Cow::Owned));
+        put("modwatch.time", f.time.map(Cow::Borrowed));
+        if let Some(ok) = f.ok {
+            out.push(("modwatch.ok", Field::Bool(ok)));
+        }
+        if let Some(resource) = self.facts.resource.take() {
+            out.push(("modwatch.resource", resource));
+        }
+        self.fields.extend(out);
+    }
+}
+
+/// The name of an outcome as rules and tags spell it.
+pub(crate) fn outcome_name(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Success => "success",
+        Outcome::Failure => "failure",
+        Outcome::DryRun => "dry_run",
+        Outcome::Unknown => "unknown",
+    }
+}
+
+/// Whether the value of a field is copied verbatim from the raw event bytes,
+/// and if so which part of a literal compared with it must occur in them.
+/// Used to build the prefilter: a field computed by the normaliser (e.g.
+/// `event.dataset` on raw events) cannot constrain the raw bytes.
+pub(crate) fn prefilter_needle(field: &str, literal: &str) -> Option<String> {
+    // JSON may escape these characters, so the bytes would not contain them as written.
+    if literal.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20 || b >= 0x80) {
+        return None;
+    }
+    const COMPUTED: &[&str] = &[
+        "event.dataset",
+        "event.outcome",
+        "event.kind",
+        "cloud.provider",
+        "user.name",
+        "user.email",
+        "user.domain",
+        "modwatch.cloud",
+        "modwatch.format",
+        "modwatch.phase",
+        "modwatch.ok",
+        "modwatch.outcome",
+        "modwatch.dedup",
+        "modwatch.principal.id",
+        "modwatch.principal.type",
+        "modwatch.principal.display",
+        "modwatch.account",
+        "modwatch.resource",
+    ];
+    if COMPUTED.contains(&field) {
+        return None;
+    }
+    if field == "modwatch.op" {
+        // `eventsource:eventname` for AWS: only the name part is in the bytes.
+        let tail = literal.rsplit(':').next().unwrap_or(literal);
+        return (!tail.is_empty()).then(|| tail.to_string());
+    }
+    Some(literal.to_string())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,148 @@
+//! Prefilter needles: literals that must occur in the raw bytes of any event
+//! a query matches.
+//!
+//! A positive leaf that compares a field with string literals (`==`, `in`,
+//! `:`, `like`, `like~`, `in~` and the string functions) yields, per literal,
+//! its longest wildcard-free run, mapped through the engine's `needle`
+//! function. Everything else is unconstrained (`None`): negated leaves,
+//! `not (…)`, null checks, regexes, numbers, booleans, ranges, `cidrMatch`,
+//! `length`, runs shorter than [`MIN_RUN`] characters, numeric-looking runs,
+//! and runs `needle` declines. The category filter is never a needle.
+//!
+//! An `and` needs only one of its children to be satisfied, so it takes the
+//! most selective constrained child; an `or` needs all of them, so it takes
+//! the union and is unconstrained if any child is.
+
+use super::ast::{Expr, Leaf, Lit, Test};
+
+/// Shorter runs would match almost every event and only cost time.
+const MIN_RUN: usize = 3;
+
+/// The engine's mapping from (field, literal run) to a raw-bytes needle.
+pub(crate) type Needle<'a> = &'a dyn Fn(&str, &str) -> Option<String>;
+
+/// The needles for a condition, deduplicated ASCII-case-insensitively;
+/// `None` if none can be derived.
+pub(crate) fn required(cond: &Expr, needle: Needle<'_>) -> Option<Vec<String>> {
+    needles(cond, needle).map(dedup)
+}
+
+fn needles(e: &Expr, needle: Needle<'_>) -> Option<Vec<String>> {
+    match e {
+        Expr::Const(true) | Expr::Not(_) => None,
+        // Nothing can match, so no needle is needed.
+        Expr::Const(false) => Some(Vec::new()),
+        Expr::Leaf(leaf) => leaf_needles(leaf, needle),
+        Expr::Or(parts) => {
+            let mut all = Vec::new();
+            for p in parts {
+                all.extend(needles(p, needle)?);
+            }
+            Some(all)
+        }
+        Expr::And(parts) => {
+            let mut best: Option<Vec<String>> = None;
+            for set in parts.iter().filter_map(|p| needles(p, needle)).map(dedup) {
+                if best
+                    .as_ref()
+                    .is_none_or(|b| selectivity(&set) > selectivity(b))
+                {
+                    best = Some(set);
+                }
+            }
+            best
+        }
+    }
+}
+
+/// Larger is more selective: the shortest needle's length, then fewer needles.
+fn selectivity(set: &[String]) -> (usize, std::cmp::Reverse<usize>) {
+    (
+        set.iter().map(String::len).min().unwrap_or(usize::MAX),
+        std::cmp::Reverse(set.len()),
+    )
+}
+
+fn leaf_needles(leaf: &Leaf, needle: Needle<'_>) -> Option<Vec<String>> {
+    if leaf.negated {
+        return None;
+    }
+    let field = leaf.field.dotted.as_str();
+    match &leaf.test {
+        Test::Equals(lits) => lits
+            .iter()
+            .map(|lit| match lit {
+                Lit::Str(s) => run_needle(field, s, needle),
+                Lit::Num(_) | Lit::Bool(_) => None,
+            })
+            .collect(),
+        Test::Wildcard(patterns) => patterns
+            .iter()
+            .map(|p| {
+                let longest = p.runs().fold(None, |best: Option<&str>, r| match best {
+                    Some(b) if b.chars().count() >= r.chars().count() => Some(b),
+                    _ => Some(r),
+                })?;
+                run_needle(field, longest, needle)
+            })
+            .collect(),
+        Test::Exists | Test::Regex(_) | Test::Range(..) | Test::Cidr(_) | Test::Length(..) => None,
+    }
+}
+
+fn run_needle(field: &str, run: &str, needle: Needle<'_>) -> Option<String> {
+    if run.chars().count() < MIN_RUN || numeric_looking(run) {
+        return None;
+    }
+    needle(field, run)
+}
+
+/// True for text that reads as a JSON-style number, e.g. `42`, `-1.5e3`.
+/// Such literals also match number values, whose raw spelling may differ.
+fn numeric_looking(s: &str) -> bool {
+    s.bytes()
+        .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-'))
+        && s.bytes().any(|b| b.is_ascii_digit())
+        && s.parse::<f64>().is_ok()
+}
+
+fn dedup(set: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(set.len());
+    for n in set {
+        if !out.iter().any(|o| o.eq_ignore_ascii_case(&n)) {
+            out.push(n);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numeric_looking_literals() {
+        for yes in ["123", "-1.5", "1e5", "+3", "0.25E-2"] {
+            assert!(numeric_looking(yes), "{yes}");
+        }
+        for no in ["2024-01-01", "e-e", "inf", "NaN", "1.2.3", "abc", "12a"] {
+            assert!(!numeric_looking(no), "{no}");
+        }
+    }
+
+    #[test]
+    fn dedup_ignores_ascii_case() {
+        assert_eq!(
+            dedup(vec!["Abc".into(), "aBC".into(), "xyz".into()]),
+            ["Abc", "xyz"]
+        );
+    }
+
+    #[test]
+    fn selectivity_prefers_long_then_few() {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert!(selectivity(&s(&["abcdef"])) > selectivity(&s(&["abc", "abcdefgh"])));
+        assert!(selectivity(&s(&["abcd"])) > selectivity(&s(&["abcd", "efgh"])));
+        assert!(selectivity(&[]) > selectivity(&s(&["abcdefghijk"])));
+    }
+}
