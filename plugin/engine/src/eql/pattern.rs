@@ -73,6 +73,9 @@ pub(crate) struct Wildcard {
     segments: Vec<Vec<Piece>>,
     starred: bool,
     fold: bool,
+    /// For a pattern without wildcards, its byte length: ASCII folding keeps
+    /// lengths, so any other length is a quick no.
+    exact_len: Option<usize>,
 }
 
 impl Wildcard {
@@ -100,10 +103,18 @@ impl Wildcard {
         if !run.is_empty() {
             push(&mut segments, Piece::Lit(run.into_boxed_str()));
         }
+        let exact_len = match segments.as_slice() {
+            [only] if !starred => only.iter().try_fold(0, |n, p| match p {
+                Piece::Lit(l) => Some(n + l.len()),
+                Piece::One => None,
+            }),
+            _ => None,
+        };
         Wildcard {
             segments,
             starred,
             fold,
+            exact_len,
         }
     }
 
@@ -126,6 +137,9 @@ impl Wildcard {
         let (Some(first), Some(last)) = (self.segments.first(), self.segments.last()) else {
             return false;
         };
+        if self.exact_len.is_some_and(|n| n != value.len()) {
+            return false;
+        }
         if !self.starred {
             return match_at(first, value, 0, fold) == Some(value.len());
         }
@@ -209,6 +223,10 @@ fn match_back(seg: &[Piece], s: &str, fold: bool) -> Option<usize> {
 
 /// The end of the leftmost match of `seg` in `hay` starting at or after `from`.
 fn find(seg: &[Piece], hay: &str, from: usize, fold: bool) -> Option<usize> {
+    if let ([Piece::Lit(l)], false) = (seg, fold) {
+        // The common case: std's substring search is linear.
+        return hay.get(from..)?.find(&**l).map(|i| from + i + l.len());
+    }
     let b = hay.as_bytes();
     // A leading literal lets us skip to positions where its first byte occurs.
     let first = match seg.first() {
@@ -291,6 +309,8 @@ mod tests {
         assert!(eql("a*b*c", "aXXbYYc"));
         assert!(!eql("a*b*c", "aXXcYYb"));
         assert!(eql("*ab*ab*", "abab"));
+        assert!(like("*b*d*", "abcde"));
+        assert!(!like("*B*", "abc"));
         assert!(!eql("*ab*ab*", "aba"));
         // Prefix and suffix must not overlap.
         assert!(!eql("ab*ba", "aba"));
@@ -337,6 +357,63 @@ mod tests {
         assert_eq!(runs("a*b", Syntax::Exact), ["a*b"]);
         assert_eq!(runs(r"x\*y*", Syntax::Lucene), ["x*y"]);
         assert_eq!(runs("***", Syntax::Eql), Vec::<String>::new());
+    }
+
+    /// The textbook dynamic-programming matcher, as a reference.
+    fn reference(p: &[Tok], v: &[char], fold: bool) -> bool {
+        let eq = |a: char, b: char| {
+            if fold {
+                a.eq_ignore_ascii_case(&b)
+            } else {
+                a == b
+            }
+        };
+        // ok[j]: the pattern so far matches v[..j].
+        let mut ok = vec![false; v.len() + 1];
+        ok[0] = true;
+        for t in p {
+            let mut next = vec![false; v.len() + 1];
+            for j in 0..=v.len() {
+                next[j] = match t {
+                    Tok::Star => ok[j] || (j > 0 && next[j - 1]),
+                    Tok::One => j > 0 && ok[j - 1],
+                    Tok::Char(c) => j > 0 && ok[j - 1] && eq(v[j - 1], *c),
+                };
+            }
+            ok = next;
+        }
+        ok[v.len()]
+    }
+
+    #[test]
+    fn agrees_with_reference_matcher() {
+        // A small deterministic generator (no dependency on `rand`).
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let pattern_chars = ['a', 'B', 'é', '*', '?'];
+        let value_chars = ['a', 'A', 'b', 'B', 'é'];
+        for _ in 0..20_000 {
+            let p: String = (0..next(7))
+                .map(|_| pattern_chars[next(5) as usize])
+                .collect();
+            let v: String = (0..next(8))
+                .map(|_| value_chars[next(5) as usize])
+                .collect();
+            let fold = next(2) == 0;
+            let toks = tokens(&p, Syntax::Eql);
+            let chars: Vec<char> = v.chars().collect();
+            let want = reference(&toks, &chars, fold);
+            assert_eq!(
+                Wildcard::new(&toks, fold).matches(&v),
+                want,
+                "pattern {p:?} value {v:?} fold {fold}"
+            );
+        }
     }
 
     #[test]

@@ -973,6 +973,12 @@ fn comparisons_and_functions() {
 }
 
 #[test]
+fn query_is_shareable() {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<Query>();
+}
+
+#[test]
 fn fields_lists_each_once() {
     let q = Query::parse("process where a == 1 and (b : \"x\" or not a != 2) and length(c.d) > 1");
     assert_eq!(

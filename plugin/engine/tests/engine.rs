@@ -1,0 +1,260 @@
+//! The engine end to end: SPEC §9 scenarios, tag mode, bad input (SPEC §8),
+//! and the seed rule loaded alone.
+
+use modwatch_engine::{Config, Engine, ErrorKind, Output, RuleSet, Status, Verdict};
+use serde_json::{Value, json};
+
+const SCENARIOS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/scenarios");
+const SEED: &str = include_str!("../../../rules/seed.toml");
+
+fn engine() -> Engine {
+    Engine::new(None, None).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn one(engine: &mut Engine, event: &[u8]) -> Verdict {
+    let mut v = engine.evaluate(event);
+    assert_eq!(v.len(), 1, "one verdict per single event");
+    v.remove(0)
+}
+
+#[test]
+fn scenarios_give_the_right_categories() {
+    let mut files: Vec<_> = std::fs::read_dir(SCENARIOS)
+        .unwrap_or_else(|e| panic!("{SCENARIOS}: {e}"))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "ndjson"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 3);
+    let mut failures = Vec::new();
+    for file in files {
+        let mut engine = engine();
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        for (n, line) in text.lines().enumerate() {
+            let row: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+            let event = serde_json::to_vec(&row["event"]).unwrap_or_default();
+            let v = one(&mut engine, &event);
+            let got = json!({
+                "status": v.status, "category": v.category, "points": v.points,
+                "subtechnique": v.matches.first().and_then(|m| m.subtechnique.clone()),
+            });
+            for (key, want) in row["expect"].as_object().into_iter().flatten() {
+                if &got[key] != want {
+                    failures.push(format!(
+                        "{} event {}: {key} expected {want}, got {}\n    verdict: {}",
+                        file.display(),
+                        n + 1,
+                        got[key],
+                        v.to_json()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+const TERMINATE: &str = r#"{"eventVersion":"1.08","eventSource":"ec2.amazonaws.com","eventName":"TerminateInstances","eventTime":"2024-05-01T10:00:00Z","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/alice","accountId":"111122223333","userName":"alice"},"recipientAccountId":"111122223333","sourceIPAddress":"203.0.113.7","requestParameters":{"instancesSet":{"items":[{"instanceId":"i-0abc"}]}},"event":"not-an-object","n":12345678901234567890123}"#;
+
+#[test]
+fn tag_mode_adds_fields_and_keeps_everything_else() {
+    let mut engine = engine();
+    let tagged = engine.tag(TERMINATE.as_bytes());
+    let Output::Replaced(bytes) = tagged.output else { panic!("a match is tagged: {:?}", tagged.output) };
+    let out: Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    assert_eq!(out["rule"]["id"], "aws-ec2-instances-terminated");
+    assert_eq!(out["rule"]["ruleset"], "modwatch-builtin");
+    assert_eq!(out["threat"]["framework"], "MITRE ATT&CK");
+    assert_eq!(out["threat"]["tactic"]["id"], "TA0005");
+    assert_eq!(out["threat"]["technique"]["id"], "T1578");
+    assert_eq!(out["threat"]["technique"]["name"], "Modify Cloud Compute Infrastructure");
+    assert_eq!(out["threat"]["technique"]["subtechnique"]["id"], "T1578.003");
+    assert_eq!(out["modwatch"]["category"], "DELETE");
+    assert_eq!(out["modwatch"]["points"], 3);
+    assert_eq!(out["modwatch"]["principal"]["id"], "arn:aws:iam::111122223333:user/alice");
+    assert!(out["modwatch"]["matches"].as_array().is_some_and(|m| !m.is_empty()));
+    // Existing fields are untouched: `event` was a string and stays one (no
+    // risk_score can be added under it); the big number keeps every digit.
+    assert_eq!(out["event"], "not-an-object");
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(text.contains("\"n\":12345678901234567890123"), "{text}");
+    // The original keys come first, in their order.
+    assert!(text.starts_with(r#"{"eventVersion":"1.08","eventSource":"ec2.amazonaws.com""#), "{text}");
+    let original: Value = serde_json::from_str(TERMINATE).unwrap_or_default();
+    for (k, v) in original.as_object().into_iter().flatten() {
+        assert_eq!(&out[k], v, "field {k} unchanged");
+    }
+}
+
+#[test]
+fn non_matches_pass_byte_for_byte() {
+    let mut engine = engine();
+    for event in [
+        &br#"{"eventVersion":"1.08","eventSource":"s3.amazonaws.com","eventName":"GetObject"}"#[..],
+        br#"{ "eventSource" : "ec2.amazonaws.com",   "eventName":"DescribeInstances" }"#,
+        br#"{"message":"TerminateInstances is a word in this log line"}"#,
+        br#"{"eventSource":"ec2.amazonaws.com","eventName":"RunInstances","errorCode":"Client.DryRunOperation","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::1:user/a"}}"#,
+    ] {
+        let t = engine.tag(event);
+        assert_eq!(t.output, Output::Unchanged, "{}", String::from_utf8_lossy(event));
+        assert!(!t.verdicts[0].is_match());
+    }
+}
+
+#[test]
+fn drop_mode_drops_only_non_matches() {
+    let mut engine = Engine::new(Some(r#"{"output":{"mode":"drop-non-matches"}}"#), None).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(engine.tag(br#"{"eventSource":"s3.amazonaws.com","eventName":"GetObject"}"#).output, Output::Dropped);
+    assert!(matches!(engine.tag(TERMINATE.as_bytes()).output, Output::Replaced(_)));
+}
+
+/// SPEC §8: every bad input gives an error verdict with a stable code and
+/// passes through unchanged; nothing panics.
+#[test]
+fn bad_input_is_reported_and_passed_through() {
+    let deep = format!("{{\"eventName\":\"TerminateInstances\",\"a\":{}1{}}}", "[".repeat(200), "]".repeat(200));
+    let big = format!(r#"{{"eventName":"TerminateInstances","pad":"{}"}}"#, "x".repeat(2 * 1024 * 1024));
+    let cases: Vec<(&str, Vec<u8>, ErrorKind)> = vec![
+        ("invalid json", br#"{"eventName":"TerminateInstances""#.to_vec(), ErrorKind::InvalidJson),
+        ("trailing garbage", br#"{"eventName":"TerminateInstances"} x"#.to_vec(), ErrorKind::InvalidJson),
+        ("invalid utf-8", b"{\"eventName\":\"TerminateInstances\xff\"}".to_vec(), ErrorKind::InvalidUtf8),
+        ("not an object", br#"["TerminateInstances"]"#.to_vec(), ErrorKind::NotAnObject),
+        ("a string", br#""TerminateInstances""#.to_vec(), ErrorKind::NotAnObject),
+        ("empty", b"   ".to_vec(), ErrorKind::Empty),
+        ("too deep", deep.into_bytes(), ErrorKind::TooDeep),
+        ("too large", big.into_bytes(), ErrorKind::TooLarge),
+    ];
+    let mut engine = engine();
+    for (name, bytes, kind) in cases {
+        let t = engine.tag(&bytes);
+        assert_eq!(t.output, Output::Unchanged, "{name}");
+        assert_eq!(t.verdicts.len(), 1, "{name}");
+        let v = &t.verdicts[0];
+        assert_eq!(v.status, Status::Error, "{name}: {}", v.to_json());
+        let err = v.error.as_ref().unwrap_or_else(|| panic!("{name}: no error"));
+        assert_eq!(err.code, kind.code(), "{name}: {}", v.to_json());
+        assert!(!err.message.is_empty());
+    }
+    assert_eq!(engine.stats().errors, 8);
+}
+
+#[test]
+fn wrong_types_and_missing_fields_are_no_match_not_errors() {
+    let mut engine = engine();
+    for event in [
+        r#"{"eventSource":"ec2.amazonaws.com","eventName":5}"#,
+        r#"{"eventSource":["ec2.amazonaws.com"],"eventName":{"x":"TerminateInstances"}}"#,
+        r#"{"eventSource":"ec2.amazonaws.com","eventName":"TerminateInstances","userIdentity":"root","requestParameters":"x"}"#,
+        r#"{"operationName":{"value":null},"resultType":7,"identity":[]}"#,
+        r#"{"protoPayload":{"methodName":"v1.compute.instances.delete","status":{"code":"seven"},"authenticationInfo":null}}"#,
+        r#"{"eventSource":"ec2.amazonaws.com","eventName":null}"#,
+    ] {
+        let v = engine.evaluate(event.as_bytes());
+        assert_eq!(v.len(), 1, "{event}");
+        assert_ne!(v[0].status, Status::Error, "{event}: {}", v[0].to_json());
+    }
+    // A TerminateInstances with no identity at all still matches: the rule
+    // does not need one.
+    let bare = engine.evaluate(br#"{"eventSource":"ec2.amazonaws.com","eventName":"TerminateInstances"}"#);
+    assert_eq!(bare[0].status, Status::Match, "{}", bare[0].to_json());
+}
+
+#[test]
+fn huge_arrays_are_fine() {
+    // 30,000 ids: about 0.8 MB, under the default 1 MiB limit.
+    let ids: Vec<String> = (0..30_000).map(|i| format!(r#"{{"instanceId":"i-{i:08x}"}}"#)).collect();
+    let event = format!(
+        r#"{{"eventSource":"ec2.amazonaws.com","eventName":"TerminateInstances","requestParameters":{{"instancesSet":{{"items":[{}]}}}}}}"#,
+        ids.join(",")
+    );
+    let mut engine = engine();
+    assert_eq!(one(&mut engine, event.as_bytes()).status, Status::Match);
+}
+
+#[test]
+fn error_field_is_added_when_asked_for() {
+    let mut engine = Engine::new(Some(r#"{"output":{"error_field":true},"input":{"max_depth":4}}"#), None)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let t = engine.tag(br#"{"a":[[[[[1]]]]]}"#);
+    let Output::Replaced(bytes) = t.output else { panic!("expected the error field") };
+    let v: Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    assert_eq!(v["modwatch"]["error"]["code"], ErrorKind::TooDeep.code());
+    assert_eq!(v["a"], json!([[[[[1]]]]]));
+    // Invalid JSON cannot be made valid by adding a field: it passes as is.
+    assert_eq!(engine.tag(b"{x").output, Output::Unchanged);
+}
+
+#[test]
+fn batches_and_envelopes() {
+    let mut engine = engine();
+    let batch = format!(r#"{{"Records":[{TERMINATE},{{"eventSource":"s3.amazonaws.com","eventName":"GetObject"}},7]}}"#);
+    let t = engine.tag(batch.as_bytes());
+    let statuses: Vec<Status> = t.verdicts.iter().map(|v| v.status).collect();
+    assert_eq!(statuses, vec![Status::Match, Status::NoMatch, Status::Error]);
+    let Output::Replaced(bytes) = t.output else { panic!("batch with a match is tagged") };
+    let v: Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    assert_eq!(v["Records"][0]["modwatch"]["category"], "DELETE");
+    assert!(v["Records"][1].get("modwatch").is_none());
+    assert_eq!(v["Records"][2], 7);
+
+    let envelope = format!(r#"{{"version":"0","detail-type":"AWS API Call via CloudTrail","source":"aws.ec2","detail":{TERMINATE}}}"#);
+    let t = engine.tag(envelope.as_bytes());
+    assert_eq!(t.verdicts[0].status, Status::Match);
+    let Output::Replaced(bytes) = t.output else { panic!("envelope is tagged") };
+    let v: Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    assert_eq!(v["rule"]["id"], "aws-ec2-instances-terminated");
+}
+
+#[test]
+fn unknown_shapes_are_counted() {
+    let mut engine = Engine::new(Some(r#"{"input":{"validate":true}}"#), None).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(one(&mut engine, br#"{"message":"hello"}"#).status, Status::Unrecognised);
+    assert_eq!(engine.stats().unrecognised, 1);
+}
+
+#[test]
+fn allowlists_suppress_and_count() {
+    let mut engine = engine();
+    let svc = r#"{"eventSource":"ec2.amazonaws.com","eventName":"TerminateInstances","userIdentity":{"type":"AWSService","invokedBy":"autoscaling.amazonaws.com"}}"#;
+    let v = one(&mut engine, svc.as_bytes());
+    assert_eq!(v.status, Status::Suppressed);
+    assert_eq!(v.suppressed_by.as_deref(), Some("aws_service_caller:autoscaling.amazonaws.com"));
+    let backup = r#"{"operationName":"MICROSOFT.COMPUTE/SNAPSHOTS/WRITE","resultType":"Success","resourceId":"/subscriptions/s/x","identity":{"claims":{"http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name":"azure-backup-service@contoso.com"}}}"#;
+    assert_eq!(one(&mut engine, backup.as_bytes()).status, Status::Suppressed);
+    assert_eq!(engine.stats().suppressed, 2);
+    let mut open = Engine::new(Some(r#"{"allowlist":{"aws_service_callers":false,"principals":[]}}"#), None)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(one(&mut open, svc.as_bytes()).status, Status::Match);
+}
+
+/// eql-semantics.md §5: the seed, loaded alone from its rule file.
+#[test]
+fn seed_rule_alone_behaves_as_elastic() {
+    let config = Config::from_json(r#"{"allowlist":{"principals":[]}}"#).unwrap_or_else(|e| panic!("{e}"));
+    let rules = RuleSet::load(&config, Some(SEED)).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(rules.ids().collect::<Vec<_>>(), vec!["seed-azure-compute-modification"]);
+    let mut engine = Engine::with_parts(config, rules);
+    let azure = |op: &str, claims: &str| {
+        format!(r#"{{"operationName":"{op}","resultType":"Success","resourceId":"/subscriptions/s/x","identity":{{"claims":{{{claims}}}}}}}"#)
+    };
+    let name = "\"http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name\"";
+    let cases = [
+        // No user.name at all (a service principal): `not user.name : (…)` is true.
+        (azure("MICROSOFT.COMPUTE/VIRTUALMACHINES/DELETE", r#""appid":"a""#), true),
+        (azure("microsoft.compute/snapshots/write", &format!(r#"{name}:"alice@contoso.com""#)), true),
+        // The exclusion compares the UPN's local part, case-insensitively.
+        (azure("Microsoft.Compute/disks/write", &format!(r#"{name}:"AZURE-BACKUP-SERVICE@contoso.com""#)), false),
+        (azure("Microsoft.Compute/disks/write", &format!(r#"{name}:"azure-site-recovery""#)), false),
+        // Not in the seed's list: capture is never selected by the seed.
+        (azure("Microsoft.Compute/virtualMachines/capture/action", r#""appid":"a""#), false),
+    ];
+    for (event, want) in cases {
+        assert_eq!(one(&mut engine, event.as_bytes()).is_match(), want, "{event}");
+    }
+    // `==` is case-sensitive: an ECS document whose dataset is spelled
+    // differently does not match.
+    let ecs = r#"{"event":{"dataset":"Azure.ActivityLogs","action":"MICROSOFT.COMPUTE/DISKS/WRITE"},"azure":{"activitylogs":{}}}"#;
+    assert!(!one(&mut engine, ecs.as_bytes()).is_match());
+    let ecs_ok = r#"{"event":{"dataset":"azure.activitylogs","action":"MICROSOFT.COMPUTE/DISKS/WRITE"}}"#;
+    assert!(one(&mut engine, ecs_ok.as_bytes()).is_match());
+}
