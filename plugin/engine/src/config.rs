@@ -109,9 +109,8 @@ impl Default for Config {
 impl Config {
     /// Parses and validates a JSON config, reporting every error at once.
     pub fn from_json(text: &str) -> Result<Config, Errors> {
-        let value: Value = serde_json::from_str(text).map_err(|e| {
-            Errors(vec![Error::new(ErrorKind::ConfigSyntax, format!("config is not valid JSON: {e}"))])
-        })?;
+        let value: Value = serde_json::from_str(text)
+            .map_err(|e| Errors(vec![Error::new(ErrorKind::ConfigSyntax, format!("config is not valid JSON: {e}"))]))?;
         let Value::Object(root) = value else {
             return Err(Errors(vec![Error::new(ErrorKind::ConfigSyntax, "config must be a JSON object")]));
         };
@@ -137,9 +136,7 @@ impl Config {
             match v.string(output, "output.mode") {
                 Some("tag") => config.mode = OutputMode::Tag,
                 Some("drop-non-matches") => config.mode = OutputMode::DropNonMatches,
-                Some(other) => v.invalid(format!(
-                    "output.mode must be \"tag\" or \"drop-non-matches\", not {other:?}"
-                )),
+                Some(other) => v.invalid(format!("output.mode must be \"tag\" or \"drop-non-matches\", not {other:?}")),
                 None => {}
             }
             config.error_field = v.bool(output, "output.error_field").unwrap_or(config.error_field);
@@ -256,10 +253,9 @@ impl Validator {
                 for (i, item) in items.iter().enumerate() {
                     match item {
                         Value::String(s) if !s.is_empty() => out.push(s.clone()),
-                        other => self.invalid(format!(
-                            "{path}[{i}] must be a non-empty string, not {}",
-                            kind_of(other)
-                        )),
+                        other => {
+                            self.invalid(format!("{path}[{i}] must be a non-empty string, not {}", kind_of(other)))
+                        }
                     }
                 }
                 Some(out)
@@ -343,7 +339,9 @@ mod tests {
 
     #[test]
     fn every_error_is_listed() {
-        let e = errs(r#"{"inptu":{},"input":{"max_depth":1000,"validate":"yes"},"output":{"mode":"x"},"points":{"delete":1}}"#);
+        let e = errs(
+            r#"{"inptu":{},"input":{"max_depth":1000,"validate":"yes"},"output":{"mode":"x"},"points":{"delete":1}}"#,
+        );
         assert_eq!(e.len(), 5, "{e:#?}");
         assert!(e[0].starts_with("E301 unknown config key \"inptu\""), "{}", e[0]);
         assert!(e.iter().any(|m| m.contains("input.max_depth must be between 1 and 128, not 1000")));

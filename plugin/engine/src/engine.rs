@@ -113,8 +113,7 @@ impl Engine {
         if let Err(e) = input::check(event, &self.config) {
             return self.failed(event, &e);
         }
-        let candidates =
-            if self.config.validate { Candidates::All } else { self.rules.prefilter.scan(event) };
+        let candidates = if self.config.validate { Candidates::All } else { self.rules.prefilter.scan(event) };
         if candidates == Candidates::None && !self.config.validate {
             self.stats.prefiltered += 1;
             self.stats.records += 1;

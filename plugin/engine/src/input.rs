@@ -82,12 +82,8 @@ fn max_depth(bytes: &[u8]) -> u32 {
 
 /// Parses a checked event.
 pub(crate) fn parse(bytes: &[u8]) -> Result<Value, Error> {
-    serde_json::from_slice(bytes).map_err(|e| {
-        Error::new(
-            ErrorKind::InvalidJson,
-            format!("event is not valid json: {e}"),
-        )
-    })
+    serde_json::from_slice(bytes)
+        .map_err(|e| Error::new(ErrorKind::InvalidJson, format!("event is not valid json: {e}")))
 }
 
 /// Where the records are.

@@ -120,7 +120,10 @@ mod tests {
     #[test]
     fn finds_needles_case_insensitively() {
         let p = Prefilter::new(&[set(&["Microsoft.Compute/snapshots/write"]), set(&["RunInstances"])]);
-        assert_eq!(p.scan(br#"{"operationName":"MICROSOFT.COMPUTE/SNAPSHOTS/WRITE"}"#), Candidates::Some(vec![true, false]));
+        assert_eq!(
+            p.scan(br#"{"operationName":"MICROSOFT.COMPUTE/SNAPSHOTS/WRITE"}"#),
+            Candidates::Some(vec![true, false])
+        );
         assert_eq!(p.scan(br#"{"eventName":"runinstances"}"#), Candidates::Some(vec![false, true]));
         assert_eq!(p.scan(br#"{"eventName":"DescribeInstances"}"#), Candidates::None);
     }

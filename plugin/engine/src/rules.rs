@@ -147,9 +147,10 @@ impl RuleSet {
         let mut seen = std::collections::HashSet::new();
         for rule in &rules {
             if !seen.insert(rule.id.as_str()) {
-                errors.push(Error::new(ErrorKind::DuplicateRuleId, format!("rule id {:?} is used twice", rule.id)).at(
-                    Location { rule_id: Some(rule.id.clone()), ..Location::default() },
-                ));
+                errors.push(
+                    Error::new(ErrorKind::DuplicateRuleId, format!("rule id {:?} is used twice", rule.id))
+                        .at(Location { rule_id: Some(rule.id.clone()), ..Location::default() }),
+                );
             }
         }
         if errors.is_empty() { Ok(RuleSet::from_parts(rules, catalogue)) } else { Err(Errors(errors)) }
@@ -298,10 +299,12 @@ fn load_pack(
         Err(e) => {
             let (line, column) = e.span().map_or((0, 0), |s| line_col(text, s.start));
             let msg = e.message().trim().to_lowercase();
-            errors.push(
-                Error::new(ErrorKind::RulePackSyntax, format!("{file}: {msg}"))
-                    .at(Location { rule_id: None, line, column, pack_line: Some(line) }),
-            );
+            errors.push(Error::new(ErrorKind::RulePackSyntax, format!("{file}: {msg}")).at(Location {
+                rule_id: None,
+                line,
+                column,
+                pack_line: Some(line),
+            }));
             return;
         }
     };
@@ -315,8 +318,12 @@ fn load_pack(
             Ok(def) => def,
             Err(e) => {
                 errors.push(
-                    Error::new(ErrorKind::RuleInvalid, format!("{file}: {}", e.message().trim()))
-                        .at(Location { rule_id: id_hint, line: rule_line, column: 1, pack_line: Some(rule_line) }),
+                    Error::new(ErrorKind::RuleInvalid, format!("{file}: {}", e.message().trim())).at(Location {
+                        rule_id: id_hint,
+                        line: rule_line,
+                        column: 1,
+                        pack_line: Some(rule_line),
+                    }),
                 );
                 continue;
             }
@@ -339,10 +346,14 @@ fn load_pack(
                 subtechnique: op.subtechnique,
             }),
             Ok(op) => errors.push(
-                Error::new(ErrorKind::RuleInvalid, format!("{file}: operation category {:?} is not UPPER_SNAKE_CASE", op.category))
-                    .at(at),
+                Error::new(
+                    ErrorKind::RuleInvalid,
+                    format!("{file}: operation category {:?} is not UPPER_SNAKE_CASE", op.category),
+                )
+                .at(at),
             ),
-            Err(e) => errors.push(Error::new(ErrorKind::RuleInvalid, format!("{file}: operation: {}", e.message().trim())).at(at)),
+            Err(e) => errors
+                .push(Error::new(ErrorKind::RuleInvalid, format!("{file}: operation: {}", e.message().trim())).at(at)),
         }
     }
 }
@@ -390,10 +401,7 @@ fn compile_rule(
     }
     let severity = Severity::parse(&def.severity);
     if severity.is_none() {
-        fail(
-            ErrorKind::RuleInvalid,
-            format!("severity must be low, medium, high or critical, not {:?}", def.severity),
-        );
+        fail(ErrorKind::RuleInvalid, format!("severity must be low, medium, high or critical, not {:?}", def.severity));
     }
     if let Some(c) = def.category.as_deref().filter(|c| !is_category_name(c)) {
         fail(ErrorKind::RuleInvalid, format!("category {c:?} is not UPPER_SNAKE_CASE"));
@@ -409,7 +417,9 @@ fn compile_rule(
                 expect_match: ex.expect == "match",
                 event: ex.event.clone(),
             }),
-            other => fail(ErrorKind::RuleInvalid, format!("example expect must be \"match\" or \"no-match\", not {other:?}")),
+            other => {
+                fail(ErrorKind::RuleInvalid, format!("example expect must be \"match\" or \"no-match\", not {other:?}"))
+            }
         }
     }
     let query = match Query::parse(&def.query) {

@@ -75,9 +75,7 @@ pub(crate) fn tags(v: &Verdict, severity_number: u32, ruleset: &str, config: &Co
     let matches: Vec<Value> = v
         .matches
         .iter()
-        .map(|m| {
-            json!({ "rule_id": m.rule_id, "rule_name": m.rule_name, "category": m.category, "points": m.points })
-        })
+        .map(|m| json!({ "rule_id": m.rule_id, "rule_name": m.rule_name, "category": m.category, "points": m.points }))
         .collect();
     modwatch.insert("matches".into(), Value::Array(matches));
     json!({
@@ -119,7 +117,10 @@ mod tests {
     fn merge_keeps_existing_fields() {
         let mut t = json!({"event": {"action": "X", "risk_score": 5}, "rule": "theirs", "a": 1});
         merge(&mut t, json!({"event": {"risk_score": 73, "severity": 3}, "rule": {"id": "r"}, "b": 2}));
-        assert_eq!(t, json!({"event": {"action": "X", "risk_score": 5, "severity": 3}, "rule": "theirs", "a": 1, "b": 2}));
+        assert_eq!(
+            t,
+            json!({"event": {"action": "X", "risk_score": 5, "severity": 3}, "rule": "theirs", "a": 1, "b": 2})
+        );
     }
 
     #[test]

@@ -103,7 +103,8 @@ fn non_matches_pass_byte_for_byte() {
 
 #[test]
 fn drop_mode_drops_only_non_matches() {
-    let mut engine = Engine::new(Some(r#"{"output":{"mode":"drop-non-matches"}}"#), None).unwrap_or_else(|e| panic!("{e}"));
+    let mut engine =
+        Engine::new(Some(r#"{"output":{"mode":"drop-non-matches"}}"#), None).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(engine.tag(br#"{"eventSource":"s3.amazonaws.com","eventName":"GetObject"}"#).output, Output::Dropped);
     assert!(matches!(engine.tag(TERMINATE.as_bytes()).output, Output::Replaced(_)));
 }
@@ -187,7 +188,8 @@ fn error_field_is_added_when_asked_for() {
 #[test]
 fn batches_and_envelopes() {
     let mut engine = engine();
-    let batch = format!(r#"{{"Records":[{TERMINATE},{{"eventSource":"s3.amazonaws.com","eventName":"GetObject"}},7]}}"#);
+    let batch =
+        format!(r#"{{"Records":[{TERMINATE},{{"eventSource":"s3.amazonaws.com","eventName":"GetObject"}},7]}}"#);
     let t = engine.tag(batch.as_bytes());
     let statuses: Vec<Status> = t.verdicts.iter().map(|v| v.status).collect();
     assert_eq!(statuses, vec![Status::Match, Status::NoMatch, Status::Error]);
@@ -197,7 +199,9 @@ fn batches_and_envelopes() {
     assert!(v["Records"][1].get("modwatch").is_none());
     assert_eq!(v["Records"][2], 7);
 
-    let envelope = format!(r#"{{"version":"0","detail-type":"AWS API Call via CloudTrail","source":"aws.ec2","detail":{TERMINATE}}}"#);
+    let envelope = format!(
+        r#"{{"version":"0","detail-type":"AWS API Call via CloudTrail","source":"aws.ec2","detail":{TERMINATE}}}"#
+    );
     let t = engine.tag(envelope.as_bytes());
     assert_eq!(t.verdicts[0].status, Status::Match);
     let Output::Replaced(bytes) = t.output else { panic!("envelope is tagged") };
@@ -235,7 +239,9 @@ fn seed_rule_alone_behaves_as_elastic() {
     assert_eq!(rules.ids().collect::<Vec<_>>(), vec!["seed-azure-compute-modification"]);
     let mut engine = Engine::with_parts(config, rules);
     let azure = |op: &str, claims: &str| {
-        format!(r#"{{"operationName":"{op}","resultType":"Success","resourceId":"/subscriptions/s/x","identity":{{"claims":{{{claims}}}}}}}"#)
+        format!(
+            r#"{{"operationName":"{op}","resultType":"Success","resourceId":"/subscriptions/s/x","identity":{{"claims":{{{claims}}}}}}}"#
+        )
     };
     let name = "\"http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name\"";
     let cases = [

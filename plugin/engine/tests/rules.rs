@@ -48,8 +48,9 @@ fn corpus() -> Vec<Labelled> {
         });
     }
     // s3-batch.json records, in order, with the labels its README gives.
-    let batch: Value = serde_json::from_str(&std::fs::read_to_string(format!("{CORPUS}/s3-batch.json")).unwrap_or_default())
-        .unwrap_or_else(|e| panic!("s3-batch.json: {e}"));
+    let batch: Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{CORPUS}/s3-batch.json")).unwrap_or_default())
+            .unwrap_or_else(|e| panic!("s3-batch.json: {e}"));
     let labels = [true, true, false, false, false, false, false, false, true];
     let records = batch["Records"].as_array().cloned().unwrap_or_default();
     assert_eq!(records.len(), labels.len(), "s3-batch.json has 9 records");

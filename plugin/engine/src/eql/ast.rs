@@ -155,17 +155,9 @@ pub(crate) struct NumLit {
 impl NumLit {
     /// Reads an unsigned number as lexed, `-` prefixed when `negative`.
     pub(crate) fn new(digits: &str, negative: bool) -> Option<NumLit> {
-        let text = if negative {
-            format!("-{digits}")
-        } else {
-            digits.to_string()
-        };
+        let text = if negative { format!("-{digits}") } else { digits.to_string() };
         let value: f64 = text.parse().ok()?;
-        let int = if digits.bytes().all(|b| b.is_ascii_digit()) {
-            text.parse().ok()
-        } else {
-            None
-        };
+        let int = if digits.bytes().all(|b| b.is_ascii_digit()) { text.parse().ok() } else { None };
         Some(NumLit { text, value, int })
     }
 }
@@ -175,20 +167,13 @@ mod tests {
     use super::*;
 
     fn leaf(name: &str) -> Expr {
-        Expr::Leaf(Leaf {
-            field: FieldPath::new(name),
-            test: Test::Exists,
-            negated: false,
-        })
+        Expr::Leaf(Leaf { field: FieldPath::new(name), test: Test::Exists, negated: false })
     }
 
     fn shape(e: &Expr) -> String {
         match e {
             Expr::Const(b) => b.to_string(),
-            Expr::And(xs) => format!(
-                "and({})",
-                xs.iter().map(shape).collect::<Vec<_>>().join(",")
-            ),
+            Expr::And(xs) => format!("and({})", xs.iter().map(shape).collect::<Vec<_>>().join(",")),
             Expr::Or(xs) => format!("or({})", xs.iter().map(shape).collect::<Vec<_>>().join(",")),
             Expr::Not(x) => format!("not({})", shape(x)),
             Expr::Leaf(l) => format!("{}{}", if l.negated { "!" } else { "" }, l.field.dotted),
@@ -202,27 +187,15 @@ mod tests {
         assert_eq!(shape(&Expr::Const(true).negate()), "false");
         let both = Expr::all(vec![leaf("a"), leaf("b")]);
         assert_eq!(shape(&both.negate()), "not(and(a,b))");
-        assert_eq!(
-            shape(&Expr::all(vec![leaf("a"), leaf("b")]).negate().negate()),
-            "and(a,b)"
-        );
+        assert_eq!(shape(&Expr::all(vec![leaf("a"), leaf("b")]).negate().negate()), "and(a,b)");
     }
 
     #[test]
     fn connectives_flatten() {
-        let e = Expr::all(vec![
-            leaf("a"),
-            Expr::all(vec![leaf("b"), leaf("c")]),
-            Expr::any(vec![leaf("d"), leaf("e")]),
-        ]);
+        let e =
+            Expr::all(vec![leaf("a"), Expr::all(vec![leaf("b"), leaf("c")]), Expr::any(vec![leaf("d"), leaf("e")])]);
         assert_eq!(shape(&e), "and(a,b,c,or(d,e))");
-        assert_eq!(
-            shape(&Expr::any(vec![
-                Expr::any(vec![leaf("a"), leaf("b")]),
-                leaf("c")
-            ])),
-            "or(a,b,c)"
-        );
+        assert_eq!(shape(&Expr::any(vec![Expr::any(vec![leaf("a"), leaf("b")]), leaf("c")])), "or(a,b,c)");
         assert_eq!(shape(&Expr::all(vec![leaf("a")])), "a");
     }
 
@@ -239,15 +212,9 @@ mod tests {
     #[test]
     fn number_literals() {
         let n = NumLit::new("12", true);
-        assert_eq!(
-            n.as_ref().map(|n| (n.text.as_str(), n.value, n.int)),
-            Some(("-12", -12.0, Some(-12)))
-        );
+        assert_eq!(n.as_ref().map(|n| (n.text.as_str(), n.value, n.int)), Some(("-12", -12.0, Some(-12))));
         let f = NumLit::new("1.5e3", false);
         assert_eq!(f.as_ref().map(|n| (n.value, n.int)), Some((1500.0, None)));
-        assert_eq!(
-            NumLit::new("99999999999999999999", false).and_then(|n| n.int),
-            Some(99_999_999_999_999_999_999)
-        );
+        assert_eq!(NumLit::new("99999999999999999999", false).and_then(|n| n.int), Some(99_999_999_999_999_999_999));
     }
 }

@@ -30,9 +30,7 @@ impl Cidr {
     /// Host bits below the prefix are ignored, as `InetAddresses.parseCidr` does.
     pub(crate) fn parse(text: &str) -> Option<Cidr> {
         let (addr, len) = match text.split_once('/') {
-            Some((a, l)) if !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit()) => {
-                (a, Some(l.parse::<u32>().ok()?))
-            }
+            Some((a, l)) if !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit()) => (a, Some(l.parse::<u32>().ok()?)),
             Some(_) => return None,
             None => (text, None),
         };
@@ -43,17 +41,12 @@ impl Cidr {
             return None;
         }
         let len = len + offset;
-        Some(Cidr {
-            net: bits(ip) & mask(len),
-            len,
-        })
+        Some(Cidr { net: bits(ip) & mask(len), len })
     }
 
     /// True if `value` is an IP address inside this range.
     pub(crate) fn contains(&self, value: &str) -> bool {
-        value
-            .parse::<IpAddr>()
-            .is_ok_and(|ip| bits(ip) & mask(self.len) == self.net)
+        value.parse::<IpAddr>().is_ok_and(|ip| bits(ip) & mask(self.len) == self.net)
     }
 }
 
@@ -95,15 +88,7 @@ mod tests {
 
     #[test]
     fn invalid_ranges() {
-        for bad in [
-            "10.0.0.0/33",
-            "10.0.0.0/",
-            "10.0.0.0/x",
-            "::/129",
-            "10.0.0/8",
-            "nope",
-            "10.0.0.0/8/9",
-        ] {
+        for bad in ["10.0.0.0/33", "10.0.0.0/", "10.0.0.0/x", "::/129", "10.0.0/8", "nope", "10.0.0.0/8/9"] {
             assert_eq!(Cidr::parse(bad), None, "{bad}");
         }
     }

@@ -122,11 +122,7 @@ mod tests {
     }
     fn lit(s: &str) -> NumLit {
         let (neg, digits) = s.strip_prefix('-').map_or((false, s), |d| (true, d));
-        NumLit::new(digits, neg).unwrap_or(NumLit {
-            text: String::new(),
-            value: f64::NAN,
-            int: None,
-        })
+        NumLit::new(digits, neg).unwrap_or(NumLit { text: String::new(), value: f64::NAN, int: None })
     }
     fn s(v: &str) -> Lit {
         Lit::Str(v.to_string())
@@ -143,14 +139,8 @@ mod tests {
         assert!(equals(Scalar::Num(&num("1.0")), &Lit::Num(lit("1"))));
         assert!(equals(Scalar::Str("1"), &Lit::Num(lit("1"))));
         assert!(!equals(Scalar::Str("1.0"), &Lit::Num(lit("1"))));
-        assert!(equals(
-            Scalar::Num(&big),
-            &Lit::Num(lit("123456789012345678901"))
-        ));
-        assert!(!equals(
-            Scalar::Num(&big),
-            &Lit::Num(lit("123456789012345678902"))
-        ));
+        assert!(equals(Scalar::Num(&big), &Lit::Num(lit("123456789012345678901"))));
+        assert!(!equals(Scalar::Num(&big), &Lit::Num(lit("123456789012345678902"))));
         assert!(equals(Scalar::Bool(true), &Lit::Bool(true)));
         assert!(equals(Scalar::Str("false"), &Lit::Bool(false)));
         assert!(equals(Scalar::Bool(false), &s("false")));

@@ -119,51 +119,30 @@ fn is_word_char(c: char) -> bool {
 
 /// Splits `src` into tokens, ending with `Eof`.
 pub(crate) fn lex(src: &str) -> Result<Vec<Token>, Error> {
-    let mut cur = Cursor {
-        src,
-        at: 0,
-        pos: Pos { line: 1, col: 1 },
-    };
+    let mut cur = Cursor { src, at: 0, pos: Pos { line: 1, col: 1 } };
     let mut out: Vec<Token> = Vec::new();
     loop {
         skip_space_and_comments(&mut cur)?;
         let (start, pos) = (cur.at, cur.pos);
         let Some(c) = cur.bump() else {
-            out.push(Token {
-                tok: Tok::Eof,
-                pos,
-                start,
-                end: start,
-            });
+            out.push(Token { tok: Tok::Eof, pos, start, end: start });
             return Ok(out);
         };
         // A `.5` number, unless the dot continues a field name.
-        let in_name = matches!(
-            out.last().map(|t| &t.tok),
-            Some(Tok::Word(_) | Tok::Quoted(_))
-        );
+        let in_name = matches!(out.last().map(|t| &t.tok), Some(Tok::Word(_) | Tok::Quoted(_)));
         let tok = match c {
             '"' if cur.starts_with("\"\"") => raw_string(&mut cur, pos)?,
             '"' => string(&mut cur, pos)?,
             '\'' => {
-                return Err(syntax_error(
-                    pos,
-                    "strings use double quotes, not single quotes: write \"…\"",
-                ));
+                return Err(syntax_error(pos, "strings use double quotes, not single quotes: write \"…\""));
             }
             '`' => quoted_name(&mut cur, pos)?,
             c if c.is_ascii_digit() => number(&mut cur, start),
-            '.' if !in_name && cur.peek().is_some_and(|d| d.is_ascii_digit()) => {
-                number(&mut cur, start)
-            }
+            '.' if !in_name && cur.peek().is_some_and(|d| d.is_ascii_digit()) => number(&mut cur, start),
             c if is_word_start(c) => {
                 cur.take_while(is_word_char);
                 let word = src.get(start..cur.at).unwrap_or_default().to_string();
-                if c != '_' && c != '@' && cur.eat('~') {
-                    Tok::TildeWord(word)
-                } else {
-                    Tok::Word(word)
-                }
+                if c != '_' && c != '@' && cur.eat('~') { Tok::TildeWord(word) } else { Tok::Word(word) }
             }
             '?' if matches!(cur.peek(), Some('"' | '\'')) => {
                 return Err(syntax_error(
@@ -196,12 +175,7 @@ pub(crate) fn lex(src: &str) -> Result<Vec<Token>, Error> {
             '~' => Tok::Tilde,
             other => return Err(syntax_error(pos, format!("unexpected character {other:?}"))),
         };
-        out.push(Token {
-            tok,
-            pos,
-            start,
-            end: cur.at,
-        });
+        out.push(Token { tok, pos, start, end: cur.at });
     }
 }
 
@@ -245,12 +219,7 @@ fn number(cur: &mut Cursor<'_>, start: usize) -> Tok {
     }
     if matches!(cur.peek(), Some('e' | 'E')) {
         let sign = matches!(cur.peek2(), Some('+' | '-'));
-        let mut probe = cur
-            .src
-            .get(cur.at..)
-            .unwrap_or_default()
-            .chars()
-            .skip(if sign { 2 } else { 1 });
+        let mut probe = cur.src.get(cur.at..).unwrap_or_default().chars().skip(if sign { 2 } else { 1 });
         if probe.next().is_some_and(|d| d.is_ascii_digit()) {
             cur.bump();
             if sign {
@@ -270,10 +239,7 @@ fn string(cur: &mut Cursor<'_>, open: Pos) -> Result<Tok, Error> {
             None => return Err(syntax_error(open, "string is not closed")),
             Some('"') => return Ok(Tok::Str(out)),
             Some('\n' | '\r') => {
-                return Err(syntax_error(
-                    open,
-                    "string is not closed before the end of the line",
-                ));
+                return Err(syntax_error(open, "string is not closed before the end of the line"));
             }
             Some('\\') => out.push(escape(cur, at)?),
             Some(c) => out.push(c),
@@ -299,24 +265,17 @@ fn escape(cur: &mut Cursor<'_>, at: Pos) -> Result<char, Error> {
             cur.take_while(|c| c.is_ascii_hexdigit());
             let hex = cur.src.get(start + 1..cur.at).unwrap_or_default();
             if !cur.eat('}') || !(2..=8).contains(&hex.len()) {
-                return Err(syntax_error(
-                    at,
-                    "unicode escape must be \\u{…} with 2 to 8 hex digits",
-                ));
+                return Err(syntax_error(at, "unicode escape must be \\u{…} with 2 to 8 hex digits"));
             }
             u32::from_str_radix(hex, 16)
                 .ok()
                 .and_then(char::from_u32)
-                .ok_or_else(|| {
-                    syntax_error(at, format!("\\u{{{hex}}} is not a unicode character"))
-                })?
+                .ok_or_else(|| syntax_error(at, format!("\\u{{{hex}}} is not a unicode character")))?
         }
         Some(other) => {
             return Err(syntax_error(
                 at,
-                format!(
-                    "unknown escape sequence \"\\{other}\" in string; write \"\\\\\" for a backslash"
-                ),
+                format!("unknown escape sequence \"\\{other}\" in string; write \"\\\\\" for a backslash"),
             ));
         }
         None => return Err(syntax_error(at, "string is not closed")),
@@ -339,17 +298,12 @@ fn raw_string(cur: &mut Cursor<'_>, open: Pos) -> Result<Tok, Error> {
                     end += 1;
                 }
             }
-            return Ok(Tok::Str(
-                cur.src.get(start..end).unwrap_or_default().to_string(),
-            ));
+            return Ok(Tok::Str(cur.src.get(start..end).unwrap_or_default().to_string()));
         }
         match cur.bump() {
             None => return Err(syntax_error(open, "raw string is not closed")),
             Some('\n' | '\r') => {
-                return Err(syntax_error(
-                    open,
-                    "raw string is not closed before the end of the line",
-                ));
+                return Err(syntax_error(open, "raw string is not closed before the end of the line"));
             }
             Some(_) => {}
         }
@@ -376,9 +330,7 @@ mod tests {
     use super::*;
 
     fn toks(src: &str) -> Vec<Tok> {
-        lex(src)
-            .map(|ts| ts.into_iter().map(|t| t.tok).collect())
-            .unwrap_or_default()
+        lex(src).map(|ts| ts.into_iter().map(|t| t.tok).collect()).unwrap_or_default()
     }
     fn err(src: &str) -> (String, u32, u32) {
         match lex(src) {
@@ -401,39 +353,19 @@ mod tests {
         use Tok::*;
         assert_eq!(
             toks("any where event.action == \"x\""),
-            [
-                w("any"),
-                w("where"),
-                w("event"),
-                Dot,
-                w("action"),
-                EqEq,
-                st("x"),
-                Eof
-            ]
+            [w("any"), w("where"), w("event"), Dot, w("action"), EqEq, st("x"), Eof]
         );
-        assert_eq!(
-            toks("@timestamp _x a1"),
-            [w("@timestamp"), w("_x"), w("a1"), Eof]
-        );
+        assert_eq!(toks("@timestamp _x a1"), [w("@timestamp"), w("_x"), w("a1"), Eof]);
         assert_eq!(
             toks("like~ in~ startsWith~"),
-            [
-                TildeWord("like".into()),
-                TildeWord("in".into()),
-                TildeWord("startsWith".into()),
-                Eof
-            ]
+            [TildeWord("like".into()), TildeWord("in".into()), TildeWord("startsWith".into()), Eof]
         );
-        assert_eq!(
-            toks("`a.b c` `x``y`"),
-            [Quoted("a.b c".into()), Quoted("x`y".into()), Eof]
-        );
+        assert_eq!(toks("`a.b c` `x``y`"), [Quoted("a.b c".into()), Quoted("x`y".into()), Eof]);
         assert_eq!(
             toks("== != = < <= > >= : ? | ( ) [ ] , + - * / % ! ~"),
             [
-                EqEq, NotEq, Assign, Lt, Le, Gt, Ge, Colon, Question, Pipe, LParen, RParen,
-                LBracket, RBracket, Comma, Plus, Minus, Star, Slash, Percent, Bang, Tilde, Eof
+                EqEq, NotEq, Assign, Lt, Le, Gt, Ge, Colon, Question, Pipe, LParen, RParen, LBracket, RBracket, Comma,
+                Plus, Minus, Star, Slash, Percent, Bang, Tilde, Eof
             ]
         );
     }
@@ -443,15 +375,7 @@ mod tests {
         let n = |s: &str| Tok::Num(s.to_string());
         assert_eq!(
             toks("1 12.5 1. 1e5 1.5E-3 .5"),
-            [
-                n("1"),
-                n("12.5"),
-                n("1."),
-                n("1e5"),
-                n("1.5E-3"),
-                n(".5"),
-                Tok::Eof
-            ]
+            [n("1"), n("12.5"), n("1."), n("1e5"), n("1.5E-3"), n(".5"), Tok::Eof]
         );
         assert_eq!(toks("1ex"), [n("1"), w("ex"), Tok::Eof]);
         assert_eq!(toks("a.b"), [w("a"), Tok::Dot, w("b"), Tok::Eof]);
@@ -460,18 +384,9 @@ mod tests {
 
     #[test]
     fn strings_and_escapes() {
-        assert_eq!(
-            toks(r#""a\tb\nc\rd\\e\"f\'g\b\f""#),
-            [st("a\tb\nc\rd\\e\"f'g\u{8}\u{c}"), Tok::Eof]
-        );
-        assert_eq!(
-            toks(r#""\u{41}\u{1F600}\u{0000200f}""#),
-            [st("A😀\u{200f}"), Tok::Eof]
-        );
-        assert_eq!(
-            toks(r#""""C:\raw "q" \n""""#),
-            [st(r#"C:\raw "q" \n"#), Tok::Eof]
-        );
+        assert_eq!(toks(r#""a\tb\nc\rd\\e\"f\'g\b\f""#), [st("a\tb\nc\rd\\e\"f'g\u{8}\u{c}"), Tok::Eof]);
+        assert_eq!(toks(r#""\u{41}\u{1F600}\u{0000200f}""#), [st("A😀\u{200f}"), Tok::Eof]);
+        assert_eq!(toks(r#""""C:\raw "q" \n""""#), [st(r#"C:\raw "q" \n"#), Tok::Eof]);
         assert_eq!(toks(r#""""a""""" x"#), [st(r#"a"""#), w("x"), Tok::Eof]);
         assert_eq!(toks(r#""""""""#), [st(""), Tok::Eof]);
         assert_eq!(toks("\"é\""), [st("é"), Tok::Eof]);
@@ -479,10 +394,7 @@ mod tests {
 
     #[test]
     fn comments_and_whitespace() {
-        assert_eq!(
-            toks("a // note\n/* x /* nested */ y */ b"),
-            [w("a"), w("b"), Tok::Eof]
-        );
+        assert_eq!(toks("a // note\n/* x /* nested */ y */ b"), [w("a"), w("b"), Tok::Eof]);
         assert_eq!(toks(" \t\r\n"), [Tok::Eof]);
     }
 
@@ -495,32 +407,15 @@ mod tests {
 
     #[test]
     fn errors() {
-        assert_eq!(
-            err("a == 'x'"),
-            (
-                "strings use double quotes, not single quotes: write \"…\"".into(),
-                1,
-                6
-            )
-        );
+        assert_eq!(err("a == 'x'"), ("strings use double quotes, not single quotes: write \"…\"".into(), 1, 6));
         assert_eq!(err("a == ?\"x\"").1, 1);
         assert!(err("a == ?\"x\"").0.contains("raw string"));
         assert_eq!(err("a == \"x").0, "string is not closed");
-        assert_eq!(
-            err("a == \"x\ny\"").0,
-            "string is not closed before the end of the line"
-        );
-        assert_eq!(
-            err("\"\"\"x\n\"\"\"").0,
-            "raw string is not closed before the end of the line"
-        );
+        assert_eq!(err("a == \"x\ny\"").0, "string is not closed before the end of the line");
+        assert_eq!(err("\"\"\"x\n\"\"\"").0, "raw string is not closed before the end of the line");
         assert_eq!(
             err(r#"a == "\w""#),
-            (
-                "unknown escape sequence \"\\w\" in string; write \"\\\\\" for a backslash".into(),
-                1,
-                7
-            )
+            ("unknown escape sequence \"\\w\" in string; write \"\\\\\" for a backslash".into(), 1, 7)
         );
         assert!(err(r#""\u{1}""#).0.contains("2 to 8 hex digits"));
         assert!(err(r#""\u{D800}""#).0.contains("not a unicode character"));

@@ -43,10 +43,7 @@ fn needles(e: &Expr, needle: Needle<'_>) -> Option<Vec<String>> {
         Expr::And(parts) => {
             let mut best: Option<Vec<String>> = None;
             for set in parts.iter().filter_map(|p| needles(p, needle)).map(dedup) {
-                if best
-                    .as_ref()
-                    .is_none_or(|b| selectivity(&set) > selectivity(b))
-                {
+                if best.as_ref().is_none_or(|b| selectivity(&set) > selectivity(b)) {
                     best = Some(set);
                 }
             }
@@ -57,10 +54,7 @@ fn needles(e: &Expr, needle: Needle<'_>) -> Option<Vec<String>> {
 
 /// Larger is more selective: the shortest needle's length, then fewer needles.
 fn selectivity(set: &[String]) -> (usize, std::cmp::Reverse<usize>) {
-    (
-        set.iter().map(String::len).min().unwrap_or(usize::MAX),
-        std::cmp::Reverse(set.len()),
-    )
+    (set.iter().map(String::len).min().unwrap_or(usize::MAX), std::cmp::Reverse(set.len()))
 }
 
 fn leaf_needles(leaf: &Leaf, needle: Needle<'_>) -> Option<Vec<String>> {
@@ -100,8 +94,7 @@ fn run_needle(field: &str, run: &str, needle: Needle<'_>) -> Option<String> {
 /// True for text that reads as a JSON-style number, e.g. `42`, `-1.5e3`.
 /// Such literals also match number values, whose raw spelling may differ.
 fn numeric_looking(s: &str) -> bool {
-    s.bytes()
-        .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-'))
+    s.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-'))
         && s.bytes().any(|b| b.is_ascii_digit())
         && s.parse::<f64>().is_ok()
 }
@@ -132,10 +125,7 @@ mod tests {
 
     #[test]
     fn dedup_ignores_ascii_case() {
-        assert_eq!(
-            dedup(vec!["Abc".into(), "aBC".into(), "xyz".into()]),
-            ["Abc", "xyz"]
-        );
+        assert_eq!(dedup(vec!["Abc".into(), "aBC".into(), "xyz".into()]), ["Abc", "xyz"]);
     }
 
     #[test]

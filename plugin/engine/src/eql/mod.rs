@@ -54,9 +54,7 @@ pub(crate) struct FieldPath {
 impl FieldPath {
     /// A path from its dotted name.
     pub(crate) fn new(dotted: impl Into<String>) -> FieldPath {
-        FieldPath {
-            dotted: dotted.into(),
-        }
+        FieldPath { dotted: dotted.into() }
     }
 }
 
@@ -92,10 +90,7 @@ impl Query {
             test: Test::Equals(vec![Lit::Str(c)]),
             negated: false,
         });
-        Ok(Query {
-            category,
-            cond: parsed.cond,
-        })
+        Ok(Query { category, cond: parsed.cond })
     }
 
     /// Elastic's truth value for this document.
@@ -125,10 +120,7 @@ impl Query {
     /// it returns the substring that must then occur in the raw event (or
     /// `None` if that field's values are computed, not copied from the raw
     /// event).
-    pub(crate) fn required_literals(
-        &self,
-        needle: &dyn Fn(&str, &str) -> Option<String>,
-    ) -> Option<Vec<String>> {
+    pub(crate) fn required_literals(&self, needle: &dyn Fn(&str, &str) -> Option<String>) -> Option<Vec<String>> {
         literals::required(&self.cond, needle)
     }
 }
@@ -147,12 +139,7 @@ fn collect_fields<'q>(e: &'q Expr, out: &mut Vec<&'q str>) {
 }
 
 fn error_at(kind: ErrorKind, pos: Pos, message: impl Into<String>) -> Error {
-    Error::new(kind, message).at(Location {
-        rule_id: None,
-        line: pos.line,
-        column: pos.col,
-        pack_line: None,
-    })
+    Error::new(kind, message).at(Location { rule_id: None, line: pos.line, column: pos.col, pack_line: None })
 }
 
 /// The query text does not parse.

@@ -28,8 +28,8 @@ pub(crate) const MAX_DEPTH: u32 = 64;
 
 /// Words that cannot name a field or category (EQL reserves them).
 const KEYWORDS: &[&str] = &[
-    "and", "any", "by", "false", "in", "join", "like", "maxspan", "not", "null", "of", "or",
-    "regex", "sample", "sequence", "true", "until", "where", "with",
+    "and", "any", "by", "false", "in", "join", "like", "maxspan", "not", "null", "of", "or", "regex", "sample",
+    "sequence", "true", "until", "where", "with",
 ];
 
 /// EQL functions Elasticsearch knows that modwatch does not implement.
@@ -58,12 +58,7 @@ pub(crate) struct Parsed {
 /// Parses a whole query.
 pub(crate) fn parse(src: &str) -> Result<Parsed, Error> {
     let tokens = lex(src)?;
-    let mut p = Parser {
-        src,
-        tokens,
-        i: 0,
-        depth: 0,
-    };
+    let mut p = Parser { src, tokens, i: 0, depth: 0 };
     p.query()
 }
 
@@ -81,10 +76,7 @@ enum Operand {
 impl Operand {
     fn token(&self) -> &Token {
         match self {
-            Operand::Field(_, t)
-            | Operand::Pred(_, _, t)
-            | Operand::Length(_, t)
-            | Operand::Value(_, t) => t,
+            Operand::Field(_, t) | Operand::Pred(_, _, t) | Operand::Length(_, t) | Operand::Value(_, t) => t,
         }
     }
 }
@@ -124,11 +116,7 @@ fn comparison(tok: &Tok) -> Option<Cmp> {
 }
 
 fn leaf(field: FieldPath, test: Test, negated: bool) -> Expr {
-    Expr::Leaf(Leaf {
-        field,
-        test,
-        negated,
-    })
+    Expr::Leaf(Leaf { field, test, negated })
 }
 
 struct Parser<'s> {
@@ -148,15 +136,12 @@ impl Parser<'_> {
     fn peek_at(&self, ahead: usize) -> Token {
         // The token list always ends with `Eof`; past it, `Eof` repeats.
         let last = self.tokens.len().saturating_sub(1);
-        self.tokens
-            .get((self.i + ahead).min(last))
-            .cloned()
-            .unwrap_or(Token {
-                tok: Tok::Eof,
-                pos: super::lexer::Pos::default(),
-                start: 0,
-                end: 0,
-            })
+        self.tokens.get((self.i + ahead).min(last)).cloned().unwrap_or(Token {
+            tok: Tok::Eof,
+            pos: super::lexer::Pos::default(),
+            start: 0,
+            end: 0,
+        })
     }
 
     fn bump(&mut self) -> Token {
@@ -187,10 +172,7 @@ impl Parser<'_> {
     fn enter(&mut self, t: &Token) -> PResult<()> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            return Err(rejected(
-                t.pos,
-                format!("query nests deeper than {MAX_DEPTH}"),
-            ));
+            return Err(rejected(t.pos, format!("query nests deeper than {MAX_DEPTH}")));
         }
         Ok(())
     }
@@ -202,21 +184,14 @@ impl Parser<'_> {
             Tok::Word(w) if matches!(w.as_str(), "sequence" | "sample" | "join") => {
                 return Err(rejected(
                     head.pos,
-                    format!(
-                        "{w} queries are not supported; write an event query such as `any where …`"
-                    ),
+                    format!("{w} queries are not supported; write an event query such as `any where …`"),
                 ));
             }
-            Tok::Word(w) | Tok::Str(w) if !is_keyword(w) || matches!(head.tok, Tok::Str(_)) => {
-                Some(w.clone())
-            }
+            Tok::Word(w) | Tok::Str(w) if !is_keyword(w) || matches!(head.tok, Tok::Str(_)) => Some(w.clone()),
             _ => {
                 return Err(syntax_error(
                     head.pos,
-                    format!(
-                        "expected an event category or \"any\", found {}",
-                        self.describe(&head)
-                    ),
+                    format!("expected an event category or \"any\", found {}", self.describe(&head)),
                 ));
             }
         };
@@ -224,27 +199,17 @@ impl Parser<'_> {
         if !is_word(&w, "where") {
             return Err(syntax_error(
                 w.pos,
-                format!(
-                    "expected \"where\" after {}, found {}",
-                    self.describe(&head),
-                    self.describe(&w)
-                ),
+                format!("expected \"where\" after {}, found {}", self.describe(&head), self.describe(&w)),
             ));
         }
         let cond = self.or()?;
         let t = self.peek();
         match t.tok {
             Tok::Eof => Ok(Parsed { category, cond }),
-            Tok::Pipe => Err(rejected(
-                t.pos,
-                "pipes (`| head`, `| tail`, …) are not supported",
-            )),
+            Tok::Pipe => Err(rejected(t.pos, "pipes (`| head`, `| tail`, …) are not supported")),
             _ => Err(syntax_error(
                 t.pos,
-                format!(
-                    "expected \"and\", \"or\" or the end of the query, found {}",
-                    self.describe(&t)
-                ),
+                format!("expected \"and\", \"or\" or the end of the query, found {}", self.describe(&t)),
             )),
         }
     }
@@ -316,10 +281,7 @@ impl Parser<'_> {
                     Tok::Quoted(q) => self.field(q.clone(), n.clone()),
                     _ => Err(syntax_error(
                         n.pos,
-                        format!(
-                            "expected a field name after \"?\", found {}",
-                            self.describe(&n)
-                        ),
+                        format!("expected a field name after \"?\", found {}", self.describe(&n)),
                     )),
                 }
             }
@@ -330,16 +292,11 @@ impl Parser<'_> {
                 _ if self.peek().tok == Tok::LParen => self.function(w.clone(), false, t.clone()),
                 kw if is_keyword(kw) => Err(syntax_error(
                     t.pos,
-                    format!(
-                        "expected a field, a function or a value, found {}",
-                        self.describe(&t)
-                    ),
+                    format!("expected a field, a function or a value, found {}", self.describe(&t)),
                 )),
                 _ => self.field(w.clone(), t.clone()),
             },
-            Tok::TildeWord(w) if self.peek().tok == Tok::LParen => {
-                self.function(w.clone(), true, t.clone())
-            }
+            Tok::TildeWord(w) if self.peek().tok == Tok::LParen => self.function(w.clone(), true, t.clone()),
             Tok::Quoted(q) => self.field(q.clone(), t.clone()),
             Tok::Str(s) => Ok(Operand::Value(Some(Lit::Str(s.clone())), t)),
             Tok::Num(n) => self.number(n, false, t.clone()),
@@ -348,26 +305,16 @@ impl Parser<'_> {
                     self.bump();
                     self.number(&n, true, t)
                 }
-                _ => Err(rejected(
-                    t.pos,
-                    format!("arithmetic ({}) is not supported", self.describe(&t)),
-                )),
+                _ => Err(rejected(t.pos, format!("arithmetic ({}) is not supported", self.describe(&t)))),
             },
-            Tok::Plus | Tok::Star | Tok::Slash | Tok::Percent => Err(rejected(
-                t.pos,
-                format!("arithmetic ({}) is not supported", self.describe(&t)),
-            )),
+            Tok::Plus | Tok::Star | Tok::Slash | Tok::Percent => {
+                Err(rejected(t.pos, format!("arithmetic ({}) is not supported", self.describe(&t))))
+            }
             Tok::Assign => Err(syntax_error(t.pos, "`=` is not supported, use `==`")),
-            Tok::Eof => Err(syntax_error(
-                t.pos,
-                "expected a condition, found the end of the query",
-            )),
+            Tok::Eof => Err(syntax_error(t.pos, "expected a condition, found the end of the query")),
             _ => Err(syntax_error(
                 t.pos,
-                format!(
-                    "expected a field, a function or a value, found {}",
-                    self.describe(&t)
-                ),
+                format!("expected a field, a function or a value, found {}", self.describe(&t)),
             )),
         }
     }
@@ -397,20 +344,14 @@ impl Parser<'_> {
                 _ => {
                     return Err(syntax_error(
                         n.pos,
-                        format!(
-                            "expected a field name after \".\", found {}",
-                            self.describe(&n)
-                        ),
+                        format!("expected a field name after \".\", found {}", self.describe(&n)),
                     ));
                 }
             }
         }
         let next = self.peek();
         if next.tok == Tok::LBracket {
-            return Err(rejected(
-                next.pos,
-                "array indexes in field names (`field[0]`) are not supported",
-            ));
+            return Err(rejected(next.pos, "array indexes in field names (`field[0]`) are not supported"));
         }
         Ok(Operand::Field(FieldPath::new(dotted), t))
     }
@@ -444,19 +385,9 @@ impl Parser<'_> {
         self.compile_function(name, tilde, t, args)
     }
 
-    fn compile_function(
-        &self,
-        name: String,
-        tilde: bool,
-        t: Token,
-        args: Vec<Operand>,
-    ) -> PResult<Operand> {
+    fn compile_function(&self, name: String, tilde: bool, t: Token, args: Vec<Operand>) -> PResult<Operand> {
         let lower = name.to_ascii_lowercase();
-        let shown = if tilde {
-            format!("{name}~")
-        } else {
-            name.clone()
-        };
+        let shown = if tilde { format!("{name}~") } else { name.clone() };
         let arity = |min: usize, max: Option<usize>| -> PResult<()> {
             if args.len() < min || max.is_some_and(|m| args.len() > m) {
                 let want = match max {
@@ -464,10 +395,7 @@ impl Parser<'_> {
                     _ => format!("at least {min}"),
                 };
                 let s = if min == 1 && max == Some(1) { "" } else { "s" };
-                return Err(rejected(
-                    t.pos,
-                    format!("{shown} takes {want} argument{s}, found {}", args.len()),
-                ));
+                return Err(rejected(t.pos, format!("{shown} takes {want} argument{s}, found {}", args.len())));
             }
             Ok(())
         };
@@ -482,25 +410,13 @@ impl Parser<'_> {
                 }
                 // `startsWith` is a `prefix` query (literal); the other two are
                 // `wildcard` queries built from the unescaped literal.
-                let syntax = if lower == "startswith" {
-                    Syntax::Exact
-                } else {
-                    Syntax::Lucene
-                };
+                let syntax = if lower == "startswith" { Syntax::Exact } else { Syntax::Lucene };
                 toks.extend(pattern::tokens(&lit, syntax));
                 if lower != "endswith" {
                     toks.push(pattern::Tok::Star);
                 }
                 let test = Test::Wildcard(vec![Wildcard::new(&toks, tilde)]);
-                Ok(Operand::Pred(
-                    Leaf {
-                        field,
-                        test,
-                        negated: false,
-                    },
-                    shown,
-                    t,
-                ))
+                Ok(Operand::Pred(Leaf { field, test, negated: false }, shown, t))
             }
             "cidrmatch" if !tilde => {
                 arity(2, None)?;
@@ -518,24 +434,13 @@ impl Parser<'_> {
                         }
                     }
                 }
-                Ok(Operand::Pred(
-                    Leaf {
-                        field,
-                        test: Test::Cidr(ranges),
-                        negated: false,
-                    },
-                    shown,
-                    t,
-                ))
+                Ok(Operand::Pred(Leaf { field, test: Test::Cidr(ranges), negated: false }, shown, t))
             }
             "length" if !tilde => {
                 arity(1, Some(1))?;
                 Ok(Operand::Length(self.field_arg(&shown, args.first())?, t))
             }
-            "cidrmatch" | "length" => Err(rejected(
-                t.pos,
-                format!("{name} has no case-insensitive form {shown:?}"),
-            )),
+            "cidrmatch" | "length" => Err(rejected(t.pos, format!("{name} has no case-insensitive form {shown:?}"))),
             other if OTHER_FUNCTIONS.contains(&other) => Err(rejected(
                 t.pos,
                 format!(
@@ -552,41 +457,27 @@ impl Parser<'_> {
             Some(Operand::Field(path, _)) => Ok(path.clone()),
             Some(other) => Err(rejected(
                 other.token().pos,
-                format!(
-                    "the first argument of {func} must be a field, found {}",
-                    self.describe_operand(other)
-                ),
+                format!("the first argument of {func} must be a field, found {}", self.describe_operand(other)),
             )),
-            None => Err(rejected(
-                Default::default(),
-                format!("{func} needs a field"),
-            )),
+            None => Err(rejected(Default::default(), format!("{func} needs a field"))),
         }
     }
 
     fn string_arg(&self, func: &str, arg: Option<&Operand>) -> PResult<String> {
         match arg {
             Some(Operand::Value(Some(Lit::Str(s)), _)) => Ok(s.clone()),
-            Some(other @ (Operand::Field(..) | Operand::Pred(..) | Operand::Length(..))) => {
-                Err(rejected(
-                    other.token().pos,
-                    format!(
-                        "{func} compares a field with a string literal, not with {}; comparing fields is not supported",
-                        self.describe_operand(other)
-                    ),
-                ))
-            }
-            Some(other) => Err(rejected(
+            Some(other @ (Operand::Field(..) | Operand::Pred(..) | Operand::Length(..))) => Err(rejected(
                 other.token().pos,
                 format!(
-                    "{func} needs a string here, found {}",
+                    "{func} compares a field with a string literal, not with {}; comparing fields is not supported",
                     self.describe_operand(other)
                 ),
             )),
-            None => Err(rejected(
-                Default::default(),
-                format!("{func} needs a string"),
+            Some(other) => Err(rejected(
+                other.token().pos,
+                format!("{func} needs a string here, found {}", self.describe_operand(other)),
             )),
+            None => Err(rejected(Default::default(), format!("{func} needs a string"))),
         }
     }
 
@@ -599,10 +490,7 @@ impl Parser<'_> {
                 let p = self.peek();
                 return Err(syntax_error(
                     p.pos,
-                    format!(
-                        "expected a value after {}, found \"(\"; lists need `in`",
-                        self.describe(&t)
-                    ),
+                    format!("expected a value after {}, found \"(\"; lists need `in`", self.describe(&t)),
                 ));
             }
             let right = self.operand()?;
@@ -640,24 +528,17 @@ impl Parser<'_> {
             }
             return Err(syntax_error(
                 n.pos,
-                format!(
-                    "expected \"in\" or \"in~\" after \"not\", found {}",
-                    self.describe(&n)
-                ),
+                format!("expected \"in\" or \"in~\" after \"not\", found {}", self.describe(&n)),
             ));
         }
         if is_word(&t, "of") {
-            return Err(rejected(
-                t.pos,
-                "process relationships (`descendant of [ … ]`) are not supported",
-            ));
+            return Err(rejected(t.pos, "process relationships (`descendant of [ … ]`) are not supported"));
         }
         match &t.tok {
             Tok::Assign => Err(syntax_error(t.pos, "`=` is not supported, use `==`")),
-            Tok::Plus | Tok::Minus | Tok::Star | Tok::Slash | Tok::Percent => Err(rejected(
-                t.pos,
-                format!("arithmetic ({}) is not supported", self.describe(&t)),
-            )),
+            Tok::Plus | Tok::Minus | Tok::Star | Tok::Slash | Tok::Percent => {
+                Err(rejected(t.pos, format!("arithmetic ({}) is not supported", self.describe(&t))))
+            }
             Tok::Eof | Tok::RParen | Tok::Pipe => self.bare(left),
             Tok::Word(w) if w == "and" || w == "or" => self.bare(left),
             _ => Err(syntax_error(
@@ -685,53 +566,39 @@ impl Parser<'_> {
             // `process where flag` compiles to a `term` query `flag: true`.
             Operand::Field(path, _) => Ok(leaf(path, Test::Equals(vec![Lit::Bool(true)]), false)),
             Operand::Pred(l, _, _) => Ok(Expr::Leaf(l)),
-            Operand::Length(_, t) => Err(rejected(
-                t.pos,
-                "length(…) returns a number; compare it, e.g. `length(field) > 0`",
-            )),
-            Operand::Value(_, t) => Err(rejected(
-                t.pos,
-                format!(
-                    "{} is not a condition; compare a field with it",
-                    self.describe(&t)
-                ),
-            )),
+            Operand::Length(_, t) => {
+                Err(rejected(t.pos, "length(…) returns a number; compare it, e.g. `length(field) > 0`"))
+            }
+            Operand::Value(_, t) => {
+                Err(rejected(t.pos, format!("{} is not a condition; compare a field with it", self.describe(&t))))
+            }
         }
     }
 
     fn compare(&self, left: Operand, op: Cmp, right: Operand) -> PResult<Expr> {
         match (left, right) {
-            (
-                l @ Operand::Value(..),
-                r @ (Operand::Field(..) | Operand::Pred(..) | Operand::Length(..)),
-            ) => self.compare(r, op.flip(), l),
-            (Operand::Value(_, t), Operand::Value(..)) => Err(rejected(
-                t.pos,
-                "comparing two values is not supported; one side must be a field",
-            )),
-            (l, r @ (Operand::Field(..) | Operand::Pred(..) | Operand::Length(..))) => {
-                Err(rejected(
-                    r.token().pos,
-                    format!(
-                        "comparing {} with {} is not supported; the right side must be a literal",
-                        self.describe_operand(&l),
-                        self.describe_operand(&r)
-                    ),
-                ))
+            (l @ Operand::Value(..), r @ (Operand::Field(..) | Operand::Pred(..) | Operand::Length(..))) => {
+                self.compare(r, op.flip(), l)
             }
+            (Operand::Value(_, t), Operand::Value(..)) => {
+                Err(rejected(t.pos, "comparing two values is not supported; one side must be a field"))
+            }
+            (l, r @ (Operand::Field(..) | Operand::Pred(..) | Operand::Length(..))) => Err(rejected(
+                r.token().pos,
+                format!(
+                    "comparing {} with {} is not supported; the right side must be a literal",
+                    self.describe_operand(&l),
+                    self.describe_operand(&r)
+                ),
+            )),
             (Operand::Field(path, _), Operand::Value(lit, t)) => match (op, lit) {
                 (Cmp::Eq, None) => Ok(leaf(path, Test::Exists, true)),
                 (Cmp::Ne, None) => Ok(leaf(path, Test::Exists, false)),
                 (_, None) => Err(rejected(t.pos, "null can only be compared with == or !=")),
-                (Cmp::Eq | Cmp::Ne, Some(l)) => {
-                    Ok(leaf(path, Test::Equals(vec![l]), op == Cmp::Ne))
-                }
+                (Cmp::Eq | Cmp::Ne, Some(l)) => Ok(leaf(path, Test::Equals(vec![l]), op == Cmp::Ne)),
                 (_, Some(Lit::Bool(_))) => Err(rejected(
                     t.pos,
-                    format!(
-                        "booleans cannot be ordered; compare {} with == or !=",
-                        self.describe(&t)
-                    ),
+                    format!("booleans cannot be ordered; compare {} with == or !=", self.describe(&t)),
                 )),
                 (_, Some(l)) => Ok(leaf(path, Test::Range(op, l), false)),
             },
@@ -743,9 +610,7 @@ impl Parser<'_> {
                 }
                 _ => Err(rejected(
                     t.pos,
-                    format!(
-                        "{name}(…) returns a boolean; compare it with true or false using == or !="
-                    ),
+                    format!("{name}(…) returns a boolean; compare it with true or false using == or !="),
                 )),
             },
             (Operand::Length(field, _), Operand::Value(Some(Lit::Num(n)), _)) => {
@@ -753,10 +618,7 @@ impl Parser<'_> {
             }
             (Operand::Length(..), Operand::Value(_, t)) => Err(rejected(
                 t.pos,
-                format!(
-                    "length(…) returns a number; compare it with a number, not {}",
-                    self.describe(&t)
-                ),
+                format!("length(…) returns a number; compare it with a number, not {}", self.describe(&t)),
             )),
         }
     }
@@ -826,29 +688,21 @@ impl Parser<'_> {
                 _ => {
                     return Err(rejected(
                         t.pos,
-                        format!(
-                            "{} can only be used with strings, found {}",
-                            self.describe(op),
-                            self.describe(t)
-                        ),
+                        format!("{} can only be used with strings, found {}", self.describe(op), self.describe(t)),
                     ));
                 }
             }
         }
         let test = match kind {
             Match::Insensitive | Match::Like => Test::Wildcard(
-                strings
-                    .iter()
-                    .map(|s| Wildcard::parse(s, Syntax::Eql, kind == Match::Insensitive))
-                    .collect(),
+                strings.iter().map(|s| Wildcard::parse(s, Syntax::Eql, kind == Match::Insensitive)).collect(),
             ),
             Match::Regex | Match::RegexInsensitive => {
                 // Elasticsearch joins a list into one Lucene regexp with `|`.
                 let joined = strings.join("|");
                 let pos = items.first().map(|(_, t)| t.pos).unwrap_or_default();
                 Test::Regex(
-                    regexp::compile(&joined, kind == Match::RegexInsensitive)
-                        .map_err(|m| pattern_error(pos, m))?,
+                    regexp::compile(&joined, kind == Match::RegexInsensitive).map_err(|m| pattern_error(pos, m))?,
                 )
             }
         };
@@ -861,11 +715,7 @@ impl Parser<'_> {
         if open.tok != Tok::LParen {
             return Err(syntax_error(
                 open.pos,
-                format!(
-                    "expected \"(\" after {}, found {}",
-                    self.describe(op),
-                    self.describe(&open)
-                ),
+                format!("expected \"(\" after {}, found {}", self.describe(op), self.describe(&open)),
             ));
         }
         let items = self.list(op)?;
@@ -878,10 +728,7 @@ impl Parser<'_> {
                     _ => {
                         return Err(rejected(
                             t.pos,
-                            format!(
-                                "in~ can only be used with strings, found {}",
-                                self.describe(t)
-                            ),
+                            format!("in~ can only be used with strings, found {}", self.describe(t)),
                         ));
                     }
                 }
@@ -903,10 +750,7 @@ mod tests {
     fn show(e: &Expr) -> String {
         match e {
             Expr::Const(b) => b.to_string(),
-            Expr::And(xs) => format!(
-                "and({})",
-                xs.iter().map(show).collect::<Vec<_>>().join(", ")
-            ),
+            Expr::And(xs) => format!("and({})", xs.iter().map(show).collect::<Vec<_>>().join(", ")),
             Expr::Or(xs) => format!("or({})", xs.iter().map(show).collect::<Vec<_>>().join(", ")),
             Expr::Not(x) => format!("not({})", show(x)),
             Expr::Leaf(l) => {
@@ -919,22 +763,14 @@ mod tests {
                     Test::Cidr(c) => format!("cidr{}", c.len()),
                     Test::Length(op, n) => format!("len{op:?}{}", n.text),
                 };
-                format!(
-                    "{}{}:{test}",
-                    if l.negated { "!" } else { "" },
-                    l.field.dotted
-                )
+                format!("{}{}:{test}", if l.negated { "!" } else { "" }, l.field.dotted)
             }
         }
     }
 
     fn p(src: &str) -> String {
         match parse(src) {
-            Ok(parsed) => format!(
-                "{}|{}",
-                parsed.category.unwrap_or_default(),
-                show(&parsed.cond)
-            ),
+            Ok(parsed) => format!("{}|{}", parsed.category.unwrap_or_default(), show(&parsed.cond)),
             Err(e) => format!("error: {}", e.message()),
         }
     }
@@ -952,10 +788,7 @@ mod tests {
             p("any where a == \"x\" or b == \"y\" and not c == \"z\""),
             "|or(a:eq[Str(\"x\")], and(b:eq[Str(\"y\")], !c:eq[Str(\"z\")]))"
         );
-        assert_eq!(
-            p("any where not (a : \"x\" or b : \"y\")"),
-            "|not(or(a:wild1, b:wild1))"
-        );
+        assert_eq!(p("any where not (a : \"x\" or b : \"y\")"), "|not(or(a:wild1, b:wild1))");
         assert_eq!(p("any where not not a : \"x\""), "|a:wild1");
         assert_eq!(p("any where a != \"x\""), "|!a:eq[Str(\"x\")]");
         assert_eq!(p("any where a not in (\"x\", null)"), "|!a:eq[Str(\"x\")]");
@@ -964,42 +797,21 @@ mod tests {
         assert_eq!(p("any where ?a != null"), "|a:exists");
         assert_eq!(p("any where flag"), "|flag:eq[Bool(true)]");
         assert_eq!(p("any where not flag"), "|!flag:eq[Bool(true)]");
-        assert_eq!(
-            p("any where 5 < a"),
-            "|a:GtNum(NumLit { text: \"5\", value: 5.0, int: Some(5) })"
-        );
-        assert_eq!(
-            p("any where a >= -1.5"),
-            "|a:GeNum(NumLit { text: \"-1.5\", value: -1.5, int: None })"
-        );
+        assert_eq!(p("any where 5 < a"), "|a:GtNum(NumLit { text: \"5\", value: 5.0, int: Some(5) })");
+        assert_eq!(p("any where a >= -1.5"), "|a:GeNum(NumLit { text: \"-1.5\", value: -1.5, int: None })");
         assert_eq!(p("any where length(a) > 3"), "|a:lenGt3");
         assert_eq!(p("any where 12 == length(a)"), "|a:lenEq12");
         assert_eq!(p("any where length(a) != 3"), "|a:lenNe3");
-        assert_eq!(
-            p("any where cidrMatch(ip, \"10.0.0.0/8\", \"::1\")"),
-            "|ip:cidr2"
-        );
-        assert_eq!(
-            p("any where cidrMatch(ip, \"10.0.0.0/8\") == false"),
-            "|!ip:cidr1"
-        );
+        assert_eq!(p("any where cidrMatch(ip, \"10.0.0.0/8\", \"::1\")"), "|ip:cidr2");
+        assert_eq!(p("any where cidrMatch(ip, \"10.0.0.0/8\") == false"), "|!ip:cidr1");
         assert_eq!(p("any where endsWith(a, \"x\") != true"), "|!a:wild1");
         assert_eq!(p("any where endsWith(a, \"x\") != false"), "|a:wild1");
         assert_eq!(p("any where STARTSWITH~(a, \"x\")"), "|a:wild1");
         assert_eq!(p("any where a regex (\"x.*\", \"y\")"), "|a:regex:true");
         assert_eq!(p("any where a regex \"#\""), "|a:regex:false");
-        assert_eq!(
-            p("any where `weird-name`.`x.y` == \"v\""),
-            "|weird-name.x.y:eq[Str(\"v\")]"
-        );
-        assert_eq!(
-            p("any where @timestamp > \"2024\""),
-            "|@timestamp:GtStr(\"2024\")"
-        );
-        assert_eq!(
-            p("any where a.where.any == \"x\""),
-            "|a.where.any:eq[Str(\"x\")]"
-        );
+        assert_eq!(p("any where `weird-name`.`x.y` == \"v\""), "|weird-name.x.y:eq[Str(\"v\")]");
+        assert_eq!(p("any where @timestamp > \"2024\""), "|@timestamp:GtStr(\"2024\")");
+        assert_eq!(p("any where a.where.any == \"x\""), "|a.where.any:eq[Str(\"x\")]");
         assert_eq!(p("any where (a : \"x\") // trailing comment"), "|a:wild1");
     }
 
@@ -1017,48 +829,12 @@ mod tests {
     fn syntax_errors() {
         use crate::error::ErrorKind::QuerySyntax as S;
         let table: &[(&str, &str, &str, u32, u32)] = &[
-            (
-                "assign",
-                "any where event.action = \"x\"",
-                "`=` is not supported, use `==`",
-                1,
-                24,
-            ),
-            (
-                "single quotes",
-                "any where a == 'x'",
-                "strings use double quotes, not single quotes: write \"…\"",
-                1,
-                16,
-            ),
-            (
-                "no where",
-                "any a == 1",
-                "expected \"where\" after \"any\", found \"a\"",
-                1,
-                5,
-            ),
-            (
-                "no category",
-                "where a == 1",
-                "expected an event category or \"any\", found \"where\"",
-                1,
-                1,
-            ),
-            (
-                "empty",
-                "",
-                "expected an event category or \"any\", found the end of the query",
-                1,
-                1,
-            ),
-            (
-                "empty condition",
-                "any where",
-                "expected a condition, found the end of the query",
-                1,
-                10,
-            ),
+            ("assign", "any where event.action = \"x\"", "`=` is not supported, use `==`", 1, 24),
+            ("single quotes", "any where a == 'x'", "strings use double quotes, not single quotes: write \"…\"", 1, 16),
+            ("no where", "any a == 1", "expected \"where\" after \"any\", found \"a\"", 1, 5),
+            ("no category", "where a == 1", "expected an event category or \"any\", found \"where\"", 1, 1),
+            ("empty", "", "expected an event category or \"any\", found the end of the query", 1, 1),
+            ("empty condition", "any where", "expected a condition, found the end of the query", 1, 10),
             (
                 "unclosed paren",
                 "any where (a == 1",
@@ -1101,13 +877,7 @@ mod tests {
                 1,
                 16,
             ),
-            (
-                "in without list",
-                "any where a in \"x\"",
-                "expected \"(\" after \"in\", found \"\\\"x\\\"\"",
-                1,
-                16,
-            ),
+            ("in without list", "any where a in \"x\"", "expected \"(\" after \"in\", found \"\\\"x\\\"\"", 1, 16),
             (
                 "bad list",
                 "any where a in (\"x\" \"y\")",
@@ -1115,34 +885,12 @@ mod tests {
                 1,
                 21,
             ),
-            (
-                "keyword as field",
-                "any where and == 1",
-                "expected a field, a function or a value, found \"and\"",
-                1,
-                11,
-            ),
-            (
-                "dot without name",
-                "any where a. == 1",
-                "expected a field name after \".\", found \"==\"",
-                1,
-                14,
-            ),
-            (
-                "multi line",
-                "any where\n  a == 1 and\n  b = 2",
-                "`=` is not supported, use `==`",
-                3,
-                5,
-            ),
+            ("keyword as field", "any where and == 1", "expected a field, a function or a value, found \"and\"", 1, 11),
+            ("dot without name", "any where a. == 1", "expected a field name after \".\", found \"==\"", 1, 14),
+            ("multi line", "any where\n  a == 1 and\n  b = 2", "`=` is not supported, use `==`", 3, 5),
         ];
         for (name, src, msg, line, col) in table {
-            assert_eq!(
-                e(src),
-                (S, msg.to_string(), *line, *col),
-                "case {name}: {src}"
-            );
+            assert_eq!(e(src), (S, msg.to_string(), *line, *col), "case {name}: {src}");
         }
     }
 
@@ -1188,13 +936,7 @@ mod tests {
                 1,
                 17,
             ),
-            (
-                "colon number",
-                "any where a : 5",
-                "\":\" can only be used with strings, found \"5\"",
-                1,
-                15,
-            ),
+            ("colon number", "any where a : 5", "\":\" can only be used with strings, found \"5\"", 1, 15),
             (
                 "like bool",
                 "any where a like (\"x\", true)",
@@ -1209,20 +951,8 @@ mod tests {
                 1,
                 20,
             ),
-            (
-                "in~ number",
-                "any where a in~ (\"x\", 1)",
-                "in~ can only be used with strings, found \"1\"",
-                1,
-                23,
-            ),
-            (
-                "function number",
-                "any where startsWith(a, 5)",
-                "startsWith needs a string here, found \"5\"",
-                1,
-                25,
-            ),
+            ("in~ number", "any where a in~ (\"x\", 1)", "in~ can only be used with strings, found \"1\"", 1, 23),
+            ("function number", "any where startsWith(a, 5)", "startsWith needs a string here, found \"5\"", 1, 25),
             (
                 "function field",
                 "any where stringContains(a, b)",
@@ -1237,13 +967,7 @@ mod tests {
                 1,
                 20,
             ),
-            (
-                "unknown function",
-                "any where frobnicate(a)",
-                "unknown function \"frobnicate\"",
-                1,
-                11,
-            ),
+            ("unknown function", "any where frobnicate(a)", "unknown function \"frobnicate\"", 1, 11),
             (
                 "unsupported function",
                 "any where substring(a, 1) : \"x\"",
@@ -1251,27 +975,9 @@ mod tests {
                 1,
                 11,
             ),
-            (
-                "arity",
-                "any where startsWith(a)",
-                "startsWith takes 2 arguments, found 1",
-                1,
-                11,
-            ),
-            (
-                "arity length",
-                "any where length(a, b) > 1",
-                "length takes 1 argument, found 2",
-                1,
-                11,
-            ),
-            (
-                "arity cidr",
-                "any where cidrMatch(a)",
-                "cidrMatch takes at least 2 arguments, found 1",
-                1,
-                11,
-            ),
+            ("arity", "any where startsWith(a)", "startsWith takes 2 arguments, found 1", 1, 11),
+            ("arity length", "any where length(a, b) > 1", "length takes 1 argument, found 2", 1, 11),
+            ("arity cidr", "any where cidrMatch(a)", "cidrMatch takes at least 2 arguments, found 1", 1, 11),
             (
                 "bad cidr",
                 "any where cidrMatch(a, \"10.0.0.0/33\")",
@@ -1279,13 +985,7 @@ mod tests {
                 1,
                 24,
             ),
-            (
-                "tilde length",
-                "any where length~(a) > 1",
-                "length has no case-insensitive form \"length~\"",
-                1,
-                11,
-            ),
+            ("tilde length", "any where length~(a) > 1", "length has no case-insensitive form \"length~\"", 1, 11),
             (
                 "length string",
                 "any where length(a) > \"3\"",
@@ -1307,20 +1007,8 @@ mod tests {
                 1,
                 33,
             ),
-            (
-                "null order",
-                "any where a < null",
-                "null can only be compared with == or !=",
-                1,
-                15,
-            ),
-            (
-                "bool order",
-                "any where a > true",
-                "booleans cannot be ordered; compare \"true\" with == or !=",
-                1,
-                15,
-            ),
+            ("null order", "any where a < null", "null can only be compared with == or !=", 1, 15),
+            ("bool order", "any where a > true", "booleans cannot be ordered; compare \"true\" with == or !=", 1, 15),
             (
                 "two values",
                 "any where 1 == 1",
@@ -1328,13 +1016,7 @@ mod tests {
                 1,
                 11,
             ),
-            (
-                "bare value",
-                "any where \"x\"",
-                "\"\\\"x\\\"\" is not a condition; compare a field with it",
-                1,
-                11,
-            ),
+            ("bare value", "any where \"x\"", "\"\\\"x\\\"\" is not a condition; compare a field with it", 1, 11),
             (
                 "sequence",
                 "sequence [any where true] [any where true]",
@@ -1349,27 +1031,9 @@ mod tests {
                 1,
                 1,
             ),
-            (
-                "pipe",
-                "any where true | head 5",
-                "pipes (`| head`, `| tail`, …) are not supported",
-                1,
-                16,
-            ),
-            (
-                "arithmetic",
-                "any where a + 1 == 2",
-                "arithmetic (\"+\") is not supported",
-                1,
-                13,
-            ),
-            (
-                "unary minus",
-                "any where -a == 2",
-                "arithmetic (\"-\") is not supported",
-                1,
-                11,
-            ),
+            ("pipe", "any where true | head 5", "pipes (`| head`, `| tail`, …) are not supported", 1, 16),
+            ("arithmetic", "any where a + 1 == 2", "arithmetic (\"+\") is not supported", 1, 13),
+            ("unary minus", "any where -a == 2", "arithmetic (\"-\") is not supported", 1, 11),
             (
                 "relationship",
                 "any where descendant of [any where true]",
@@ -1403,26 +1067,16 @@ mod tests {
             ("deep functions", &fns, "query nests deeper than 64", 1, 459),
         ];
         for (name, src, msg, line, col) in table {
-            assert_eq!(
-                e(src),
-                (R, msg.to_string(), *line, *col),
-                "case {name}: {src}"
-            );
+            assert_eq!(e(src), (R, msg.to_string(), *line, *col), "case {name}: {src}");
         }
     }
 
     #[test]
     fn pattern_errors() {
         let (kind, msg, line, col) = e("any where a regex (\"ok\", \"x&y\")");
-        assert_eq!(
-            (kind, line, col),
-            (crate::error::ErrorKind::PatternInvalid, 1, 20)
-        );
+        assert_eq!((kind, line, col), (crate::error::ErrorKind::PatternInvalid, 1, 20));
         assert!(msg.contains("intersection"), "{msg}");
-        assert_eq!(
-            e("any where a regex~ \"[z-a]\"").0,
-            crate::error::ErrorKind::PatternInvalid
-        );
+        assert_eq!(e("any where a regex~ \"[z-a]\"").0, crate::error::ErrorKind::PatternInvalid);
     }
 
     #[test]
@@ -1430,8 +1084,6 @@ mod tests {
         let ok = format!("any where {}a == 1{}", "(".repeat(64), ")".repeat(64));
         assert!(parse(&ok).is_ok());
         let long_or = format!("any where {}", vec!["a == 1"; 10_000].join(" or "));
-        assert!(
-            matches!(parse(&long_or), Ok(Parsed { cond: Expr::Or(parts), .. }) if parts.len() == 10_000)
-        );
+        assert!(matches!(parse(&long_or), Ok(Parsed { cond: Expr::Or(parts), .. }) if parts.len() == 10_000));
     }
 }

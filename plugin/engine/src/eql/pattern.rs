@@ -86,10 +86,7 @@ impl Wildcard {
         let mut starred = false;
         for &t in toks {
             if !matches!(t, Tok::Char(_)) && !run.is_empty() {
-                push(
-                    &mut segments,
-                    Piece::Lit(std::mem::take(&mut run).into_boxed_str()),
-                );
+                push(&mut segments, Piece::Lit(std::mem::take(&mut run).into_boxed_str()));
             }
             match t {
                 Tok::Char(c) => run.push(c),
@@ -110,12 +107,7 @@ impl Wildcard {
             }),
             _ => None,
         };
-        Wildcard {
-            segments,
-            starred,
-            fold,
-            exact_len,
-        }
+        Wildcard { segments, starred, fold, exact_len }
     }
 
     /// Compiles `text` read with `syntax`.
@@ -155,10 +147,7 @@ impl Wildcard {
         let Some(hay) = value.get(..end) else {
             return false;
         };
-        let middle = self
-            .segments
-            .get(1..self.segments.len() - 1)
-            .unwrap_or_default();
+        let middle = self.segments.get(1..self.segments.len() - 1).unwrap_or_default();
         for seg in middle.iter().filter(|s| !s.is_empty()) {
             match find(seg, hay, pos, fold) {
                 Some(e) => pos = e,
@@ -176,11 +165,7 @@ fn push(segments: &mut [Vec<Piece>], piece: Piece) {
 }
 
 fn bytes_eq(got: &[u8], want: &[u8], fold: bool) -> bool {
-    if fold {
-        got.eq_ignore_ascii_case(want)
-    } else {
-        got == want
-    }
+    if fold { got.eq_ignore_ascii_case(want) } else { got == want }
 }
 
 /// Matches `seg` at byte `start` of `s`; the byte offset after it.
@@ -236,13 +221,7 @@ fn find(seg: &[Piece], hay: &str, from: usize, fold: bool) -> Option<usize> {
     let mut i = from;
     while i <= b.len() {
         if let Some(fb) = first {
-            let skip = b.get(i..)?.iter().position(|&x| {
-                if fold {
-                    x.eq_ignore_ascii_case(&fb)
-                } else {
-                    x == fb
-                }
-            })?;
+            let skip = b.get(i..)?.iter().position(|&x| if fold { x.eq_ignore_ascii_case(&fb) } else { x == fb })?;
             i += skip;
         }
         if hay.is_char_boundary(i)
@@ -269,22 +248,13 @@ mod tests {
         Wildcard::parse(p, Syntax::Lucene, false).matches(v)
     }
     fn runs(p: &str, syntax: Syntax) -> Vec<String> {
-        Wildcard::parse(p, syntax, false)
-            .runs()
-            .map(str::to_string)
-            .collect()
+        Wildcard::parse(p, syntax, false).runs().map(str::to_string).collect()
     }
 
     #[test]
     fn exact_and_case() {
-        assert!(eql(
-            "Microsoft.Compute/disks/write",
-            "MICROSOFT.COMPUTE/DISKS/WRITE"
-        ));
-        assert!(!like(
-            "Microsoft.Compute/disks/write",
-            "MICROSOFT.COMPUTE/DISKS/WRITE"
-        ));
+        assert!(eql("Microsoft.Compute/disks/write", "MICROSOFT.COMPUTE/DISKS/WRITE"));
+        assert!(!like("Microsoft.Compute/disks/write", "MICROSOFT.COMPUTE/DISKS/WRITE"));
         assert!(like("abc", "abc"));
         assert!(!eql("abc", "abcd"));
         assert!(!eql("abcd", "abc"));
@@ -362,11 +332,7 @@ mod tests {
     /// The textbook dynamic-programming matcher, as a reference.
     fn reference(p: &[Tok], v: &[char], fold: bool) -> bool {
         let eq = |a: char, b: char| {
-            if fold {
-                a.eq_ignore_ascii_case(&b)
-            } else {
-                a == b
-            }
+            if fold { a.eq_ignore_ascii_case(&b) } else { a == b }
         };
         // ok[j]: the pattern so far matches v[..j].
         let mut ok = vec![false; v.len() + 1];
@@ -398,21 +364,13 @@ mod tests {
         let pattern_chars = ['a', 'B', 'é', '*', '?'];
         let value_chars = ['a', 'A', 'b', 'B', 'é'];
         for _ in 0..20_000 {
-            let p: String = (0..next(7))
-                .map(|_| pattern_chars[next(5) as usize])
-                .collect();
-            let v: String = (0..next(8))
-                .map(|_| value_chars[next(5) as usize])
-                .collect();
+            let p: String = (0..next(7)).map(|_| pattern_chars[next(5) as usize]).collect();
+            let v: String = (0..next(8)).map(|_| value_chars[next(5) as usize]).collect();
             let fold = next(2) == 0;
             let toks = tokens(&p, Syntax::Eql);
             let chars: Vec<char> = v.chars().collect();
             let want = reference(&toks, &chars, fold);
-            assert_eq!(
-                Wildcard::new(&toks, fold).matches(&v),
-                want,
-                "pattern {p:?} value {v:?} fold {fold}"
-            );
+            assert_eq!(Wildcard::new(&toks, fold).matches(&v), want, "pattern {p:?} value {v:?} fold {fold}");
         }
     }
 
@@ -425,10 +383,6 @@ mod tests {
         assert!(eql("*a*a*a*a*a*", &long));
         assert!(!eql("*aaaaaaaaaaaaaaaaaaab*", &long));
         assert!(!eql("*a?a?a?a?a?b*", &long));
-        assert!(
-            start.elapsed() < std::time::Duration::from_secs(2),
-            "took {:?}",
-            start.elapsed()
-        );
+        assert!(start.elapsed() < std::time::Duration::from_secs(2), "took {:?}", start.elapsed());
     }
 }

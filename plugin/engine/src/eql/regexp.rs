@@ -50,11 +50,7 @@ impl Set {
     fn char(c: char, fold: bool) -> Set {
         let mut s = Set::range(c as u32, c as u32);
         if fold && c.is_ascii_alphabetic() {
-            let other = if c.is_ascii_lowercase() {
-                c.to_ascii_uppercase()
-            } else {
-                c.to_ascii_lowercase()
-            };
+            let other = if c.is_ascii_lowercase() { c.to_ascii_uppercase() } else { c.to_ascii_lowercase() };
             s = s.union(&Set::char(other, false));
         }
         s
@@ -93,9 +89,7 @@ impl Set {
         let mut out = Vec::new();
         for &(a, b) in &self.0 {
             for (lo, hi) in [(a, b.min(0xD7FF)), (a.max(0xE000), b)] {
-                if let (true, Some(lo), Some(hi)) =
-                    (lo <= hi, char::from_u32(lo), char::from_u32(hi))
-                {
+                if let (true, Some(lo), Some(hi)) = (lo <= hi, char::from_u32(lo), char::from_u32(hi)) {
                     out.push((lo, hi));
                 }
             }
@@ -105,14 +99,10 @@ impl Set {
 
     fn predefined(class: char) -> Set {
         let digit = Set::range('0' as u32, '9' as u32);
-        let space = [' ', '\t', '\n', '\r']
-            .iter()
-            .fold(Set::default(), |s, &c| s.union(&Set::char(c, false)));
+        let space = [' ', '\t', '\n', '\r'].iter().fold(Set::default(), |s, &c| s.union(&Set::char(c, false)));
         let word = [('a', 'z'), ('A', 'Z'), ('0', '9'), ('_', '_')]
             .iter()
-            .fold(Set::default(), |s, &(a, b)| {
-                s.union(&Set::range(a as u32, b as u32))
-            });
+            .fold(Set::default(), |s, &(a, b)| s.union(&Set::range(a as u32, b as u32)));
         match class {
             'd' => digit,
             'D' => digit.complement(),
@@ -167,21 +157,13 @@ impl Parser<'_> {
     }
 
     fn next(&mut self) -> Parsed<char> {
-        let c = self
-            .chars
-            .get(self.pos)
-            .copied()
-            .ok_or_else(|| self.error("ends too early"))?;
+        let c = self.chars.get(self.pos).copied().ok_or_else(|| self.error("ends too early"))?;
         self.pos += 1;
         Ok(c)
     }
 
     fn error(&self, what: &str) -> String {
-        format!(
-            "regular expression {:?} {what} (at character {})",
-            self.pattern,
-            self.pos + 1
-        )
+        format!("regular expression {:?} {what} (at character {})", self.pattern, self.pos + 1)
     }
 
     fn union(&mut self) -> Parsed<Node> {
@@ -189,17 +171,15 @@ impl Parser<'_> {
         while self.eat('|') {
             alts.push(self.intersection()?);
         }
-        Ok(if alts.len() == 1 {
-            alts.remove(0)
-        } else {
-            Node::Union(alts)
-        })
+        Ok(if alts.len() == 1 { alts.remove(0) } else { Node::Union(alts) })
     }
 
     fn intersection(&mut self) -> Parsed<Node> {
         let node = self.concat()?;
         if self.peek("&") {
-            return Err(self.error("uses the intersection operator `&`, which is not supported; write `\\&` for a literal `&`"));
+            return Err(
+                self.error("uses the intersection operator `&`, which is not supported; write `\\&` for a literal `&`")
+            );
         }
         Ok(node)
     }
@@ -217,11 +197,7 @@ impl Parser<'_> {
                 (_, p) => merged.push(p),
             }
         }
-        Ok(if merged.len() == 1 {
-            merged.remove(0)
-        } else {
-            Node::Concat(merged)
-        })
+        Ok(if merged.len() == 1 { merged.remove(0) } else { Node::Concat(merged) })
     }
 
     fn repeat(&mut self) -> Parsed<Node> {
@@ -230,9 +206,7 @@ impl Parser<'_> {
         while self.peek("?*+{") {
             stacked += 1;
             if stacked > MAX_STACKED {
-                return Err(self.error(&format!(
-                    "stacks more than {MAX_STACKED} quantifiers on one atom"
-                )));
+                return Err(self.error(&format!("stacks more than {MAX_STACKED} quantifiers on one atom")));
             }
             let (min, max) = if self.eat('?') {
                 (0, Some(1))
@@ -242,22 +216,13 @@ impl Parser<'_> {
                 (1, None)
             } else {
                 self.pos += 1; // `{`
-                let n = self
-                    .integer()?
-                    .ok_or_else(|| self.error("expects a number after `{`"))?;
-                let m = if self.eat(',') {
-                    self.integer()?
-                } else {
-                    Some(n)
-                };
+                let n = self.integer()?.ok_or_else(|| self.error("expects a number after `{`"))?;
+                let m = if self.eat(',') { self.integer()? } else { Some(n) };
                 if !self.eat('}') {
                     return Err(self.error("expects `}`"));
                 }
                 if m.is_some_and(|m| n > m) {
-                    return Err(self.error(&format!(
-                        "has a repetition range out of order: {{{n},{}}}",
-                        m.unwrap_or(n)
-                    )));
+                    return Err(self.error(&format!("has a repetition range out of order: {{{n},{}}}", m.unwrap_or(n))));
                 }
                 (n, m)
             };
@@ -274,12 +239,7 @@ impl Parser<'_> {
         if start == self.pos {
             return Ok(None);
         }
-        let digits: String = self
-            .chars
-            .get(start..self.pos)
-            .unwrap_or_default()
-            .iter()
-            .collect();
+        let digits: String = self.chars.get(start..self.pos).unwrap_or_default().iter().collect();
         match digits.parse::<u32>() {
             Ok(n) if n <= MAX_REPEAT => Ok(Some(n)),
             _ => Err(self.error(&format!("repeats more than {MAX_REPEAT} times"))),
@@ -370,13 +330,7 @@ impl Parser<'_> {
             if !self.eat('"') {
                 return Err(self.error("expects a closing `\"`"));
             }
-            return Ok(Node::Str(
-                self.chars
-                    .get(start..self.pos - 1)
-                    .unwrap_or_default()
-                    .iter()
-                    .collect(),
-            ));
+            return Ok(Node::Str(self.chars.get(start..self.pos - 1).unwrap_or_default().iter().collect()));
         }
         if self.eat('(') {
             if self.eat(')') {
@@ -416,18 +370,10 @@ fn prune(node: Node) -> Option<Node> {
     match node {
         Node::Nothing => None,
         Node::Class(set) if set.chars().is_empty() => None,
-        Node::Concat(parts) => parts
-            .into_iter()
-            .map(prune)
-            .collect::<Option<Vec<_>>>()
-            .map(Node::Concat),
+        Node::Concat(parts) => parts.into_iter().map(prune).collect::<Option<Vec<_>>>().map(Node::Concat),
         Node::Union(alts) => {
             let alts: Vec<Node> = alts.into_iter().filter_map(prune).collect();
-            if alts.is_empty() {
-                None
-            } else {
-                Some(Node::Union(alts))
-            }
+            if alts.is_empty() { None } else { Some(Node::Union(alts)) }
         }
         Node::Repeat(inner, min, max) => match prune(*inner) {
             Some(inner) => Some(Node::Repeat(Box::new(inner), min, max)),
@@ -507,18 +453,8 @@ fn print(node: &Node, fold: bool, out: &mut String) {
 /// Translates a Lucene regular expression to an anchored `regex-lite`
 /// pattern string; `None` if it matches nothing.
 fn translate(pattern: &str, fold: bool) -> Parsed<Option<String>> {
-    let mut p = Parser {
-        chars: pattern.chars().collect(),
-        pos: 0,
-        fold,
-        depth: 0,
-        pattern,
-    };
-    let node = if p.chars.is_empty() {
-        Node::Str(String::new())
-    } else {
-        p.union()?
-    };
+    let mut p = Parser { chars: pattern.chars().collect(), pos: 0, fold, depth: 0, pattern };
+    let node = if p.chars.is_empty() { Node::Str(String::new()) } else { p.union()? };
     if p.more() {
         return Err(p.error("has an unexpected `)`"));
     }
@@ -622,10 +558,7 @@ mod tests {
     fn escapes_and_strings() {
         assert!(is(r"net\.exe", "net.exe"));
         assert!(!is(r"net\.exe", "netXexe"));
-        assert!(is(
-            r"C:\\Windows\\system32\\net1\s+",
-            r"C:\Windows\system32\net1  "
-        ));
+        assert!(is(r"C:\\Windows\\system32\\net1\s+", r"C:\Windows\system32\net1  "));
         assert!(is(r#""a.b"c"#, "a.bc"));
         assert!(!is(r#""a.b""#, "aXb"));
         assert!(is(r"\*", "*"));

@@ -13,8 +13,14 @@ const RAW_ALIASES: &[(&str, &str)] = &[
     ("aws.cloudtrail.user_identity.arn", "userIdentity.arn"),
     ("aws.cloudtrail.user_identity.access_key_id", "userIdentity.accessKeyId"),
     ("aws.cloudtrail.user_identity.invoked_by", "userIdentity.invokedBy"),
-    ("aws.cloudtrail.user_identity.session_context.session_issuer.arn", "userIdentity.sessionContext.sessionIssuer.arn"),
-    ("aws.cloudtrail.user_identity.session_context.session_issuer.type", "userIdentity.sessionContext.sessionIssuer.type"),
+    (
+        "aws.cloudtrail.user_identity.session_context.session_issuer.arn",
+        "userIdentity.sessionContext.sessionIssuer.arn",
+    ),
+    (
+        "aws.cloudtrail.user_identity.session_context.session_issuer.type",
+        "userIdentity.sessionContext.sessionIssuer.type",
+    ),
     (
         "aws.cloudtrail.user_identity.session_context.session_issuer.principal_id",
         "userIdentity.sessionContext.sessionIssuer.principalId",
@@ -108,11 +114,7 @@ pub(super) fn raw<'a>(
         resource_key: "ARN",
     };
     facts.apply(b);
-    (
-        RAW_ALIASES,
-        Subtree::from_node(r.get("requestParameters")),
-        Subtree::from_node(r.get("responseElements")),
-    )
+    (RAW_ALIASES, Subtree::from_node(r.get("requestParameters")), Subtree::from_node(r.get("responseElements")))
 }
 
 /// An Elastic `aws.cloudtrail` document: the ECS fields are its own.
@@ -188,7 +190,9 @@ impl<'a> Facts<'a> {
     fn apply(self, b: &mut Builder<'a>) {
         let f = &mut b.facts;
         f.op = match (self.source, self.name) {
-            (Some(src), Some(name)) => Some(format!("{}:{}", src.to_ascii_lowercase(), name.trim().to_ascii_lowercase())),
+            (Some(src), Some(name)) => {
+                Some(format!("{}:{}", src.to_ascii_lowercase(), name.trim().to_ascii_lowercase()))
+            }
             _ => None,
         };
         f.phase = Some("call");

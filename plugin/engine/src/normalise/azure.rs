@@ -26,9 +26,8 @@ pub(super) fn raw<'a>(
         Format::AzureActivityLogAnalytics => s(r, &["OperationNameValue"]),
         _ => s(r, &["operationName"]),
     };
-    let result = s(r, &["resultType"])
-        .or_else(|| s(r, &["status", "value"]))
-        .or_else(|| s(r, &["ActivityStatusValue"]));
+    let result =
+        s(r, &["resultType"]).or_else(|| s(r, &["status", "value"])).or_else(|| s(r, &["ActivityStatusValue"]));
     let properties = at(r, &["properties"]).or_else(|| at(r, &["Properties_d"]));
     let status_code = properties
         .and_then(|p| s(p, &["statusCode"]))
@@ -43,8 +42,7 @@ pub(super) fn raw<'a>(
     // Elastic takes user.name from the `name` claim (the UPN for users).
     let upn = claim(CLAIM_NAME).or_else(|| claim(CLAIM_UPN)).or(caller.filter(|c| c.contains('@')));
     let resource_id = s(r, &["resourceId"]).or_else(|| s(r, &["_ResourceId"])).or_else(|| s(r, &["ResourceId"]));
-    let subscription =
-        s(r, &["SubscriptionId"]).or_else(|| resource_id.and_then(subscription_of));
+    let subscription = s(r, &["SubscriptionId"]).or_else(|| resource_id.and_then(subscription_of));
     let ip = s(r, &["callerIpAddress"])
         .or_else(|| s(r, &["httpRequest", "clientIpAddress"]))
         .or_else(|| s(r, &["CallerIpAddress"]));

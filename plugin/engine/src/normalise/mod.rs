@@ -51,9 +51,9 @@ impl<'a> Subtree<'a> {
         match self {
             Subtree::Missing => None,
             Subtree::At(v) => Some(v),
-            Subtree::Json(text, cell) => cell
-                .get_or_init(|| serde_json::from_str::<Value>(text).ok().filter(Value::is_object))
-                .as_ref(),
+            Subtree::Json(text, cell) => {
+                cell.get_or_init(|| serde_json::from_str::<Value>(text).ok().filter(Value::is_object)).as_ref()
+            }
         }
     }
 }
@@ -208,11 +208,7 @@ impl Document for View<'_> {
 /// `Some(rest)` when `name` is `prefix` or `prefix.rest`.
 fn strip_segment<'n>(name: &'n str, prefix: &str) -> Option<&'n str> {
     let rest = name.strip_prefix(prefix)?;
-    if rest.is_empty() {
-        Some("")
-    } else {
-        rest.strip_prefix('.')
-    }
+    if rest.is_empty() { Some("") } else { rest.strip_prefix('.') }
 }
 
 /// Visits every scalar at `path` below `node`: arrays are flattened at any
@@ -230,9 +226,8 @@ pub(crate) fn walk(node: &Value, path: &str, visit: &mut dyn FnMut(Scalar<'_>) -
             {
                 return true;
             }
-            path.match_indices('.').any(|(i, _)| {
-                map.get(&path[..i]).is_some_and(|child| walk(child, &path[i + 1..], visit))
-            })
+            path.match_indices('.')
+                .any(|(i, _)| map.get(&path[..i]).is_some_and(|child| walk(child, &path[i + 1..], visit)))
         }
         _ if !path.is_empty() => false,
         Value::Null => false,

@@ -11,12 +11,18 @@ fn view_of(v: &Value) -> View<'_> {
 fn sniffs_every_shape() {
     let cases = [
         (json!({"eventVersion":"1.08","eventSource":"ec2.amazonaws.com","eventName":"X"}), Some(Format::AwsCloudtrail)),
-        (json!({"eventVersion":"1.07","eventType":"AwsCloudTrailInsight","insightDetails":{}}), Some(Format::AwsCloudtrail)),
+        (
+            json!({"eventVersion":"1.07","eventType":"AwsCloudTrailInsight","insightDetails":{}}),
+            Some(Format::AwsCloudtrail),
+        ),
         (json!({"event":{"dataset":"aws.cloudtrail"}}), Some(Format::AwsCloudtrailEcs)),
         (json!({"event":{"action":"X"},"aws":{"cloudtrail":{}}}), Some(Format::AwsCloudtrailEcs)),
         (json!({"operationName":"MICROSOFT.COMPUTE/DISKS/DELETE","resultType":"Success"}), Some(Format::AzureActivity)),
         (json!({"operationName":{"value":"Microsoft.Compute/disks/delete"}}), Some(Format::AzureActivityRest)),
-        (json!({"OperationNameValue":"Microsoft.Compute/disks/delete","Type":"AzureActivity"}), Some(Format::AzureActivityLogAnalytics)),
+        (
+            json!({"OperationNameValue":"Microsoft.Compute/disks/delete","Type":"AzureActivity"}),
+            Some(Format::AzureActivityLogAnalytics),
+        ),
         (json!({"data_stream":{"dataset":"azure.activitylogs"}}), Some(Format::AzureActivityEcs)),
         (json!({"protoPayload":{"methodName":"v1.compute.instances.insert"}}), Some(Format::GcpAudit)),
         (json!({"event":{"action":"x"},"gcp":{"audit":{}}}), Some(Format::GcpAuditEcs)),
@@ -119,7 +125,9 @@ fn azure_shapes_agree() {
     );
     assert_eq!(
         v.facts.dedup.as_deref(),
-        Some("c-1|MICROSOFT.COMPUTE/VIRTUALMACHINES/DELETE|/SUBSCRIPTIONS/SUB-1/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.COMPUTE/VIRTUALMACHINES/VM1")
+        Some(
+            "c-1|MICROSOFT.COMPUTE/VIRTUALMACHINES/DELETE|/SUBSCRIPTIONS/SUB-1/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.COMPUTE/VIRTUALMACHINES/VM1"
+        )
     );
 
     let rest = json!({"operationName":{"value":"Microsoft.Compute/virtualMachines/delete"},"status":{"value":"Started"},
