@@ -86,6 +86,87 @@ pub struct Config {
     /// `allowlist.user_agents`: user agents (wildcards, case-insensitive)
     /// whose matches are suppressed.
     pub allow_user_agents: Vec<String>,
+    /// `scoring.*`: the per-principal window.
+    pub scoring: Scoring,
+}
+
+/// Per-principal scoring settings (`scoring.*` in the config).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scoring {
+    /// `scoring.window_minutes` (15), in seconds.
+    pub window_secs: i64,
+    /// `scoring.out_of_order_minutes` (5), in seconds: an event up to this much
+    /// older than its principal's latest still counts.
+    pub out_of_order_secs: i64,
+    /// `scoring.threshold` (10), in milli-points.
+    pub threshold_milli: u64,
+    /// `scoring.bulk_cap` (10): a bulk call scores points × min(N, cap).
+    pub bulk_cap: u32,
+    /// `scoring.max_principals` (100,000).
+    pub max_principals: usize,
+    /// `scoring.unfamiliar_ip.points` (2), in milli-points.
+    pub unfamiliar_ip_milli: u64,
+    /// `scoring.unfamiliar_ip.learning_hours` (24), in seconds.
+    pub learning_secs: i64,
+    /// `scoring.unfamiliar_ip.known_networks`: never unfamiliar.
+    pub(crate) known_networks: Vec<crate::eql::Cidr>,
+    /// `scoring.change_windows`: none means not applied.
+    pub change_windows: Vec<ChangeWindow>,
+    /// `scoring.outside_window_multiplier` (1.5), in thousandths.
+    pub outside_window_permille: u64,
+}
+
+impl Default for Scoring {
+    fn default() -> Scoring {
+        Scoring {
+            window_secs: 15 * 60,
+            out_of_order_secs: 5 * 60,
+            threshold_milli: 10_000,
+            bulk_cap: 10,
+            max_principals: 100_000,
+            unfamiliar_ip_milli: 2_000,
+            learning_secs: 24 * 3600,
+            known_networks: Vec::new(),
+            change_windows: Vec::new(),
+            outside_window_permille: 1_500,
+        }
+    }
+}
+
+impl Scoring {
+    /// The width of one of the window's buckets, in seconds.
+    pub(crate) fn bucket_secs(&self) -> i64 {
+        (self.window_secs + crate::score::BUCKETS as i64 - 1) / crate::score::BUCKETS as i64
+    }
+}
+
+/// A weekly change window: days, a start and end time of day, in a time zone
+/// given as an offset from UTC. An end before the start spans midnight.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeWindow {
+    /// Bit 0 Monday … bit 6 Sunday.
+    pub days: u8,
+    /// Minutes after local midnight.
+    pub start: u32,
+    /// Minutes after local midnight (exclusive).
+    pub end: u32,
+    /// Local time = UTC + offset.
+    pub offset_secs: i64,
+}
+
+impl ChangeWindow {
+    /// True if the Unix time falls inside the window.
+    pub(crate) fn contains(&self, ts: i64) -> bool {
+        let local = ts + self.offset_secs;
+        let day = crate::time::weekday(local);
+        let minute = (local.rem_euclid(86_400) / 60) as u32;
+        let on = |d: u32| self.days & (1 << d) != 0;
+        if self.start <= self.end {
+            on(day) && (self.start..self.end).contains(&minute)
+        } else {
+            (on(day) && minute >= self.start) || (on((day + 6) % 7) && minute < self.end)
+        }
+    }
 }
 
 impl Default for Config {
@@ -102,6 +183,7 @@ impl Default for Config {
             allow_aws_service_callers: true,
             allow_principals: vec!["azure-backup-service".into(), "azure-site-recovery".into()],
             allow_user_agents: Vec::new(),
+            scoring: Scoring::default(),
         }
     }
 }
@@ -116,7 +198,7 @@ impl Config {
         };
         let mut v = Validator { errors: Vec::new() };
         let mut config = Config::default();
-        v.keys(&root, "", &["rules", "input", "output", "threat", "points", "allowlist"]);
+        v.keys(&root, "", &["rules", "input", "output", "threat", "points", "allowlist", "scoring"]);
         if let Some(rules) = v.object(&root, "rules") {
             v.keys(rules, "rules", &["builtin"]);
             config.builtin_rules = v.bool(rules, "rules.builtin").or(config.builtin_rules);
@@ -175,6 +257,9 @@ impl Config {
             if let Some(list) = v.strings(allow, "allowlist.user_agents") {
                 config.allow_user_agents = list;
             }
+        }
+        if let Some(scoring) = v.object(&root, "scoring") {
+            v.scoring(scoring, &mut config.scoring);
         }
         if v.errors.is_empty() { Ok(config) } else { Err(Errors(v.errors)) }
     }
@@ -285,6 +370,155 @@ impl Validator {
             }
         }
     }
+}
+
+impl Validator {
+    fn scoring(&mut self, s: &Map<String, Value>, out: &mut Scoring) {
+        self.keys(
+            s,
+            "scoring",
+            &[
+                "window_minutes",
+                "out_of_order_minutes",
+                "threshold",
+                "bulk_cap",
+                "max_principals",
+                "unfamiliar_ip",
+                "change_windows",
+                "outside_window_multiplier",
+            ],
+        );
+        if let Some(n) = self.uint(s, "scoring.window_minutes", 1, 7 * 24 * 60) {
+            out.window_secs = n as i64 * 60;
+        }
+        if let Some(n) = self.uint(s, "scoring.out_of_order_minutes", 0, 24 * 60) {
+            out.out_of_order_secs = n as i64 * 60;
+        }
+        if let Some(x) = self.decimal(s, "scoring.threshold", 0.001, 1e6) {
+            out.threshold_milli = (x * 1000.0).round() as u64;
+        }
+        if let Some(n) = self.uint(s, "scoring.bulk_cap", 1, 10_000) {
+            out.bulk_cap = n as u32;
+        }
+        if let Some(n) = self.uint(s, "scoring.max_principals", 1, 10_000_000) {
+            out.max_principals = n as usize;
+        }
+        if let Some(x) = self.decimal(s, "scoring.outside_window_multiplier", 1.0, 100.0) {
+            out.outside_window_permille = (x * 1000.0).round() as u64;
+        }
+        if let Some(ip) = self.object(s, "scoring.unfamiliar_ip") {
+            self.keys(ip, "scoring.unfamiliar_ip", &["points", "learning_hours", "known_networks"]);
+            if let Some(x) = self.decimal(ip, "scoring.unfamiliar_ip.points", 0.0, 1000.0) {
+                out.unfamiliar_ip_milli = (x * 1000.0).round() as u64;
+            }
+            if let Some(n) = self.uint(ip, "scoring.unfamiliar_ip.learning_hours", 0, 24 * 365) {
+                out.learning_secs = n as i64 * 3600;
+            }
+            if let Some(nets) = self.strings(ip, "scoring.unfamiliar_ip.known_networks") {
+                out.known_networks.clear();
+                for net in nets {
+                    match crate::eql::Cidr::parse(&net) {
+                        Some(c) => out.known_networks.push(c),
+                        None => self.invalid(format!(
+                            "scoring.unfamiliar_ip.known_networks: {net:?} is not a CIDR range such as \"10.0.0.0/8\""
+                        )),
+                    }
+                }
+            }
+        }
+        match s.get("change_windows") {
+            None => {}
+            Some(Value::Array(list)) => {
+                for (i, w) in list.iter().enumerate() {
+                    let key = format!("scoring.change_windows[{i}]");
+                    match w {
+                        Value::Object(w) => {
+                            if let Some(cw) = self.change_window(w, &key) {
+                                out.change_windows.push(cw);
+                            }
+                        }
+                        other => self.invalid(format!("{key} must be an object, not {}", kind_of(other))),
+                    }
+                }
+            }
+            Some(other) => self.invalid(format!("scoring.change_windows must be an array, not {}", kind_of(other))),
+        }
+    }
+
+    fn change_window(&mut self, w: &Map<String, Value>, key: &str) -> Option<ChangeWindow> {
+        self.keys(w, key, &["days", "start", "end", "utc_offset"]);
+        let before = self.errors.len();
+        const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+        let mut days = 0u8;
+        for d in self.strings(w, &format!("{key}.days")).unwrap_or_default() {
+            match DAYS.iter().position(|x| d.eq_ignore_ascii_case(x)) {
+                Some(i) => days |= 1 << i,
+                None => self.invalid(format!("{key}.days: {d:?} is not one of {}", DAYS.join(", "))),
+            }
+        }
+        if days == 0 && self.errors.len() == before {
+            self.invalid(format!("{key}.days must list at least one day"));
+        }
+        let mut minutes = |field: &str| -> Option<u32> {
+            let text = self.string(w, &format!("{key}.{field}"))?;
+            let parsed = text.split_once(':').and_then(|(h, m)| {
+                let (h, m) = (h.parse::<u32>().ok()?, m.parse::<u32>().ok()?);
+                (h <= 24 && m < 60 && h * 60 + m <= 1440 && m < 100 && text.len() == 5).then_some(h * 60 + m)
+            });
+            if parsed.is_none() {
+                self.invalid(format!("{key}.{field} must be a time \"HH:MM\", not {text:?}"));
+            }
+            parsed
+        };
+        let start = minutes("start");
+        let end = minutes("end");
+        if w.get("start").is_none() || w.get("end").is_none() {
+            self.invalid(format!("{key} needs both \"start\" and \"end\""));
+        }
+        let offset_secs = match w.get("utc_offset") {
+            None => 0,
+            Some(_) => {
+                let text = self.string(w, &format!("{key}.utc_offset")).unwrap_or("");
+                match parse_offset(text) {
+                    Some(o) => o,
+                    None => {
+                        self.invalid(format!("{key}.utc_offset must look like \"+01:00\" or \"-05:30\", not {text:?}"));
+                        0
+                    }
+                }
+            }
+        };
+        if self.errors.len() > before {
+            return None;
+        }
+        Some(ChangeWindow { days, start: start?, end: end?, offset_secs })
+    }
+
+    fn decimal(&mut self, obj: &Map<String, Value>, path: &str, min: f64, max: f64) -> Option<f64> {
+        let value = Self::leaf(obj, path)?;
+        match value.as_f64() {
+            Some(x) if x.is_finite() && (min..=max).contains(&x) => Some(x),
+            _ => {
+                self.invalid(format!("{path} must be a number between {min} and {max}, not {value}"));
+                None
+            }
+        }
+    }
+}
+
+/// `+01:00`, `-05:30`, `Z` → seconds east of UTC.
+fn parse_offset(text: &str) -> Option<i64> {
+    if text == "Z" || text == "UTC" {
+        return Some(0);
+    }
+    let (sign, rest) = match text.as_bytes().first()? {
+        b'+' => (1, &text[1..]),
+        b'-' => (-1, &text[1..]),
+        _ => return None,
+    };
+    let (h, m) = rest.split_once(':')?;
+    let (h, m) = (h.parse::<i64>().ok()?, m.parse::<i64>().ok()?);
+    (h <= 14 && (0..60).contains(&m) && rest.len() == 5).then_some(sign * (h * 3600 + m * 60))
 }
 
 fn kind_of(v: &Value) -> String {

@@ -12,7 +12,8 @@ use crate::error::{Error, ErrorKind, Errors};
 use crate::input;
 use crate::normalise::{self, View};
 use crate::prefilter::Candidates;
-use crate::rules::{Rule, RuleSet};
+use crate::rules::{Bulk, Rule, RuleSet};
+use crate::score::{self, Scorer};
 use crate::tag;
 use crate::verdict::{Outcome, RuleMatch, Status, Verdict};
 
@@ -28,7 +29,7 @@ pub enum Output {
 }
 
 /// The result of [`Engine::tag`]: the output and one verdict per record.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Tagged {
     /// What to pass on.
     pub output: Output,
@@ -53,6 +54,12 @@ pub struct Stats {
     pub errors: u64,
     /// Events passed on by the prefilter without being parsed.
     pub prefiltered: u64,
+    /// Alerts raised (a principal's window reached the threshold).
+    pub alerts: u64,
+    /// Principals tracked now.
+    pub principals: u64,
+    /// Principals evicted to stay under `scoring.max_principals`.
+    pub evictions: u64,
     /// Matches per rule id (best match and every other match).
     pub by_rule: BTreeMap<String, u64>,
     /// Matches per category (of the best match).
@@ -64,6 +71,7 @@ pub struct Stats {
 pub struct Engine {
     config: Config,
     rules: RuleSet,
+    scorer: Scorer,
     stats: Stats,
 }
 
@@ -81,7 +89,7 @@ impl Engine {
 
     /// Builds an engine from an already loaded config and rule set.
     pub fn with_parts(config: Config, rules: RuleSet) -> Engine {
-        Engine { config, rules, stats: Stats::default() }
+        Engine { config, rules, scorer: Scorer::default(), stats: Stats::default() }
     }
 
     /// The configuration in use.
@@ -96,7 +104,30 @@ impl Engine {
 
     /// Counters since the engine was built.
     pub fn stats(&self) -> Stats {
-        self.stats.clone()
+        Stats {
+            alerts: self.scorer.alerts,
+            evictions: self.scorer.evictions,
+            principals: self.scorer.len() as u64,
+            ..self.stats.clone()
+        }
+    }
+
+    /// The per-principal scoring state, as JSON, to carry across a restart.
+    pub fn export_state(&self) -> String {
+        self.scorer.export(&self.config.scoring).to_string()
+    }
+
+    /// Replaces the scoring state with one from [`Engine::export_state`]. On
+    /// error the current state is kept.
+    pub fn import_state(&mut self, state: &str) -> Result<(), Error> {
+        self.scorer = Scorer::import(&self.config.scoring, state)?;
+        Ok(())
+    }
+
+    /// Memory per tracked principal with a key of `key_len` bytes (the
+    /// account and principal id), for capacity planning.
+    pub fn bytes_per_principal(key_len: usize) -> usize {
+        Scorer::bytes_per_principal(key_len)
     }
 
     /// The verdicts on one event: one per record.
@@ -130,7 +161,7 @@ impl Engine {
         let shape = input::shape(&value);
         let mut judged: Vec<(Verdict, Option<Value>)> = Vec::new();
         for record in input::records(&value, shape) {
-            judged.push(self.judge(record, &candidates));
+            judged.push(judge(&self.config, &self.rules, &mut self.scorer, record, &candidates));
         }
         self.count(&judged);
         let any_match = judged.iter().any(|(v, _)| v.is_match());
@@ -173,115 +204,6 @@ impl Engine {
         Tagged { output, verdicts: vec![Verdict::error(e)] }
     }
 
-    /// The verdict on one record, and its tags if it matched.
-    fn judge(&self, record: &Value, candidates: &Candidates) -> (Verdict, Option<Value>) {
-        if !record.is_object() {
-            let e = Error::new(ErrorKind::NotAnObject, "batch record is not an object");
-            return (Verdict::error(&e), None);
-        }
-        let Some(format) = normalise::sniff(record) else {
-            return (Verdict::bare(Status::Unrecognised), None);
-        };
-        let view = View::new(record, format);
-        let facts = &view.facts;
-        let mut verdict = Verdict {
-            format: Some(format),
-            op: facts.op.clone(),
-            outcome: facts.outcome,
-            principal: facts.principal.clone(),
-            time: facts.time.map(str::to_string),
-            ..Verdict::bare(Status::NoMatch)
-        };
-        // A dry run changes nothing: never a match.
-        if facts.outcome == Some(Outcome::DryRun) {
-            return (verdict, None);
-        }
-        let mut hits: Vec<(usize, u32, RuleMatch)> = Vec::new();
-        for (i, rule) in self.rules.rules.iter().enumerate() {
-            let wanted = match candidates {
-                Candidates::None => false,
-                Candidates::All => true,
-                Candidates::Some(mask) => mask[i],
-            };
-            if !wanted || !rule.query.matches(&view) || !accounts_agree(rule, &view) {
-                continue;
-            }
-            let entry = facts.op.as_deref().and_then(|op| self.rules.operation(op));
-            let category =
-                rule.category.clone().or_else(|| entry.map(|e| e.category.clone())).unwrap_or_else(|| "MODIFY".into());
-            let points = rule.points.unwrap_or_else(|| self.config.points_of(&category));
-            let subtechnique = rule.subtechnique.clone().or_else(|| entry.and_then(|e| e.subtechnique.clone()));
-            hits.push((
-                i,
-                points,
-                RuleMatch {
-                    rule_id: rule.id.clone(),
-                    rule_name: rule.name.clone(),
-                    category,
-                    points,
-                    severity: rule.severity.name().to_string(),
-                    risk_score: rule.risk_score,
-                    technique: rule.technique.clone(),
-                    subtechnique,
-                },
-            ));
-        }
-        if hits.is_empty() {
-            return (verdict, None);
-        }
-        // Highest points first; ties keep pack order (the sort is stable).
-        hits.sort_by(|a, b| b.1.cmp(&a.1));
-        // Per-record adjustments apply to every match alike, after ranking:
-        // a failed call is probing (1 point), an Azure `Started` record
-        // scores nothing (its operation scores on a later record).
-        let adjust = |points: u32| match (facts.outcome, facts.phase) {
-            (Some(Outcome::Failure), _) => points.min(1),
-            (_, Some("start")) => 0,
-            _ => points,
-        };
-        let best_rule = &self.rules.rules[hits[0].0];
-        verdict.matches = hits
-            .into_iter()
-            .map(|(_, _, mut m)| {
-                m.points = adjust(m.points);
-                m
-            })
-            .collect();
-        verdict.category = verdict.matches.first().map(|m| m.category.clone());
-        verdict.points = verdict.matches.first().map_or(0, |m| m.points);
-        if let Some(reason) = self.suppressed_by(&view) {
-            verdict.status = Status::Suppressed;
-            verdict.suppressed_by = Some(reason);
-            return (verdict, None);
-        }
-        verdict.status = Status::Match;
-        let tags = tag::tags(&verdict, best_rule.severity.number(), &best_rule.ruleset, &self.config);
-        (verdict, Some(tags))
-    }
-
-    /// Why a matched record is allow-listed, if it is.
-    fn suppressed_by(&self, view: &View<'_>) -> Option<String> {
-        let facts = &view.facts;
-        if self.config.allow_aws_service_callers
-            && let Some(by) = facts.service_caller
-        {
-            return Some(format!("aws_service_caller:{by}"));
-        }
-        for pattern in &self.config.allow_principals {
-            if facts.principal_names.iter().any(|name| wildcard_ci(pattern, name)) {
-                return Some(format!("principal:{pattern}"));
-            }
-        }
-        if let Some(ua) = facts.user_agent {
-            for pattern in &self.config.allow_user_agents {
-                if wildcard_ci(pattern, ua) {
-                    return Some(format!("user_agent:{pattern}"));
-                }
-            }
-        }
-        None
-    }
-
     fn count(&mut self, judged: &[(Verdict, Option<Value>)]) {
         let s = &mut self.stats;
         for (v, _) in judged {
@@ -305,6 +227,166 @@ impl Engine {
     }
 }
 
+/// The verdict on one record, and its tags if it matched.
+fn judge(
+    config: &Config,
+    rules: &RuleSet,
+    scorer: &mut Scorer,
+    record: &Value,
+    candidates: &Candidates,
+) -> (Verdict, Option<Value>) {
+    if !record.is_object() {
+        let e = Error::new(ErrorKind::NotAnObject, "batch record is not an object");
+        return (Verdict::error(&e), None);
+    }
+    let Some(format) = normalise::sniff(record) else {
+        return (Verdict::bare(Status::Unrecognised), None);
+    };
+    let view = View::new(record, format);
+    let facts = &view.facts;
+    let mut verdict = Verdict {
+        format: Some(format),
+        op: facts.op.clone(),
+        outcome: facts.outcome,
+        principal: facts.principal.clone(),
+        time: facts.time.map(str::to_string),
+        ..Verdict::bare(Status::NoMatch)
+    };
+    let mut hits: Vec<(usize, u32, RuleMatch)> = Vec::new();
+    for (i, rule) in rules.rules.iter().enumerate() {
+        let wanted = match candidates {
+            Candidates::None => false,
+            Candidates::All => true,
+            Candidates::Some(mask) => mask[i],
+        };
+        if !wanted || !rule.query.matches(&view) || !accounts_agree(rule, &view) {
+            continue;
+        }
+        let entry = facts.op.as_deref().and_then(|op| rules.operation(op));
+        let category =
+            rule.category.clone().or_else(|| entry.map(|e| e.category.clone())).unwrap_or_else(|| "MODIFY".into());
+        let points = rule.points.unwrap_or_else(|| config.points_of(&category));
+        let subtechnique = rule.subtechnique.clone().or_else(|| entry.and_then(|e| e.subtechnique.clone()));
+        hits.push((
+            i,
+            points,
+            RuleMatch {
+                rule_id: rule.id.clone(),
+                rule_name: rule.name.clone(),
+                category,
+                points,
+                severity: rule.severity.name().to_string(),
+                risk_score: rule.risk_score,
+                technique: rule.technique.clone(),
+                subtechnique,
+            },
+        ));
+    }
+    if hits.is_empty() {
+        return (verdict, None);
+    }
+    let key = facts.principal.as_ref().map(|p| format!("{}|{}", facts.account.as_deref().unwrap_or(""), p.id));
+    // A dry run changes nothing: never a match; it teaches the IP learner.
+    if facts.outcome == Some(Outcome::DryRun) {
+        if let Some(key) = &key {
+            scorer.teach(&config.scoring, key, facts.time, facts.source_ip);
+        }
+        return (verdict, None);
+    }
+    // Highest points first; ties keep pack order (the sort is stable).
+    hits.sort_by_key(|h| std::cmp::Reverse(h.1));
+    // Per-record adjustments apply to every match alike, after ranking:
+    // a failed call is probing (1 point), an Azure `Started` record
+    // scores nothing (its operation scores on a later record).
+    let lifecycle_only = matches!(facts.phase, Some("start" | "other" | "last"));
+    let adjust = |points: u32| match (facts.outcome, lifecycle_only) {
+        (_, true) => 0,
+        (Some(Outcome::Failure), _) => points.min(1),
+        _ => points,
+    };
+    let best_rule = &rules.rules[hits[0].0];
+    verdict.matches = hits
+        .into_iter()
+        .map(|(_, _, mut m)| {
+            m.points = adjust(m.points);
+            m
+        })
+        .collect();
+    verdict.category = verdict.matches.first().map(|m| m.category.clone());
+    verdict.points = verdict.matches.first().map_or(0, |m| m.points);
+    if let Some(reason) = suppressed_by(config, &view) {
+        verdict.status = Status::Suppressed;
+        verdict.suppressed_by = Some(reason);
+        return (verdict, None);
+    }
+    verdict.status = Status::Match;
+    if let Some(key) = &key {
+        verdict.score = Some(scorer.score(
+            &config.scoring,
+            &score::Input {
+                key,
+                time: facts.time,
+                source_ip: facts.source_ip,
+                dedup: facts.dedup.as_deref(),
+                base: verdict.points,
+                bulk: best_rule.bulk.as_ref().map_or(1, |field| bulk_count(&view, field)),
+                failed: facts.outcome == Some(Outcome::Failure),
+                lifecycle_only,
+            },
+        ));
+    }
+    let tags = tag::tags(&verdict, best_rule.severity.number(), &best_rule.ruleset, config);
+    (verdict, Some(tags))
+}
+
+/// Why a matched record is allow-listed, if it is.
+fn suppressed_by(config: &Config, view: &View<'_>) -> Option<String> {
+    let facts = &view.facts;
+    if config.allow_aws_service_callers
+        && let Some(by) = facts.service_caller
+    {
+        return Some(format!("aws_service_caller:{by}"));
+    }
+    for pattern in &config.allow_principals {
+        if facts.principal_names.iter().any(|name| wildcard_ci(pattern, name)) {
+            return Some(format!("principal:{pattern}"));
+        }
+    }
+    if let Some(ua) = facts.user_agent {
+        for pattern in &config.allow_user_agents {
+            if wildcard_ci(pattern, ua) {
+                return Some(format!("user_agent:{pattern}"));
+            }
+        }
+    }
+    None
+}
+
+/// How many resources a bulk call affects (at least 1).
+fn bulk_count(view: &View<'_>, bulk: &Bulk) -> u64 {
+    let mut n = 0u64;
+    match bulk {
+        Bulk::Count(field) => {
+            view.any_value(field, &mut |_| {
+                n += 1;
+                false
+            });
+        }
+        Bulk::Sum(field) => {
+            view.any_value(field, &mut |v| {
+                let value = match v {
+                    Scalar::Num(x) => x.as_u64(),
+                    Scalar::Str(s) => s.trim().parse::<u64>().ok(),
+                    Scalar::Bool(_) => None,
+                };
+                n = n.saturating_add(value.unwrap_or(0));
+                false
+            });
+        }
+    }
+    n.max(1)
+}
+
 /// The rule's account conditions: `foreign_account` needs some value at its
 /// field that is not the resource owner's account; `own_account` needs values
 /// that all are. An unknown owner makes every value foreign.
@@ -316,7 +398,8 @@ fn accounts_agree(rule: &Rule, view: &View<'_>) -> bool {
             Scalar::Num(n) => std::borrow::Cow::Owned(n.to_string()),
             Scalar::Bool(b) => std::borrow::Cow::Owned(b.to_string()),
         };
-        owner == Some(text.as_ref())
+        // Azure exports upper-case resource ids, subscriptions included.
+        owner.is_some_and(|o| o.eq_ignore_ascii_case(&text))
     };
     if let Some(field) = &rule.foreign_account
         && !view.any_value(field, &mut |v| !is_owner(v))

@@ -12,11 +12,14 @@ mod input;
 mod normalise;
 mod prefilter;
 mod rules;
+mod score;
 mod tag;
+mod time;
 mod verdict;
 
-pub use config::{Config, OutputMode, Tactic};
+pub use config::{ChangeWindow, Config, OutputMode, Scoring, Tactic};
 pub use engine::{Engine, Output, Stats, Tagged};
 pub use error::{Error, ErrorKind, Errors, Location};
 pub use rules::{Example, RuleSet};
+pub use score::{Alert, Score};
 pub use verdict::{EventError, Format, Outcome, Principal, RuleMatch, Status, Verdict};

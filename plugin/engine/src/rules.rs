@@ -88,8 +88,18 @@ pub(crate) struct Rule {
     pub(crate) query: Query,
     pub(crate) foreign_account: Option<FieldPath>,
     pub(crate) own_account: Option<FieldPath>,
-    pub(crate) bulk: Option<FieldPath>,
+    pub(crate) bulk: Option<Bulk>,
     pub(crate) examples: Vec<Example>,
+}
+
+/// How a rule reads the number of resources a bulk call affects.
+#[derive(Debug)]
+pub(crate) enum Bulk {
+    /// `bulk`: how many values the field has (instance ids).
+    Count(FieldPath),
+    /// `bulk_sum`: the sum of the field's whole-number values (`maxCount`,
+    /// `sku.capacity`; numbers or digit strings).
+    Sum(FieldPath),
 }
 
 /// An example event a rule carries, with whether the rule must match it.
@@ -252,6 +262,7 @@ struct RuleDef {
     foreign_account: Option<String>,
     own_account: Option<String>,
     bulk: Option<String>,
+    bulk_sum: Option<String>,
     #[serde(rename = "false_positives", default)]
     _false_positives: Vec<String>,
     #[serde(rename = "references", default)]
@@ -406,6 +417,9 @@ fn compile_rule(
     if let Some(c) = def.category.as_deref().filter(|c| !is_category_name(c)) {
         fail(ErrorKind::RuleInvalid, format!("category {c:?} is not UPPER_SNAKE_CASE"));
     }
+    if def.bulk.is_some() && def.bulk_sum.is_some() {
+        fail(ErrorKind::RuleInvalid, "a rule has either bulk or bulk_sum, not both".to_string());
+    }
     if let Some(score) = def.risk_score.filter(|s| *s > 100) {
         fail(ErrorKind::RuleInvalid, format!("risk_score must be 0 to 100, not {score}"));
     }
@@ -439,7 +453,7 @@ fn compile_rule(
         return None;
     }
     let severity = severity?;
-    let path = |p: Option<String>| p.map(|dotted| FieldPath::new(dotted));
+    let path = |p: Option<String>| p.map(FieldPath::new);
     Some(Rule {
         risk_score: def.risk_score.unwrap_or(severity.risk_score()),
         id: def.id,
@@ -453,7 +467,7 @@ fn compile_rule(
         query: query?,
         foreign_account: path(def.foreign_account),
         own_account: path(def.own_account),
-        bulk: path(def.bulk),
+        bulk: path(def.bulk).map(Bulk::Count).or_else(|| path(def.bulk_sum).map(Bulk::Sum)),
         examples,
     })
 }

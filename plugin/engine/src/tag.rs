@@ -78,6 +78,18 @@ pub(crate) fn tags(v: &Verdict, severity_number: u32, ruleset: &str, config: &Co
         .map(|m| json!({ "rule_id": m.rule_id, "rule_name": m.rule_name, "category": m.category, "points": m.points }))
         .collect();
     modwatch.insert("matches".into(), Value::Array(matches));
+    let mut event = json!({ "risk_score": best.risk_score, "severity": severity_number });
+    if let Some(score) = &v.score {
+        modwatch.insert("scored_points".into(), json!(score.points));
+        modwatch.insert("principal_score".into(), json!(score.principal_score));
+        if !score.reasons.is_empty() {
+            modwatch.insert("reasons".into(), json!(score.reasons));
+        }
+        if let Some(alert) = &score.alert {
+            modwatch.insert("alert".into(), json!(alert));
+            event["kind"] = json!("alert");
+        }
+    }
     json!({
         "threat": {
             "framework": "MITRE ATT&CK",
@@ -85,7 +97,7 @@ pub(crate) fn tags(v: &Verdict, severity_number: u32, ruleset: &str, config: &Co
             "technique": technique,
         },
         "rule": { "id": best.rule_id, "name": best.rule_name, "ruleset": ruleset },
-        "event": { "risk_score": best.risk_score, "severity": severity_number },
+        "event": event,
         "modwatch": modwatch,
     })
 }

@@ -38,7 +38,12 @@ fn digits(s: &[u8]) -> Option<u32> {
 /// UTC) to Unix seconds. Fractions are dropped.
 pub(crate) fn parse(text: &str) -> Option<i64> {
     let b = text.trim().as_bytes();
-    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' || b[16] != b':'
+    if b.len() < 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't' | b' ')
+        || b[13] != b':'
+        || b[16] != b':'
     {
         return None;
     }
@@ -98,7 +103,14 @@ mod tests {
         assert_eq!(parse("2024-08-01T14:28:02+02:00"), Some(1_722_515_282));
         assert_eq!(parse("2024-08-01T10:28:02-0200"), Some(1_722_515_282));
         assert_eq!(parse("2024-02-29T00:00:00.000Z"), Some(1_709_164_800));
-        for bad in ["", "yesterday", "2024-13-01T00:00:00Z", "2024-08-01T12:28:02Q", "2024-08-01T12:28", "2024-08-01T12:28:02."] {
+        for bad in [
+            "",
+            "yesterday",
+            "2024-13-01T00:00:00Z",
+            "2024-08-01T12:28:02Q",
+            "2024-08-01T12:28",
+            "2024-08-01T12:28:02.",
+        ] {
             assert_eq!(parse(bad), None, "{bad}");
         }
     }

@@ -139,7 +139,7 @@ pub struct EventError {
 }
 
 /// The engine's verdict on one record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Verdict {
     /// The overall result.
     pub status: Status,
@@ -173,6 +173,9 @@ pub struct Verdict {
     /// The decoding error, for `error`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<EventError>,
+    /// Per-principal scoring, for matches with a known principal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub score: Option<crate::Score>,
 }
 
 impl Verdict {
@@ -189,6 +192,7 @@ impl Verdict {
             points: 0,
             suppressed_by: None,
             error: None,
+            score: None,
         }
     }
 

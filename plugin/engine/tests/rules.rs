@@ -8,6 +8,8 @@
 //! Failures are collected and printed together, each with the event, the
 //! expected and the actual verdict.
 
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used, reason = "a test fails by panicking")]
+
 use std::collections::BTreeSet;
 
 use modwatch_engine::{Config, Engine, RuleSet, Status, Verdict};

@@ -26,6 +26,7 @@ mod regexp;
 
 use crate::error::{Error, ErrorKind, Location};
 use ast::{Expr, Leaf, Lit, Test};
+pub(crate) use cidr::Cidr;
 use lexer::Pos;
 
 /// The field `<category> where` filters on (Elasticsearch's default
@@ -101,6 +102,7 @@ impl Query {
     /// Every field the query reads (dotted names, first use first), for
     /// diagnostics and rule linting. Includes `event.category` for a
     /// category query.
+    #[cfg(test)]
     pub(crate) fn fields(&self) -> Vec<&str> {
         let mut out: Vec<&str> = Vec::new();
         if let Some(c) = &self.category {
@@ -125,6 +127,7 @@ impl Query {
     }
 }
 
+#[cfg(test)]
 fn collect_fields<'q>(e: &'q Expr, out: &mut Vec<&'q str>) {
     match e {
         Expr::Const(_) => {}

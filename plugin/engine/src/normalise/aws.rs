@@ -237,10 +237,13 @@ impl<'a> Facts<'a> {
         f.time = self.time;
         f.dedup = self.event_id.map(str::to_string);
         f.resource = self.resources.map(|r| Field::AtPath(r, self.resource_key));
-        f.service_caller = if self.id_type == Some("AWSService") {
-            self.invoked_by.or(Some("AWSService"))
-        } else {
-            self.invoked_by.filter(|by| by.ends_with(".amazonaws.com"))
+        // `AWSAccount` records with `invokedBy` (SharedSnapshotCopyInitiated)
+        // are another account acting through a service: not the service's
+        // own action, and exactly what the export rules look for.
+        f.service_caller = match self.id_type {
+            Some("AWSService") => self.invoked_by.or(Some("AWSService")),
+            Some("AWSAccount") => None,
+            _ => self.invoked_by.filter(|by| by.ends_with(".amazonaws.com")),
         };
     }
 }

@@ -85,7 +85,6 @@ pub(crate) struct Facts<'a> {
 /// One record, seen through the normalised fields.
 #[derive(Debug)]
 pub(crate) struct View<'a> {
-    pub(crate) format: Format,
     record: &'a Value,
     fields: Vec<(&'static str, Field<'a>)>,
     aliases: &'static [(&'static str, &'static str)],
@@ -158,7 +157,7 @@ impl<'a> View<'a> {
             Format::GcpAuditEcs => gcp::ecs(record, &mut b),
         };
         b.canonical(format);
-        View { format, record, fields: b.fields, aliases, params, response, facts: b.facts }
+        View { record, fields: b.fields, aliases, params, response, facts: b.facts }
     }
 
     /// The normalised value of `field` (first layer only), for tests.
@@ -284,12 +283,6 @@ impl<'a> Builder<'a> {
         }
     }
 
-    pub(crate) fn owned(&mut self, name: &'static str, value: Option<String>) {
-        if let Some(v) = value.filter(|v| !v.is_empty()) {
-            self.fields.push((name, Field::Str(Cow::Owned(v))));
-        }
-    }
-
     pub(crate) fn node(&mut self, name: &'static str, value: Option<&'a Value>) {
         if let Some(v) = value {
             self.fields.push((name, Field::At(v)));
@@ -348,7 +341,7 @@ pub(crate) fn outcome_name(o: Outcome) -> &'static str {
 /// `event.dataset` on raw events) cannot constrain the raw bytes.
 pub(crate) fn prefilter_needle(field: &str, literal: &str) -> Option<String> {
     // JSON may escape these characters, so the bytes would not contain them as written.
-    if literal.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20 || b >= 0x80) {
+    if literal.bytes().any(|b| b == b'"' || b == b'\\' || !(0x20..0x80).contains(&b)) {
         return None;
     }
     const COMPUTED: &[&str] = &[

@@ -107,7 +107,7 @@ fn azure_shapes_agree() {
         "properties":{"statusCode":"OK","requestbody":"{\"properties\":{\"hardwareProfile\":{\"vmSize\":\"Standard_NC24\"}}}"}
     });
     let v = view_of(&diag);
-    assert_eq!(v.format, Format::AzureActivity);
+    assert_eq!(sniff(&diag), Some(Format::AzureActivity));
     assert_eq!(v.field("event.action").as_deref(), Some("MICROSOFT.COMPUTE/VIRTUALMACHINES/DELETE"));
     assert_eq!(v.field("event.outcome"), None, "Elastic sets it only for Success/Failure");
     assert_eq!(v.field("user.name").as_deref(), Some("alice"));
