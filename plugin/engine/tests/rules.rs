@@ -174,3 +174,31 @@ fn prefilter_never_changes_a_verdict() {
         assert_eq!(a, b, "{event}");
     }
 }
+
+/// The verdicts of the corpus, one JSON line per record, as a golden file
+/// every artefact (component, Fluent Bit module, browser build) is compared
+/// with. `MODWATCH_BLESS=1 cargo test -p modwatch-engine --test rules golden`
+/// rewrites it; review the diff.
+#[test]
+fn golden_corpus_verdicts() {
+    let golden_path = format!("{CORPUS}/../golden/corpus.verdicts.ndjson");
+    let mut engine = engine();
+    let mut out = String::new();
+    for e in corpus() {
+        for v in engine.evaluate(e.event.as_bytes()) {
+            out.push_str(&v.to_json());
+            out.push('\n');
+        }
+    }
+    if std::env::var_os("MODWATCH_BLESS").is_some() {
+        std::fs::create_dir_all(format!("{CORPUS}/../golden")).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(&golden_path, &out).unwrap_or_else(|e| panic!("{golden_path}: {e}"));
+        return;
+    }
+    let want = std::fs::read_to_string(&golden_path)
+        .unwrap_or_else(|e| panic!("{golden_path}: {e} (run with MODWATCH_BLESS=1 to create it)"));
+    for (i, (got, want)) in out.lines().zip(want.lines()).enumerate() {
+        assert_eq!(got, want, "corpus record {} differs from the golden verdict", i + 1);
+    }
+    assert_eq!(out.lines().count(), want.lines().count(), "record count differs from the golden file");
+}
