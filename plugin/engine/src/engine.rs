@@ -132,7 +132,7 @@ impl Engine {
 
     /// The verdicts on one event: one per record.
     pub fn evaluate(&mut self, event: &[u8]) -> Vec<Verdict> {
-        self.tag(event).verdicts
+        self.run(event, false).verdicts
     }
 
     /// Tags one event: a matching event comes back with detection fields
@@ -140,6 +140,11 @@ impl Engine {
     /// `drop-non-matches` mode). Never fails: a bad event gets an error
     /// verdict and passes through.
     pub fn tag(&mut self, event: &[u8]) -> Tagged {
+        self.run(event, true)
+    }
+
+    /// Judges an event; builds its output only when asked to.
+    fn run(&mut self, event: &[u8], output: bool) -> Tagged {
         self.stats.events += 1;
         if let Err(e) = input::check(event, &self.config) {
             return self.failed(event, &e);
@@ -161,11 +166,22 @@ impl Engine {
         let shape = input::shape(&value);
         let mut judged: Vec<(Verdict, Option<Value>)> = Vec::new();
         for record in input::records(&value, shape) {
-            judged.push(judge(&self.config, &self.rules, &mut self.scorer, record, &candidates));
+            judged.push(judge(&self.config, &self.rules, &mut self.scorer, record, &candidates, output));
         }
         self.count(&judged);
         let any_match = judged.iter().any(|(v, _)| v.is_match());
-        let output = if any_match {
+        let output = if !output {
+            Output::Unchanged
+        } else if any_match {
+            if shape == input::Shape::Single
+                && let Some((_, Some(tags))) = judged.first()
+                && let Some(bytes) = splice_tags(event, &value, tags)
+            {
+                return Tagged {
+                    output: Output::Replaced(bytes),
+                    verdicts: judged.into_iter().map(|(v, _)| v).collect(),
+                };
+            }
             for (target, (_, tags)) in input::tag_targets(&mut value, shape).into_iter().zip(&mut judged) {
                 if let Some(tags) = tags.take() {
                     tag::merge(target, tags);
@@ -234,6 +250,7 @@ fn judge(
     scorer: &mut Scorer,
     record: &Value,
     candidates: &Candidates,
+    want_tags: bool,
 ) -> (Verdict, Option<Value>) {
     if !record.is_object() {
         let e = Error::new(ErrorKind::NotAnObject, "batch record is not an object");
@@ -335,8 +352,8 @@ fn judge(
             },
         ));
     }
-    let tags = tag::tags(&verdict, best_rule.severity.number(), &best_rule.ruleset, config);
-    (verdict, Some(tags))
+    let tags = want_tags.then(|| tag::tags(&verdict, best_rule.severity.number(), &best_rule.ruleset, config));
+    (verdict, tags)
 }
 
 /// Why a matched record is allow-listed, if it is.
@@ -442,6 +459,28 @@ fn wildcard_ci(pattern: &str, text: &str) -> bool {
         }
     }
     p[pi..].iter().all(|&c| c == '*')
+}
+
+/// The tagged event as the original bytes with the tags appended before the
+/// closing brace, when none of the tags' top-level keys is already in the
+/// event (raw vendor records): nothing of the event is re-serialised, so it
+/// stays exactly as it came. `None` when the tags must be merged instead.
+fn splice_tags(event: &[u8], value: &Value, tags: &Value) -> Option<Vec<u8>> {
+    let (Value::Object(record), Value::Object(add)) = (value, tags) else { return None };
+    if add.keys().any(|k| record.contains_key(k)) {
+        return None;
+    }
+    let end = event.iter().rposition(|&b| b == b'}')?;
+    let tag_bytes = serde_json::to_vec(tags).ok()?;
+    let inner = tag_bytes.get(1..tag_bytes.len().checked_sub(1)?)?;
+    let mut out = Vec::with_capacity(event.len() + tag_bytes.len() + 1);
+    out.extend_from_slice(&event[..end]);
+    if !record.is_empty() {
+        out.push(b',');
+    }
+    out.extend_from_slice(inner);
+    out.extend_from_slice(&event[end..]);
+    Some(out)
 }
 
 /// `{"modwatch":{"error":…},` spliced after the opening brace of an object

@@ -28,35 +28,43 @@ pub(crate) enum Candidates {
 #[derive(Debug)]
 pub(crate) struct Prefilter {
     searcher: Option<AhoCorasick>,
-    /// Pattern id → the rules that need it; ids past the needles are escapes.
-    owners: Vec<Vec<usize>>,
-    /// Rules no needle constrains.
+    /// Number of needle patterns; pattern ids past them are escapes.
+    needles: usize,
+    /// Per rule, its clauses as pattern ids: every clause needs one present.
+    /// A rule without clauses is always a candidate.
+    rules: Vec<Vec<Vec<usize>>>,
+    /// Rules without clauses.
     always: Vec<usize>,
-    rules: usize,
 }
 
 impl Prefilter {
-    /// Builds the prefilter from each rule's needles (`None`: unconstrained).
-    pub(crate) fn new(needles: &[Option<Vec<String>>]) -> Prefilter {
+    /// Builds the prefilter from each rule's clauses (none: unconstrained).
+    pub(crate) fn new(clauses: &[Vec<Vec<String>>]) -> Prefilter {
         let mut patterns: Vec<String> = Vec::new();
-        let mut owners: Vec<Vec<usize>> = Vec::new();
+        let mut rules = Vec::with_capacity(clauses.len());
         let mut always = Vec::new();
-        for (rule, set) in needles.iter().enumerate() {
-            let Some(set) = set else {
+        for (rule, rule_clauses) in clauses.iter().enumerate() {
+            if rule_clauses.is_empty() {
                 always.push(rule);
-                continue;
-            };
-            for needle in set {
-                let lower = needle.to_ascii_lowercase();
-                match patterns.iter().position(|p| *p == lower) {
-                    Some(i) => owners[i].push(rule),
-                    None => {
-                        patterns.push(lower);
-                        owners.push(vec![rule]);
-                    }
-                }
             }
+            let ids = rule_clauses
+                .iter()
+                .map(|clause| {
+                    clause
+                        .iter()
+                        .map(|needle| {
+                            let lower = needle.to_ascii_lowercase();
+                            patterns.iter().position(|p| *p == lower).unwrap_or_else(|| {
+                                patterns.push(lower);
+                                patterns.len() - 1
+                            })
+                        })
+                        .collect()
+                })
+                .collect();
+            rules.push(ids);
         }
+        let needles = patterns.len();
         let searcher = if patterns.is_empty() {
             None
         } else {
@@ -72,35 +80,32 @@ impl Prefilter {
         if searcher.is_none() {
             // No needles (or an automaton that could not be built): every
             // rule is a candidate for every event.
-            always = (0..needles.len()).collect();
+            always = (0..clauses.len()).collect();
+            rules.iter_mut().for_each(Vec::clear);
         }
-        Prefilter { searcher, owners, always, rules: needles.len() }
+        Prefilter { searcher, needles, rules, always }
     }
 
     /// The rules that could match an event with these bytes.
     pub(crate) fn scan(&self, bytes: &[u8]) -> Candidates {
         let Some(searcher) = &self.searcher else {
-            return if self.rules == 0 { Candidates::None } else { Candidates::All };
+            return if self.rules.is_empty() { Candidates::None } else { Candidates::All };
         };
-        let mut mask: Option<Vec<bool>> = None;
+        let mut present: Option<Vec<bool>> = None;
         for m in searcher.find_overlapping_iter(bytes) {
             let id = m.pattern().as_usize();
-            let Some(rules) = self.owners.get(id) else {
+            if id >= self.needles {
                 return Candidates::All; // an escape
-            };
-            let mask = mask.get_or_insert_with(|| vec![false; self.rules]);
-            for &r in rules {
-                mask[r] = true;
             }
+            present.get_or_insert_with(|| vec![false; self.needles])[id] = true;
         }
-        if mask.is_none() && self.always.is_empty() {
+        if present.is_none() && self.always.is_empty() {
             return Candidates::None;
         }
-        let mut mask = mask.unwrap_or_else(|| vec![false; self.rules]);
-        for &r in &self.always {
-            mask[r] = true;
-        }
-        Candidates::Some(mask)
+        let present = present.unwrap_or_default();
+        let hit = |id: &usize| present.get(*id).copied().unwrap_or(false);
+        let mask: Vec<bool> = self.rules.iter().map(|clauses| clauses.iter().all(|c| c.iter().any(hit))).collect();
+        if mask.iter().any(|&m| m) { Candidates::Some(mask) } else { Candidates::None }
     }
 
     /// The rules no needle constrains.
@@ -113,8 +118,8 @@ impl Prefilter {
 mod tests {
     use super::*;
 
-    fn set(needles: &[&str]) -> Option<Vec<String>> {
-        Some(needles.iter().map(|s| s.to_string()).collect())
+    fn set(needles: &[&str]) -> Vec<Vec<String>> {
+        vec![needles.iter().map(|s| s.to_string()).collect()]
     }
 
     #[test]
@@ -129,6 +134,18 @@ mod tests {
     }
 
     #[test]
+    fn every_clause_must_hold() {
+        let both = vec![vec!["ec2.amazonaws.com".to_string()], vec!["TerminateInstances".to_string()]];
+        let p = Prefilter::new(&[both]);
+        assert_eq!(p.scan(br#"{"eventSource":"ec2.amazonaws.com","eventName":"DescribeInstances"}"#), Candidates::None);
+        assert_eq!(
+            p.scan(br#"{"eventSource":"ec2.amazonaws.com","eventName":"TerminateInstances"}"#),
+            Candidates::Some(vec![true])
+        );
+        assert_eq!(p.scan(br#"{"eventSource":"s3.amazonaws.com","eventName":"TerminateInstances"}"#), Candidates::None);
+    }
+
+    #[test]
     fn escapes_make_everything_a_candidate() {
         let p = Prefilter::new(&[set(&["RunInstances"])]);
         assert_eq!(p.scan(br#"{"eventName":"\u0052unInstances"}"#), Candidates::All);
@@ -137,10 +154,10 @@ mod tests {
 
     #[test]
     fn unconstrained_rules_are_always_candidates() {
-        let p = Prefilter::new(&[set(&["RunInstances"]), None]);
+        let p = Prefilter::new(&[set(&["RunInstances"]), Vec::new()]);
         assert_eq!(p.scan(b"{}"), Candidates::Some(vec![false, true]));
         assert_eq!(p.unfiltered(), &[1]);
-        assert_eq!(Prefilter::new(&[None]).scan(b"{}"), Candidates::All);
+        assert_eq!(Prefilter::new(&[Vec::new()]).scan(b"{}"), Candidates::All);
         assert_eq!(Prefilter::new(&[]).scan(b"{}"), Candidates::None);
     }
 }

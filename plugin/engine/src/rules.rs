@@ -172,9 +172,9 @@ impl RuleSet {
     }
 
     fn from_parts(rules: Vec<Rule>, catalogue: Vec<Operation>) -> RuleSet {
-        let needles: Vec<Option<Vec<String>>> =
+        let clauses: Vec<Vec<Vec<String>>> =
             rules.iter().map(|r| r.query.required_literals(&prefilter_needle)).collect();
-        let prefilter = Prefilter::new(&needles);
+        let prefilter = Prefilter::new(&clauses);
         RuleSet { rules, catalogue, prefilter }
     }
 
@@ -289,12 +289,31 @@ struct OperationDef {
     subtechnique: Option<String>,
 }
 
-/// 1-based line and column (in characters) of a byte offset.
+/// 1-based line and column (in characters) of byte offsets in one text.
+struct Lines<'t> {
+    text: &'t str,
+    /// Byte offset of the start of each line.
+    starts: Vec<usize>,
+}
+
+impl<'t> Lines<'t> {
+    fn new(text: &'t str) -> Lines<'t> {
+        let starts = std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect();
+        Lines { text, starts }
+    }
+
+    fn at(&self, offset: usize) -> (u32, u32) {
+        let offset = offset.min(self.text.len());
+        let line = self.starts.partition_point(|&s| s <= offset).max(1);
+        let start = self.starts[line - 1];
+        let col = self.text.get(start..offset).map_or(0, |l| l.chars().count()) + 1;
+        (line as u32, col as u32)
+    }
+}
+
+/// 1-based line and column of a byte offset.
 fn line_col(text: &str, offset: usize) -> (u32, u32) {
-    let before = text.get(..offset.min(text.len())).unwrap_or(text);
-    let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line as u32, col as u32)
+    Lines::new(text).at(offset)
 }
 
 fn load_pack(
@@ -320,9 +339,10 @@ fn load_pack(
         }
     };
     let ruleset = pack.name.unwrap_or_else(|| default_name.to_string());
+    let lines = Lines::new(text);
     for spanned in pack.rule {
         let span = spanned.span();
-        let (rule_line, _) = line_col(text, span.start);
+        let (rule_line, _) = lines.at(span.start);
         let table = spanned.into_inner();
         let id_hint = table.get("id").and_then(|v| v.as_str()).map(str::to_string);
         let def = match RuleDef::deserialize(toml::Value::Table(table)) {
@@ -348,7 +368,7 @@ fn load_pack(
         }
     }
     for spanned in pack.operation {
-        let (line, _) = line_col(text, spanned.span().start);
+        let (line, _) = lines.at(spanned.span().start);
         let at = Location { rule_id: None, line, column: 1, pack_line: Some(line) };
         match OperationDef::deserialize(toml::Value::Table(spanned.into_inner())) {
             Ok(op) if is_category_name(&op.category) => catalogue.push(Operation {

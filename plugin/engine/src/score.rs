@@ -3,7 +3,7 @@
 //! Points are kept in milli-points (integers) so that every host adds them up
 //! the same way. Each principal's window is a ring of fixed buckets (one
 //! fifteenth of the window each), its known source IPs and recently scored
-//! operations are small fixed-size sets of 64-bit hashes, so a principal's
+//! operations are small fixed-size sets of 32-bit hashes, so a principal's
 //! state has a fixed size; at most `scoring.max_principals` are tracked, the
 //! least recently seen evicted first. Nothing here reads the wall clock.
 
@@ -93,9 +93,9 @@ struct State {
     last_seen: i64,
     alerted: bool,
     buckets: [Bucket; BUCKETS],
-    ips: [u64; KNOWN_IPS],
+    ips: [u32; KNOWN_IPS],
     ip_count: u8,
-    ops: [u64; RECENT_OPS],
+    ops: [u32; RECENT_OPS],
     op_count: u8,
 }
 
@@ -110,7 +110,11 @@ struct Slot {
 /// The scoring state of every tracked principal.
 #[derive(Debug, Clone)]
 pub(crate) struct Scorer {
-    index: HashMap<Box<str>, u32>,
+    /// Key hash → slot. A key whose hash another key already holds goes to
+    /// `overflow` instead, so the index stays exact without a second copy of
+    /// every key.
+    index: HashMap<u64, u32>,
+    overflow: HashMap<Box<str>, u32>,
     slots: Vec<Slot>,
     /// Most recently seen.
     head: u32,
@@ -126,6 +130,7 @@ impl Default for Scorer {
     fn default() -> Scorer {
         Scorer {
             index: HashMap::new(),
+            overflow: HashMap::new(),
             slots: Vec::new(),
             head: NONE,
             tail: NONE,
@@ -141,6 +146,13 @@ fn fnv(text: &str) -> u64 {
     text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
+/// A 32-bit hash for the small per-principal sets (8 IPs, 16 operations):
+/// a false "already seen" needs a collision within one principal's set.
+fn fnv32(text: &str) -> u32 {
+    let h = fnv(text);
+    (h ^ (h >> 32)) as u32
+}
+
 fn to_f64(milli: u64) -> f64 {
     milli as f64 / 1000.0
 }
@@ -148,7 +160,34 @@ fn to_f64(milli: u64) -> f64 {
 impl Scorer {
     /// Principals tracked.
     pub(crate) fn len(&self) -> usize {
-        self.index.len()
+        self.index.len() + self.overflow.len()
+    }
+
+    fn find(&self, key: &str) -> Option<u32> {
+        match self.index.get(&fnv(key)) {
+            Some(&slot) if *self.slots[slot as usize].key == *key => Some(slot),
+            _ => self.overflow.get(key).copied(),
+        }
+    }
+
+    fn forget(&mut self, key: &str, slot: u32) {
+        let h = fnv(key);
+        if self.index.get(&h) == Some(&slot) {
+            self.index.remove(&h);
+        } else {
+            self.overflow.remove(key);
+        }
+    }
+
+    fn remember(&mut self, key: &str, slot: u32) {
+        match self.index.entry(fnv(key)) {
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(slot);
+            }
+            std::collections::hash_map::Entry::Occupied(_) => {
+                self.overflow.insert(key.into(), slot);
+            }
+        }
     }
 
     /// Scores one matched event of one principal.
@@ -165,7 +204,7 @@ impl Scorer {
             state.alerted = false;
         }
         let mut reasons = Vec::new();
-        let dedup = input.dedup.map(fnv);
+        let dedup = input.dedup.map(fnv32);
         let milli = if input.lifecycle_only {
             reasons.push("lifecycle".to_string());
             0
@@ -184,7 +223,7 @@ impl Scorer {
                 reasons.push("bulk".to_string());
             }
             if let Some(ip) = input.source_ip.filter(|ip| !cfg.known_networks.iter().any(|n| n.contains(ip)))
-                && state.learn_ip(fnv(ip))
+                && state.learn_ip(fnv32(ip))
                 && ts >= state.first_seen + cfg.learning_secs
             {
                 milli += cfg.unfamiliar_ip_milli;
@@ -226,32 +265,38 @@ impl Scorer {
         let ts = time.and_then(time::parse).or(self.latest).unwrap_or(0);
         let slot = self.touch(key, ts, cfg.max_principals);
         if let Some(ip) = ip {
-            self.slots[slot as usize].state.learn_ip(fnv(ip));
+            self.slots[slot as usize].state.learn_ip(fnv32(ip));
         }
     }
 
     /// The slot of a principal, created (evicting the least recently seen
     /// when full) if new, and moved to the front.
     fn touch(&mut self, key: &str, ts: i64, cap: usize) -> u32 {
-        if let Some(&slot) = self.index.get(key) {
+        if let Some(slot) = self.find(key) {
             self.unlink(slot);
             self.push_front(slot);
             return slot;
         }
         let state = State::new(ts);
-        let slot = if self.index.len() >= cap.max(1) && self.tail != NONE {
+        let slot = if self.len() >= cap.max(1) && self.tail != NONE {
             let victim = self.tail;
             self.unlink(victim);
             let old = std::mem::replace(&mut self.slots[victim as usize].key, key.into());
-            self.index.remove(&old);
+            self.forget(&old, victim);
             self.slots[victim as usize].state = state;
             self.evictions += 1;
             victim
         } else {
+            if self.slots.len() == self.slots.capacity() {
+                // Grow by doubling, but never past the cap: at the cap the
+                // slots take exactly what they need.
+                let more = self.slots.len().max(16).min(cap.saturating_sub(self.slots.len()).max(1));
+                self.slots.reserve_exact(more);
+            }
             self.slots.push(Slot { key: key.into(), prev: NONE, next: NONE, state });
             (self.slots.len() - 1) as u32
         };
-        self.index.insert(key.into(), slot);
+        self.remember(key, slot);
         self.push_front(slot);
         slot
     }
@@ -289,7 +334,7 @@ impl Scorer {
     /// The state as JSON, least recently seen principal first, so that an
     /// import rebuilds the same eviction order.
     pub(crate) fn export(&self, cfg: &Scoring) -> Value {
-        let mut principals = Vec::with_capacity(self.index.len());
+        let mut principals = Vec::with_capacity(self.len());
         let mut slot = self.tail;
         while slot != NONE {
             let s = &self.slots[slot as usize];
@@ -300,7 +345,7 @@ impl Scorer {
                 .filter(|b| b.count > 0 || b.milli > 0)
                 .map(|b| json!([b.index, b.milli, b.count, b.first]))
                 .collect();
-            let hex = |hs: &[u64]| hs.iter().map(|h| format!("{h:016x}")).collect::<Vec<_>>();
+            let hex = |hs: &[u32]| hs.iter().map(|h| format!("{h:08x}")).collect::<Vec<_>>();
             principals.push(json!({
                 "key": s.key,
                 "first_seen": st.first_seen,
@@ -366,14 +411,14 @@ impl Scorer {
                 };
                 state.buckets[bucket.index as usize % BUCKETS] = bucket;
             }
-            let hashes = |k: &str| -> Result<Vec<u64>, Error> {
+            let hashes = |k: &str| -> Result<Vec<u32>, Error> {
                 field(k)?
                     .as_array()
                     .into_iter()
                     .flatten()
                     .map(|h| {
                         h.as_str()
-                            .and_then(|s| u64::from_str_radix(s, 16).ok())
+                            .and_then(|s| u32::from_str_radix(s, 16).ok())
                             .ok_or_else(|| bad(format!("principal {i}: {k} holds {h}, not a hex hash")))
                     })
                     .collect()
@@ -390,11 +435,12 @@ impl Scorer {
         Ok(scorer)
     }
 
-    /// Bytes of heap and inline memory per tracked principal, for a key of
-    /// `key_len` bytes (the index and the slot each hold the key).
+    /// Bytes per tracked principal for a key of `key_len` bytes: its slot,
+    /// its key, and its index entry (with a control byte) at the table's
+    /// maximum load of 7/8.
     pub(crate) fn bytes_per_principal(key_len: usize) -> usize {
-        let entry = std::mem::size_of::<(Box<str>, u32)>() + 1; // plus a control byte of the table
-        std::mem::size_of::<Slot>() + entry + 2 * key_len
+        let entry = (std::mem::size_of::<(u64, u32)>() + 1) * 8 / 7;
+        std::mem::size_of::<Slot>() + entry + key_len
     }
 }
 
@@ -450,7 +496,7 @@ impl State {
 
     /// Adds an IP hash; true if it was not known. The oldest is forgotten
     /// when the set is full.
-    fn learn_ip(&mut self, h: u64) -> bool {
+    fn learn_ip(&mut self, h: u32) -> bool {
         let n = usize::from(self.ip_count);
         if let Some(i) = self.ips[..n].iter().position(|&x| x == h) {
             // Most recent last.
@@ -467,7 +513,7 @@ impl State {
         true
     }
 
-    fn remember_op(&mut self, h: u64) {
+    fn remember_op(&mut self, h: u32) {
         let n = usize::from(self.op_count);
         if n < RECENT_OPS {
             self.ops[n] = h;

@@ -143,14 +143,17 @@ fn drop_mode_drops_only_non_matches() {
 /// passes through unchanged; nothing panics.
 #[test]
 fn bad_input_is_reported_and_passed_through() {
-    let deep = format!("{{\"eventName\":\"TerminateInstances\",\"a\":{}1{}}}", "[".repeat(200), "]".repeat(200));
-    let big = format!(r#"{{"eventName":"TerminateInstances","pad":"{}"}}"#, "x".repeat(2 * 1024 * 1024));
+    // Each event carries the literals the EC2 rules need, so the prefilter
+    // sends it to the parser; `not_candidates_are_not_parsed` covers the rest.
+    const EC2: &str = r#""eventSource":"ec2.amazonaws.com","eventName":"TerminateInstances""#;
+    let deep = format!("{{{EC2},\"a\":{}1{}}}", "[".repeat(200), "]".repeat(200));
+    let big = format!(r#"{{{EC2},"pad":"{}"}}"#, "x".repeat(2 * 1024 * 1024));
     let cases: Vec<(&str, Vec<u8>, ErrorKind)> = vec![
-        ("invalid json", br#"{"eventName":"TerminateInstances""#.to_vec(), ErrorKind::InvalidJson),
-        ("trailing garbage", br#"{"eventName":"TerminateInstances"} x"#.to_vec(), ErrorKind::InvalidJson),
-        ("invalid utf-8", b"{\"eventName\":\"TerminateInstances\xff\"}".to_vec(), ErrorKind::InvalidUtf8),
-        ("not an object", br#"["TerminateInstances"]"#.to_vec(), ErrorKind::NotAnObject),
-        ("a string", br#""TerminateInstances""#.to_vec(), ErrorKind::NotAnObject),
+        ("invalid json", format!("{{{EC2}").into_bytes(), ErrorKind::InvalidJson),
+        ("trailing garbage", format!("{{{EC2}}} x").into_bytes(), ErrorKind::InvalidJson),
+        ("invalid utf-8 bytes", [format!("{{{EC2},\"x\":\"").as_bytes(), b"\xff\"}"].concat(), ErrorKind::InvalidUtf8),
+        ("not an object", format!("[{{{EC2}}}]").into_bytes(), ErrorKind::NotAnObject),
+        ("a string", br#""ec2.amazonaws.com TerminateInstances""#.to_vec(), ErrorKind::NotAnObject),
         ("empty", b"   ".to_vec(), ErrorKind::Empty),
         ("too deep", deep.into_bytes(), ErrorKind::TooDeep),
         ("too large", big.into_bytes(), ErrorKind::TooLarge),
@@ -167,6 +170,20 @@ fn bad_input_is_reported_and_passed_through() {
         assert!(!err.message.is_empty());
     }
     assert_eq!(engine.stats().errors, 8);
+}
+
+/// An event that contains none of the literals any rule needs is passed on
+/// without being parsed (a `no_match` verdict), whatever it holds; with
+/// `input.validate` it is parsed and its error reported.
+#[test]
+fn not_candidates_are_not_parsed() {
+    let mut fast = engine();
+    let t = fast.tag(b"{not json at all");
+    assert_eq!((t.output, t.verdicts[0].status), (Output::Unchanged, Status::NoMatch));
+    assert_eq!(fast.stats().prefiltered, 1);
+    let mut strict = Engine::new(Some(r#"{"input":{"validate":true}}"#), None).unwrap_or_else(|e| panic!("{e}"));
+    let t = strict.tag(b"{not json at all");
+    assert_eq!((t.output, t.verdicts[0].status), (Output::Unchanged, Status::Error));
 }
 
 #[test]
@@ -293,4 +310,21 @@ fn seed_rule_alone_behaves_as_elastic() {
     assert!(!one(&mut engine, ecs.as_bytes()).is_match());
     let ecs_ok = r#"{"event":{"dataset":"azure.activitylogs","action":"MICROSOFT.COMPUTE/DISKS/WRITE"}}"#;
     assert!(one(&mut engine, ecs_ok.as_bytes()).is_match());
+}
+
+/// A raw record has none of the tag keys: its bytes are kept exactly as they
+/// came (spacing, number spelling, key order) and the tags are appended.
+#[test]
+fn tags_are_appended_to_the_original_bytes() {
+    let raw = r#"{ "eventSource": "ec2.amazonaws.com", "eventName": "TerminateInstances", "n": 1.50e2,
+ "requestParameters": {"instancesSet": {"items": [{"instanceId": "i-1"}]}} }"#;
+    let mut engine = engine();
+    let Output::Replaced(bytes) = engine.tag(raw.as_bytes()).output else { panic!("a match is tagged") };
+    let text = String::from_utf8(bytes).unwrap_or_default();
+    let kept = raw.trim_end_matches([' ', '}']);
+    assert!(text.starts_with(kept), "{text}");
+    let v: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    assert_eq!(v["modwatch"]["category"], "DELETE");
+    assert_eq!(v["rule"]["id"], "aws-ec2-instances-terminated");
+    assert!(text.ends_with("} }"), "the original closing bytes stay: {text}");
 }

@@ -9,9 +9,11 @@
 //! `length`, runs shorter than [`MIN_RUN`] characters, numeric-looking runs,
 //! and runs `needle` declines. The category filter is never a needle.
 //!
-//! An `and` needs only one of its children to be satisfied, so it takes the
-//! most selective constrained child; an `or` needs all of them, so it takes
-//! the union and is unconstrained if any child is.
+//! The result is a conjunction of clauses: every constrained child of the
+//! top-level `and` gives its own clause (all must hold, so an EC2 rule needs
+//! both `ec2.amazonaws.com` and its operation name in the bytes). An `or`
+//! gives one clause, the union of its children's, and is unconstrained if
+//! any child is; an `and` inside it contributes its most selective clause.
 
 use super::ast::{Expr, Leaf, Lit, Test};
 
@@ -21,12 +23,22 @@ const MIN_RUN: usize = 3;
 /// The engine's mapping from (field, literal run) to a raw-bytes needle.
 pub(crate) type Needle<'a> = &'a dyn Fn(&str, &str) -> Option<String>;
 
-/// The needles for a condition, deduplicated ASCII-case-insensitively;
-/// `None` if none can be derived.
-pub(crate) fn required(cond: &Expr, needle: Needle<'_>) -> Option<Vec<String>> {
-    needles(cond, needle).map(dedup)
+/// The prefilter clauses of a condition: each clause is a set of needles one
+/// of which must occur in the raw bytes of any event the condition matches,
+/// and every clause must hold (a conjunction of disjunctions). No clause
+/// means unconstrained; an empty clause means nothing can match.
+pub(crate) fn required(cond: &Expr, needle: Needle<'_>) -> Vec<Vec<String>> {
+    clauses(cond, needle).into_iter().map(dedup).collect()
 }
 
+fn clauses(e: &Expr, needle: Needle<'_>) -> Vec<Vec<String>> {
+    match e {
+        Expr::And(parts) => parts.iter().flat_map(|p| clauses(p, needle)).collect(),
+        other => needles(other, needle).into_iter().collect(),
+    }
+}
+
+/// One clause for a condition: `None` if it constrains nothing.
 fn needles(e: &Expr, needle: Needle<'_>) -> Option<Vec<String>> {
     match e {
         Expr::Const(true) | Expr::Not(_) => None,
@@ -40,6 +52,7 @@ fn needles(e: &Expr, needle: Needle<'_>) -> Option<Vec<String>> {
             }
             Some(all)
         }
+        // Inside an `or`, an `and` contributes its most selective clause.
         Expr::And(parts) => {
             let mut best: Option<Vec<String>> = None;
             for set in parts.iter().filter_map(|p| needles(p, needle)).map(dedup) {

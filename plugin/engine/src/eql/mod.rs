@@ -112,17 +112,18 @@ impl Query {
         out
     }
 
-    /// Prefilter support: a set of needles such that, if the query matches a
-    /// document, at least one needle occurs (ASCII case-insensitively) in the
-    /// raw bytes of the event; `None` if no such set can be derived. An empty
-    /// set means no document can match (`any where false`).
+    /// Prefilter support: clauses of needles such that, if the query matches
+    /// a document, every clause has a needle that occurs (ASCII
+    /// case-insensitively) in the raw bytes of the event. No clause: no
+    /// constraint could be derived; an empty clause: no document can match
+    /// (`any where false`).
     ///
     /// `needle(field, literal_run)` is supplied by the engine: given a field
     /// name and a wildcard-free run of a string literal compared against it,
     /// it returns the substring that must then occur in the raw event (or
     /// `None` if that field's values are computed, not copied from the raw
     /// event).
-    pub(crate) fn required_literals(&self, needle: &dyn Fn(&str, &str) -> Option<String>) -> Option<Vec<String>> {
+    pub(crate) fn required_literals(&self, needle: &dyn Fn(&str, &str) -> Option<String>) -> Vec<Vec<String>> {
         literals::required(&self.cond, needle)
     }
 }

@@ -92,19 +92,17 @@ fn seed_rule() {
 #[test]
 fn seed_required_literals() {
     let q = Query::parse(SEED);
-    let needles = q.as_ref().ok().and_then(|q| q.required_literals(&|_, run| Some(run.to_string())));
-    assert_eq!(
-        needles,
-        Some(vec![
-            "Microsoft.Compute/snapshots/write".to_string(),
-            "Microsoft.Compute/virtualMachines/write".to_string(),
-            "Microsoft.Compute/virtualMachines/delete".to_string(),
-            "Microsoft.Compute/disks/write".to_string(),
-        ])
-    );
+    let actions = vec![
+        "Microsoft.Compute/snapshots/write".to_string(),
+        "Microsoft.Compute/virtualMachines/write".to_string(),
+        "Microsoft.Compute/virtualMachines/delete".to_string(),
+        "Microsoft.Compute/disks/write".to_string(),
+    ];
+    let needles = q.as_ref().ok().map(|q| q.required_literals(&|_, run| Some(run.to_string())));
+    assert_eq!(needles, Some(vec![vec!["azure.activitylogs".to_string()], actions.clone()]));
     // With event.dataset computed (needle declines it), the actions still constrain.
     let computed = |f: &str, run: &str| (f != "event.dataset").then(|| run.to_string());
-    assert_eq!(q.as_ref().ok().and_then(|q| q.required_literals(&computed)).map(|n| n.len()), Some(4));
+    assert_eq!(q.as_ref().ok().map(|q| q.required_literals(&computed)), Some(vec![actions]));
 }
 
 #[test]
@@ -370,9 +368,10 @@ fn fields_lists_each_once() {
 #[test]
 fn required_literals_mixes() {
     let echo = |_: &str, run: &str| Some(run.to_string());
-    let r = |q: &str| Query::parse(q).ok().and_then(|q| q.required_literals(&echo));
-    let v = |xs: &[&str]| Some(xs.iter().map(|s| s.to_string()).collect::<Vec<_>>());
-    let cases: &[(&str, &str, Option<Vec<String>>)] = &[
+    let r = |q: &str| Query::parse(q).ok().map(|q| q.required_literals(&echo));
+    let v = |xs: &[&str]| Some(vec![xs.iter().map(|s| s.to_string()).collect::<Vec<_>>()]);
+    let none: Option<Vec<Vec<String>>> = Some(Vec::new());
+    let cases: &[(&str, &str, Option<Vec<Vec<String>>>)] = &[
         ("single ==", "any where a == \"CreateSnapshot\"", v(&["CreateSnapshot"])),
         ("wildcard longest run", "any where a : \"*Snap?hot*Permission*\"", v(&["Permission"])),
         ("in list", "any where a in (\"alpha\", \"beta\")", v(&["alpha", "beta"])),
@@ -381,28 +380,41 @@ fn required_literals_mixes() {
         ("lucene escape unescaped", r#"any where stringContains(a, "principal=\\*")"#, v(&["principal=*"])),
         ("startsWith", "any where startsWith(a, \"arn:aws\")", v(&["arn:aws"])),
         ("or unions", "any where a == \"alpha\" or b : \"beta*\"", v(&["alpha", "beta"])),
-        ("or with unconstrained", "any where a == \"alpha\" or b == 1", None),
-        ("and picks longest", "any where a == \"alpha\" and b == \"bravo-charlie\"", v(&["bravo-charlie"])),
+        ("or with unconstrained", "any where a == \"alpha\" or b == 1", none.clone()),
+        (
+            "and keeps every clause",
+            "any where a == \"alpha\" and b == \"bravo-charlie\"",
+            Some(vec![vec!["alpha".into()], vec!["bravo-charlie".into()]]),
+        ),
         ("and ignores unconstrained", "any where a != \"alpha\" and b == \"bravo\"", v(&["bravo"])),
-        ("and fewer on tie", "any where a in (\"abcd\", \"efgh\") and b == \"ijkl\"", v(&["ijkl"])),
+        (
+            "and of two sets",
+            "any where a in (\"abcd\", \"efgh\") and b == \"ijkl\"",
+            Some(vec![vec!["abcd".into(), "efgh".into()], vec!["ijkl".into()]]),
+        ),
+        (
+            "or of ands picks the best",
+            "any where (a == \"abcd\" and b == \"bravo-x\") or c == \"zulu\"",
+            v(&["bravo-x", "zulu"]),
+        ),
         ("and of or", "any where (a == \"alpha\" or a == \"delta\") and c > 5", v(&["alpha", "delta"])),
-        ("not leaf", "any where not a == \"alpha\"", None),
-        ("not compound", "any where not (a == \"alpha\" and b == \"bravo\")", None),
+        ("not leaf", "any where not a == \"alpha\"", none.clone()),
+        ("not compound", "any where not (a == \"alpha\" and b == \"bravo\")", none.clone()),
         ("double not", "any where not (a != \"alpha\")", v(&["alpha"])),
-        ("!=", "any where a != \"alpha\"", None),
-        ("not in", "any where a not in (\"alpha\")", None),
-        ("null check", "any where a != null", None),
-        ("short run", "any where a : \"ab*\"", None),
-        ("short element spoils list", "any where a : (\"alpha\", \"ab\")", None),
-        ("numeric looking", "any where a == \"12345\"", None),
-        ("number", "any where a == 12345", None),
-        ("bool", "any where a == true", None),
-        ("regex", "any where a regex \"alpha.*\"", None),
-        ("cidr", "any where cidrMatch(a, \"10.0.0.0/8\")", None),
-        ("length", "any where length(a) > 5", None),
-        ("category only", "process where true", None),
+        ("!=", "any where a != \"alpha\"", none.clone()),
+        ("not in", "any where a not in (\"alpha\")", none.clone()),
+        ("null check", "any where a != null", none.clone()),
+        ("short run", "any where a : \"ab*\"", none.clone()),
+        ("short element spoils list", "any where a : (\"alpha\", \"ab\")", none.clone()),
+        ("numeric looking", "any where a == \"12345\"", none.clone()),
+        ("number", "any where a == 12345", none.clone()),
+        ("bool", "any where a == true", none.clone()),
+        ("regex", "any where a regex \"alpha.*\"", none.clone()),
+        ("cidr", "any where cidrMatch(a, \"10.0.0.0/8\")", none.clone()),
+        ("length", "any where length(a) > 5", none.clone()),
+        ("category only", "process where true", none.clone()),
         ("category is not a needle", "process where a == \"alpha\"", v(&["alpha"])),
-        ("false", "any where false", Some(Vec::new())),
+        ("false", "any where false", Some(vec![Vec::new()])),
     ];
     for (name, q, want) in cases {
         assert_eq!(&r(q), want, "case {name}: {q}");
@@ -410,9 +422,9 @@ fn required_literals_mixes() {
     // The engine's needle function can decline a field.
     let no_user = |f: &str, run: &str| (f != "user.name").then(|| run.to_string());
     let q = Query::parse("any where user.name == \"alice\" or a == \"bravo\"").ok();
-    assert_eq!(q.and_then(|q| q.required_literals(&no_user)), None);
+    assert_eq!(q.map(|q| q.required_literals(&no_user)), Some(Vec::new()));
     // And it can rewrite the literal into the needle it wants.
     let tail = |_: &str, run: &str| run.rsplit(':').next().map(str::to_string);
     let q = Query::parse("any where op == \"ec2.amazonaws.com:CreateSnapshot\"").ok();
-    assert_eq!(q.and_then(|q| q.required_literals(&tail)), v(&["CreateSnapshot"]));
+    assert_eq!(q.map(|q| q.required_literals(&tail)), v(&["CreateSnapshot"]));
 }

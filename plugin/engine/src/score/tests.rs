@@ -28,7 +28,7 @@ fn lru_order_and_eviction() {
     }
     assert_eq!(s.len(), 3);
     assert_eq!(s.evictions, 1);
-    assert!(!s.index.contains_key("b"), "b was the least recently seen");
+    assert!(s.find("b").is_none(), "b was the least recently seen");
     let order: Vec<String> = s.export(&c)["principals"]
         .as_array()
         .into_iter()
@@ -64,5 +64,20 @@ fn export_import_round_trip() {
 fn state_size_is_bounded() {
     // Fixed-size per principal; this is the figure the README reports.
     let per = Scorer::bytes_per_principal(64);
-    assert!(per <= 640, "{per} bytes per principal");
+    assert!(per <= 512, "{per} bytes per principal");
+}
+
+#[test]
+fn colliding_keys_stay_apart() {
+    let c = cfg();
+    let mut s = Scorer::default();
+    s.score(&c, &input("a", "2026-01-01T00:00:00Z", 3));
+    // Force the overflow path: a second key filed as if its hash were taken.
+    let slot = s.touch("b", 0, usize::MAX);
+    s.index.remove(&fnv("b"));
+    s.overflow.insert("b".into(), slot);
+    assert_eq!(s.find("b"), Some(slot));
+    assert_eq!(s.score(&c, &input("b", "2026-01-01T00:00:00Z", 1)).principal_score, 1.0);
+    assert_eq!(s.score(&c, &input("a", "2026-01-01T00:00:01Z", 1)).principal_score, 4.0);
+    assert_eq!(s.len(), 2);
 }
