@@ -146,7 +146,7 @@ impl Engine {
     /// Judges an event; builds its output only when asked to.
     fn run(&mut self, event: &[u8], output: bool) -> Tagged {
         self.stats.events += 1;
-        if let Err(e) = input::check(event, &self.config) {
+        if let Err(e) = input::check_size(event, &self.config) {
             return self.failed(event, &e);
         }
         let candidates = if self.config.validate { Candidates::All } else { self.rules.prefilter.scan(event) };
@@ -154,6 +154,9 @@ impl Engine {
             self.stats.prefiltered += 1;
             self.stats.records += 1;
             return Tagged { output: self.pass(), verdicts: vec![Verdict::bare(Status::NoMatch)] };
+        }
+        if let Err(e) = input::check_before_parse(event, &self.config) {
+            return self.failed(event, &e);
         }
         let mut value = match input::parse(event) {
             Ok(v) if v.is_object() => v,

@@ -20,8 +20,9 @@ pub(crate) enum Shape {
     EventBridge,
 }
 
-/// Checks the limits that can be checked without parsing.
-pub(crate) fn check(bytes: &[u8], config: &Config) -> Result<(), Error> {
+/// Checks the limits that cost nothing: size and emptiness. Every event
+/// goes through these.
+pub(crate) fn check_size(bytes: &[u8], config: &Config) -> Result<(), Error> {
     if bytes.len() > config.max_event_bytes {
         return Err(Error::new(
             ErrorKind::TooLarge,
@@ -31,6 +32,13 @@ pub(crate) fn check(bytes: &[u8], config: &Config) -> Result<(), Error> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(Error::new(ErrorKind::Empty, "event is empty"));
     }
+    Ok(())
+}
+
+/// Checks what must hold before a parse: UTF-8 and nesting depth, in
+/// passes over the bytes that never recurse. Only events that will be
+/// parsed pay for these.
+pub(crate) fn check_before_parse(bytes: &[u8], config: &Config) -> Result<(), Error> {
     if let Err(e) = std::str::from_utf8(bytes) {
         return Err(Error::new(
             ErrorKind::InvalidUtf8,
@@ -132,7 +140,8 @@ mod tests {
     use super::*;
 
     fn kind(bytes: &[u8]) -> Option<ErrorKind> {
-        check(bytes, &Config::default()).err().map(|e| e.kind())
+        let c = Config::default();
+        check_size(bytes, &c).and_then(|()| check_before_parse(bytes, &c)).err().map(|e| e.kind())
     }
 
     #[test]

@@ -13,6 +13,21 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 /// Escapes that can spell a needle's characters differently in JSON.
 const ESCAPES: [&str; 2] = ["\\u", "\\/"];
 
+/// An ASCII case-insensitive automaton over `patterns` and the escapes.
+fn build(patterns: &mut Vec<String>) -> Option<AhoCorasick> {
+    if patterns.is_empty() {
+        return None;
+    }
+    patterns.extend(ESCAPES.iter().map(|e| e.to_string()));
+    AhoCorasickBuilder::new()
+        .ascii_case_insensitive(true)
+        .match_kind(MatchKind::Standard)
+        .kind(Some(AhoCorasickKind::DFA))
+        .build(&*patterns)
+        .or_else(|_| AhoCorasickBuilder::new().ascii_case_insensitive(true).build(&*patterns))
+        .ok()
+}
+
 /// Which rules an event could match.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Candidates {
@@ -27,6 +42,12 @@ pub(crate) enum Candidates {
 /// The compiled prefilter of a rule set.
 #[derive(Debug)]
 pub(crate) struct Prefilter {
+    /// Each rule's rarest clause (and the escapes): an event in which none
+    /// of these occurs cannot match any rule. One early-exit pass decides
+    /// that for most events.
+    primary: Option<AhoCorasick>,
+    /// Every clause's needles (and the escapes), searched with overlaps to
+    /// tell which rules' clauses all hold.
     searcher: Option<AhoCorasick>,
     /// Number of needle patterns; pattern ids past them are escapes.
     needles: usize,
@@ -65,32 +86,46 @@ impl Prefilter {
             rules.push(ids);
         }
         let needles = patterns.len();
-        let searcher = if patterns.is_empty() {
-            None
-        } else {
-            patterns.extend(ESCAPES.iter().map(|e| e.to_string()));
-            AhoCorasickBuilder::new()
-                .ascii_case_insensitive(true)
-                .match_kind(MatchKind::Standard)
-                .kind(Some(AhoCorasickKind::DFA))
-                .build(&patterns)
-                .or_else(|_| AhoCorasickBuilder::new().ascii_case_insensitive(true).build(&patterns))
-                .ok()
-        };
-        if searcher.is_none() {
+        // How common a needle is likely to be in events: shared by many rules
+        // (`ec2.amazonaws.com`) or short (`all`, `add`) means common; an
+        // operation name is rare. Each rule's primary clause is the one whose
+        // commonest needle is least common.
+        let mut owners = vec![0usize; needles];
+        for clause in rules.iter().flatten() {
+            for &id in clause {
+                owners[id] += 1;
+            }
+        }
+        let common = |id: usize| owners[id] * 10_000 / patterns[id].len().pow(2).max(1);
+        let mut primary: Vec<String> = rules
+            .iter()
+            .filter_map(|clauses: &Vec<Vec<usize>>| {
+                clauses.iter().min_by_key(|c| (c.iter().map(|&id| common(id)).max().unwrap_or(0), c.len()))
+            })
+            .flatten()
+            .map(|&id| patterns[id].clone())
+            .collect();
+        primary.sort();
+        primary.dedup();
+        let searcher = build(&mut patterns);
+        let primary = build(&mut primary);
+        if searcher.is_none() || primary.is_none() {
             // No needles (or an automaton that could not be built): every
             // rule is a candidate for every event.
             always = (0..clauses.len()).collect();
             rules.iter_mut().for_each(Vec::clear);
         }
-        Prefilter { searcher, needles, rules, always }
+        Prefilter { primary, searcher, needles, rules, always }
     }
 
     /// The rules that could match an event with these bytes.
     pub(crate) fn scan(&self, bytes: &[u8]) -> Candidates {
-        let Some(searcher) = &self.searcher else {
+        let (Some(primary), Some(searcher)) = (&self.primary, &self.searcher) else {
             return if self.rules.is_empty() { Candidates::None } else { Candidates::All };
         };
+        if self.always.is_empty() && !primary.is_match(bytes) {
+            return Candidates::None;
+        }
         let mut present: Option<Vec<bool>> = None;
         for m in searcher.find_overlapping_iter(bytes) {
             let id = m.pattern().as_usize();

@@ -223,7 +223,7 @@ fn huge_arrays_are_fine() {
 fn error_field_is_added_when_asked_for() {
     let mut engine = Engine::new(Some(r#"{"output":{"error_field":true},"input":{"max_depth":4}}"#), None)
         .unwrap_or_else(|e| panic!("{e}"));
-    let t = engine.tag(br#"{"a":[[[[[1]]]]]}"#);
+    let t = engine.tag(br#"{"eventSource":"ec2.amazonaws.com","eventName":"TerminateInstances","a":[[[[[1]]]]]}"#);
     let Output::Replaced(bytes) = t.output else { panic!("expected the error field") };
     let v: Value = serde_json::from_slice(&bytes).unwrap_or_default();
     assert_eq!(v["modwatch"]["error"]["code"], ErrorKind::TooDeep.code());

@@ -1,0 +1,260 @@
+//! `just bench`: events/s and MB/s of modwatch on a generated mix, in one run:
+//! a naive `serde_json::Value`-per-event baseline, the native engine, and the
+//! component in wasmtime (one call per event, and batches of 1,000).
+//!
+//! The mix is `modwatch_host::r#gen::mix(100_000, 1578)` (`gen` is a
+//! reserved word in edition 2024): raw and ECS, AWS and
+//! Azure, 1–3 KB each, about 1% T1578. `MODWATCH_BENCH_EVENTS` changes the
+//! count. Each mode gets a fresh engine, a warm-up pass over the whole mix,
+//! then the best of three timed passes, single-threaded. The target (the
+//! component at ≥ 4× the naive baseline's events/s) is checked here and
+//! reported, never asserted in a timed test.
+
+use std::collections::HashSet;
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use modwatch_engine::Engine;
+use modwatch_host::{Detector, Status, TagResult};
+use serde_json::{Value, json};
+
+const DEFAULT_EVENTS: usize = 100_000;
+const SEED: u64 = 1578;
+const RUNS: usize = 3;
+const BATCH: usize = 1_000;
+/// The component must reach this multiple of the naive baseline's events/s.
+const TARGET: f64 = 4.0;
+
+/// The T1578 operations a straightforward implementation would list: AWS as
+/// `eventSource:eventName`, Azure as the lower-case `operationName`.
+const NAIVE_OPERATIONS: &[&str] = &[
+    "ec2.amazonaws.com:runinstances",
+    "ec2.amazonaws.com:terminateinstances",
+    "ec2.amazonaws.com:stopinstances",
+    "ec2.amazonaws.com:startinstances",
+    "ec2.amazonaws.com:modifyinstanceattribute",
+    "ec2.amazonaws.com:createsnapshot",
+    "ec2.amazonaws.com:createsnapshots",
+    "ec2.amazonaws.com:copysnapshot",
+    "ec2.amazonaws.com:deletesnapshot",
+    "ec2.amazonaws.com:modifysnapshotattribute",
+    "ec2.amazonaws.com:createimage",
+    "ec2.amazonaws.com:registerimage",
+    "ec2.amazonaws.com:copyimage",
+    "ec2.amazonaws.com:deregisterimage",
+    "ec2.amazonaws.com:modifyimageattribute",
+    "ec2.amazonaws.com:createvolume",
+    "ec2.amazonaws.com:deletevolume",
+    "ec2.amazonaws.com:attachvolume",
+    "ec2.amazonaws.com:detachvolume",
+    "ec2.amazonaws.com:createreplacerootvolumetask",
+    "ec2.amazonaws.com:createinstanceexporttask",
+    "ec2.amazonaws.com:exportimage",
+    "ec2.amazonaws.com:disableebsencryptionbydefault",
+    "ec2.amazonaws.com:enableserialconsoleaccess",
+    "microsoft.compute/virtualmachines/write",
+    "microsoft.compute/virtualmachines/delete",
+    "microsoft.compute/virtualmachines/capture/action",
+    "microsoft.compute/virtualmachines/generalize/action",
+    "microsoft.compute/virtualmachines/runcommand/action",
+    "microsoft.compute/virtualmachines/extensions/write",
+    "microsoft.compute/virtualmachines/extensions/delete",
+    "microsoft.compute/virtualmachines/reimage/action",
+    "microsoft.compute/snapshots/write",
+    "microsoft.compute/snapshots/delete",
+    "microsoft.compute/snapshots/begingetaccess/action",
+    "microsoft.compute/disks/write",
+    "microsoft.compute/disks/delete",
+    "microsoft.compute/disks/begingetaccess/action",
+    "microsoft.compute/images/write",
+    "microsoft.compute/galleries/images/versions/write",
+];
+
+/// One measured mode.
+#[derive(Debug)]
+struct Row {
+    mode: &'static str,
+    best: Duration,
+    matches: usize,
+}
+
+fn main() -> anyhow::Result<()> {
+    let count = match std::env::var("MODWATCH_BENCH_EVENTS") {
+        Ok(text) => text.trim().parse().with_context(|| format!("MODWATCH_BENCH_EVENTS={text:?} is not a count"))?,
+        Err(_) => DEFAULT_EVENTS,
+    };
+    let started = Instant::now();
+    let events = modwatch_host::r#gen::mix(count, SEED);
+    let generated = started.elapsed();
+    let owned: Vec<Vec<u8>> = events.iter().map(|e| e.as_bytes().to_vec()).collect();
+    let (bytes, min, max) = modwatch_host::r#gen::stats(&events);
+    let naive_ops: HashSet<&str> = NAIVE_OPERATIONS.iter().copied().collect();
+
+    // Build every engine first: a bad rule pack fails before any timing.
+    Engine::new(None, None).map_err(|e| anyhow::anyhow!("the native engine refused its defaults:\n{e}"))?;
+    Detector::new(None, None)?;
+
+    let rows = [
+        measure("naive serde_json::Value", || Ok(()), |()| Ok(events.iter().filter(|e| naive(&naive_ops, e)).count()))?,
+        measure(
+            "native engine",
+            || Engine::new(None, None).map_err(|e| anyhow::anyhow!("{e}")),
+            |engine| Ok(events.iter().filter(|e| engine_matches(engine, e.as_bytes())).count()),
+        )?,
+        measure(
+            "component, tag",
+            || Ok(Detector::new(None, None)?),
+            |detector| {
+                let mut matches = 0;
+                for e in &events {
+                    matches += component_matches(&detector.tag(e.as_bytes())?);
+                }
+                Ok(matches)
+            },
+        )?,
+        measure(
+            "component, batch of 1000",
+            || Ok(Detector::new(None, None)?),
+            |detector| {
+                let mut matches = 0;
+                for chunk in owned.chunks(BATCH) {
+                    matches += detector.batch(chunk)?.iter().map(component_matches).sum::<usize>();
+                }
+                Ok(matches)
+            },
+        )?,
+    ];
+
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let by_generator = events.iter().filter(|e| generated_match(e)).count();
+    println!("modwatch throughput (host-test/benches/throughput.rs)");
+    println!(
+        "mix: {count} events from gen::mix(_, {SEED}), {:.1} MB, {min}-{max} B each (mean {} B), {by_generator} T1578 ({:.2}%), generated in {:.1} s",
+        mb(bytes),
+        bytes / count.max(1),
+        percent(by_generator, count),
+        generated.as_secs_f64()
+    );
+    println!(
+        "machine: {cores} cores, {} {}; one thread; best of {RUNS} after a warm-up pass; MB = 10^6 bytes",
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    );
+    println!();
+    println!(
+        "{:<26} {:>8} {:>8} {:>9} {:>11} {:>8} {:>9} {:>8}",
+        "mode", "events", "MB", "seconds", "events/s", "MB/s", "vs naive", "matches"
+    );
+    let naive_rate = rate(count, rows[0].best);
+    for row in &rows {
+        let secs = row.best.as_secs_f64();
+        println!(
+            "{:<26} {:>8} {:>8.1} {:>9.3} {:>11.0} {:>8.1} {:>8.2}x {:>8}",
+            row.mode,
+            count,
+            mb(bytes),
+            secs,
+            rate(count, row.best),
+            mb(bytes) / secs.max(f64::EPSILON),
+            rate(count, row.best) / naive_rate.max(f64::EPSILON),
+            row.matches
+        );
+    }
+    println!();
+    let native = &rows[1];
+    for row in &rows[2..] {
+        if row.matches != native.matches {
+            println!("WARNING: {} counted {} matches, the native engine {}", row.mode, row.matches, native.matches);
+        }
+    }
+    let ratio = rate(count, rows[2].best) / naive_rate.max(f64::EPSILON);
+    let verdict = if ratio >= TARGET { "met" } else { "NOT met" };
+    println!("target: component (tag) >= {TARGET:.0}x naive events/s: {verdict} ({ratio:.2}x)");
+    println!(
+        "note: naive matches on the operation name alone; the engine also applies outcome, dry-run and allowlist rules"
+    );
+    Ok(())
+}
+
+/// Times `pass` over the whole mix: a warm-up pass, then the best of
+/// [`RUNS`], each on a fresh state from `fresh` (built outside the timing).
+fn measure<S>(
+    mode: &'static str,
+    fresh: impl Fn() -> anyhow::Result<S>,
+    pass: impl Fn(&mut S) -> anyhow::Result<usize>,
+) -> anyhow::Result<Row> {
+    eprintln!("measuring {mode} …");
+    black_box(pass(&mut fresh()?)?);
+    let mut best = Duration::MAX;
+    let mut matches = 0;
+    for _ in 0..RUNS {
+        let mut state = fresh()?;
+        let started = Instant::now();
+        matches = black_box(pass(&mut state)?);
+        best = best.min(started.elapsed());
+    }
+    Ok(Row { mode, best, matches })
+}
+
+/// What a straightforward implementation does: parse every event into a
+/// `Value`, read the operation of its shape, look it up, and for a match add
+/// tags and serialise the event again.
+fn naive(ops: &HashSet<&str>, event: &str) -> bool {
+    let Ok(mut value) = serde_json::from_str::<Value>(event) else { return false };
+    let text = |v: &Value, path: &str| v.pointer(path).and_then(Value::as_str).map(str::to_ascii_lowercase);
+    let op = if let Some(name) = text(&value, "/eventName") {
+        format!("{}:{name}", text(&value, "/eventSource").unwrap_or_default())
+    } else if let Some(name) = text(&value, "/operationName") {
+        name
+    } else if let Some(action) = text(&value, "/event/action") {
+        match text(&value, "/event/provider") {
+            Some(provider) => format!("{provider}:{action}"),
+            None => action,
+        }
+    } else {
+        return false;
+    };
+    if !ops.contains(op.as_str()) {
+        return false;
+    }
+    if let Value::Object(fields) = &mut value {
+        fields.insert("threat".into(), json!({ "technique": { "id": "T1578" }, "tactic": { "id": "TA0005" } }));
+        fields.insert("modwatch".into(), json!({ "op": op }));
+    }
+    black_box(serde_json::to_vec(&value).unwrap_or_default());
+    true
+}
+
+fn engine_matches(engine: &mut Engine, event: &[u8]) -> bool {
+    let tagged = engine.tag(event);
+    let matched = tagged.verdicts.iter().any(|v| v.is_match());
+    black_box(tagged.output);
+    matched
+}
+
+fn component_matches(result: &TagResult) -> usize {
+    black_box(&result.output);
+    usize::from(result.verdicts.iter().any(|v| v.status == Status::Match))
+}
+
+/// Whether the generator meant the event as a T1578 match.
+fn generated_match(event: &str) -> bool {
+    let Ok(value) = serde_json::from_str::<Value>(event) else { return false };
+    ["/eventName", "/operationName", "/event/action"]
+        .iter()
+        .find_map(|p| value.pointer(p).and_then(Value::as_str))
+        .is_some_and(|op| modwatch_host::r#gen::MATCHING_OPERATIONS.iter().any(|m| m.eq_ignore_ascii_case(op)))
+}
+
+fn mb(bytes: usize) -> f64 {
+    bytes as f64 / 1e6
+}
+
+fn rate(events: usize, took: Duration) -> f64 {
+    events as f64 / took.as_secs_f64().max(f64::EPSILON)
+}
+
+fn percent(part: usize, whole: usize) -> f64 {
+    100.0 * part as f64 / whole.max(1) as f64
+}

@@ -1,0 +1,425 @@
+//! `modwatch`: runs the modwatch component in wasmtime over audit logs.
+//!
+//! With no arguments it runs the bundled sample and explains the result.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, IsTerminal, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow};
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use modwatch_host::input::{self, Scanner};
+use modwatch_host::{Detector, DetectorError, Output, Stats, Status, Verdict};
+use serde_json::Value;
+
+/// Detects changes to cloud compute infrastructure (MITRE ATT&CK T1578) in
+/// AWS CloudTrail, Azure Activity and GCP Cloud Audit logs.
+///
+/// Run with no arguments to see it work on a bundled sample.
+#[derive(Debug, Parser)]
+#[command(name = "modwatch", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Scans events and writes them to stdout, one JSON line each: the tagged
+    /// event for matches, the original bytes for everything else.
+    Scan(ScanArgs),
+    /// Writes the embedded WebAssembly component (for jco, wasmtime, tests).
+    Component {
+        /// Where to write it.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+struct ScanArgs {
+    /// NDJSON, a JSON array of events, or a `{"Records":[…]}` /
+    /// `{"records":[…]}` batch file; `-` or nothing reads stdin.
+    #[arg(value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// Write only the events with a match.
+    #[arg(long)]
+    only_matches: bool,
+    /// Write verdicts (one JSON line per record) instead of events.
+    #[arg(long)]
+    verdicts: bool,
+    /// A TOML rule pack that replaces the built-in one.
+    #[arg(long, value_name = "FILE")]
+    rules: Option<PathBuf>,
+    /// With --rules: keep the built-in pack as well.
+    #[arg(long, requires = "rules")]
+    with_builtin: bool,
+    /// A JSON config file.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Load the per-principal scoring state from FILE if it exists, and
+    /// save it there at the end.
+    #[arg(long, value_name = "FILE")]
+    state: Option<PathBuf>,
+    /// Parse every event, even those the prefilter rules out, so invalid JSON
+    /// is always reported.
+    #[arg(long)]
+    validate: bool,
+    /// No progress bar and no summary.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+/// How many error messages the summary quotes.
+const ERRORS_QUOTED: usize = 5;
+
+/// A failure and the exit code it gives: 2 for anything the user can fix in
+/// the command line or its files, 1 for the rest.
+struct Failure(u8, anyhow::Error);
+
+fn usage(e: anyhow::Error) -> Failure {
+    Failure(2, e)
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Failure {
+        Failure(1, e)
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        None => sample(),
+        Some(Command::Scan(args)) => scan(&args),
+        Some(Command::Component { out }) => std::fs::write(&out, modwatch_host::COMPONENT)
+            .with_context(|| format!("cannot write {}", out.display()))
+            .map_err(usage),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure(code, e)) => {
+            eprintln!("modwatch: {e:#}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn scan(args: &ScanArgs) -> Result<(), Failure> {
+    let config = config(args)?;
+    let rules = match &args.rules {
+        Some(path) => Some(
+            std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display())).map_err(usage)?,
+        ),
+        None => None,
+    };
+    let mut detector = detector(config.as_deref(), rules.as_deref())?;
+    let max_event = usize::try_from(detector.max_event_bytes()?).unwrap_or(usize::MAX);
+    let inputs = open_inputs(&args.files)?;
+    if let Some(path) = &args.state {
+        load_state(&mut detector, path)?;
+    }
+
+    let out = io::stdout().lock();
+    let mut out = BufWriter::new(out);
+    let mut run = Run::default();
+    let started = Instant::now();
+    for (name, reader, len) in inputs {
+        let progress = progress(len, args.quiet);
+        let reader = BufReader::with_capacity(1 << 16, progress.wrap_read(reader));
+        let mut scanner = Scanner::new(reader, max_event).with_context(|| name.clone()).map_err(usage)?;
+        match scan_one(&mut detector, &mut scanner, &mut out, args, &name, &mut run) {
+            Err(e) if is_broken_pipe(&e) => return Ok(()),
+            other => other?,
+        }
+        progress.finish_and_clear();
+    }
+    match out.flush() {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(()),
+        other => other.context("writing stdout")?,
+    }
+    if let Some(path) = &args.state {
+        let state = detector.export_state()?;
+        std::fs::write(path, state).with_context(|| format!("cannot write the state to {}", path.display()))?;
+    }
+    if !args.quiet {
+        let stats = detector.stats()?;
+        eprint!("{}", summary(&stats, &run, started.elapsed()));
+    }
+    Ok(())
+}
+
+/// What the summary says beside the engine's counters.
+#[derive(Default)]
+struct Run {
+    errors: Vec<String>,
+}
+
+fn scan_one(
+    detector: &mut Detector,
+    scanner: &mut Scanner<'_>,
+    out: &mut impl Write,
+    args: &ScanArgs,
+    name: &str,
+    run: &mut Run,
+) -> anyhow::Result<()> {
+    while let Some(event) = scanner.next_event().with_context(|| format!("reading {name}"))? {
+        let (output, verdicts) = if args.verdicts {
+            (Output::Unchanged, detector.evaluate(&event.bytes)?)
+        } else {
+            let tagged = detector.tag(&event.bytes)?;
+            (tagged.output, tagged.verdicts)
+        };
+        for v in &verdicts {
+            if let (Some(e), true) = (&v.error, run.errors.len() < ERRORS_QUOTED) {
+                run.errors.push(format!("{name}:{}: E{} {}: {}", event.line, e.code, e.kind, e.message));
+            }
+        }
+        let matched = verdicts.iter().any(|v| v.status == Status::Match);
+        if args.verdicts {
+            for v in verdicts.iter().filter(|v| matched_or_all(v, args.only_matches)) {
+                writeln!(out, "{}", v.json)?;
+            }
+        } else if matched || !args.only_matches {
+            match output {
+                Output::Replaced(bytes) => input::write_line(out, &bytes)?,
+                Output::Dropped => {}
+                Output::Unchanged if event.truncated => {
+                    out.write_all(&event.bytes)?;
+                    scanner.rest_of_line(Some(out))?;
+                    out.write_all(b"\n")?;
+                }
+                Output::Unchanged => input::write_line(out, &event.bytes)?,
+            }
+        }
+    }
+    Ok(())
+}
+
+fn matched_or_all(v: &Verdict, only_matches: bool) -> bool {
+    !only_matches || v.status == Status::Match
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<io::Error>().is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+}
+
+/// The config text for the engine: the file, with the flags merged in.
+fn config(args: &ScanArgs) -> Result<Option<String>, Failure> {
+    let text = match &args.config {
+        Some(path) => Some(
+            std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display())).map_err(usage)?,
+        ),
+        None => None,
+    };
+    let mut flags = Vec::new();
+    if args.validate {
+        flags.push(["input", "validate"]);
+    }
+    if args.with_builtin {
+        flags.push(["rules", "builtin"]);
+    }
+    let mut value = match &text {
+        Some(text) => match serde_json::from_str::<Value>(text) {
+            Ok(value) => value,
+            // Not JSON: the engine says what is wrong with it.
+            Err(_) => return Ok(Some(text.clone())),
+        },
+        None if flags.is_empty() => return Ok(None),
+        None => Value::Object(Default::default()),
+    };
+    for [section, key] in flags {
+        let section = value
+            .as_object_mut()
+            .map(|config| config.entry(section).or_insert_with(|| Value::Object(Default::default())));
+        if let Some(Value::Object(section)) = section {
+            section.insert(key.to_string(), Value::Bool(true));
+        }
+    }
+    Ok(Some(value.to_string()))
+}
+
+/// Imports the state saved by an earlier run; a missing file is a first run.
+fn load_state(detector: &mut Detector, path: &std::path::Path) -> Result<(), Failure> {
+    let state = match std::fs::read_to_string(path) {
+        Ok(state) => state,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(usage(anyhow!("cannot read the state {}: {e}", path.display()))),
+    };
+    detector.import_state(&state)?.map_err(|e| usage(anyhow!("{}: {e}", path.display())))
+}
+
+fn detector(config: Option<&str>, rules: Option<&str>) -> Result<Detector, Failure> {
+    Detector::new(config, rules).map_err(|e| match e {
+        DetectorError::Refused(_) => usage(anyhow!(e)),
+        DetectorError::Runtime(_) => Failure(1, anyhow!(e)),
+    })
+}
+
+type Input = (String, Box<dyn Read>, Option<u64>);
+
+/// Opens every input before reading any, so a missing file stops the run
+/// before it writes anything.
+fn open_inputs(files: &[PathBuf]) -> Result<Vec<Input>, Failure> {
+    if files.is_empty() {
+        if io::stdin().is_terminal() {
+            return Err(usage(anyhow!("no input: give a FILE, or pipe events into `modwatch scan -`")));
+        }
+        return Ok(vec![("<stdin>".to_string(), Box::new(io::stdin()), None)]);
+    }
+    files
+        .iter()
+        .map(|path| {
+            if path.as_os_str() == "-" {
+                return Ok(("<stdin>".to_string(), Box::new(io::stdin()) as Box<dyn Read>, None));
+            }
+            let name = path.display().to_string();
+            let file = File::open(path).with_context(|| format!("cannot open {name}")).map_err(usage)?;
+            let len = file.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
+            Ok((name, Box::new(file) as Box<dyn Read>, len))
+        })
+        .collect()
+}
+
+/// A progress bar by bytes, for files, when stderr is a terminal.
+fn progress(len: Option<u64>, quiet: bool) -> ProgressBar {
+    match len {
+        Some(len) if !quiet && io::stderr().is_terminal() => {
+            let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+            if let Ok(style) = ProgressStyle::with_template(
+                "{bar:40} {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} eta {eta}",
+            ) {
+                bar.set_style(style);
+            }
+            bar
+        }
+        _ => ProgressBar::hidden(),
+    }
+}
+
+fn summary(s: &Stats, run: &Run, elapsed: Duration) -> String {
+    let secs = elapsed.as_secs_f64();
+    let rate = if secs > 0.0 { s.events as f64 / secs } else { 0.0 };
+    let counts = |pairs: &[(String, u64)]| pairs.iter().map(|(k, n)| format!("{k} {n}")).collect::<Vec<_>>().join(", ");
+    let mut text =
+        format!("modwatch: {} events, {} records in {secs:.2} s ({rate:.0} events/s)\n", s.events, s.records);
+    text += &format!("  matches       {}\n", s.matches);
+    if !s.by_rule.is_empty() {
+        text += &format!("    by rule     {}\n", counts(&s.by_rule));
+        text += &format!("    by category {}\n", counts(&s.by_category));
+    }
+    text += &format!("  alerts        {} ({} principals tracked)\n", s.alerts, s.principals);
+    text += &format!("  suppressed    {}\n", s.suppressed);
+    text += &format!("  unrecognised  {}\n", s.unrecognised);
+    text += &format!("  errors        {}\n", s.errors);
+    for e in &run.errors {
+        text += &format!("    {e}\n");
+    }
+    text += &format!("  prefiltered   {}\n", s.prefiltered);
+    text
+}
+
+/// The bundled sample: a dozen events from the corpus (see
+/// `host-test/sample/README.md`).
+const SAMPLE: &str = include_str!("../sample/sample.ndjson");
+
+/// `modwatch` with no arguments: runs the sample and explains what it shows.
+fn sample() -> Result<(), Failure> {
+    let mut detector = detector(None, None)?;
+    let started = Instant::now();
+    let mut rows = Vec::new();
+    let mut alerts = String::new();
+    let mut n = 0;
+    for line in SAMPLE.as_bytes().lines() {
+        let line = line.context("reading the sample")?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        n += 1;
+        for v in detector.evaluate(line.as_bytes())? {
+            if let (Some(a), Some(p)) = (v.score.as_ref().and_then(|s| s.alert.as_ref()), &v.principal) {
+                let who = p.display.as_deref().unwrap_or(&p.id);
+                alerts += &format!(
+                    "  event {n}: ALERT, {who} reached {} points (threshold {}) with {} operations in {} minutes\n",
+                    a.score, a.threshold, a.operations, a.window_minutes
+                );
+            }
+            rows.push(row(n, &v));
+        }
+    }
+    let elapsed = started.elapsed();
+    let stats = detector.stats()?;
+
+    let mut text = String::new();
+    text += &format!(
+        "modwatch ran its bundled sample of {n} cloud audit events (AWS CloudTrail, Azure Activity,\n\
+         GCP Cloud Audit) through the modwatch WebAssembly component in wasmtime. Events that modify\n\
+         cloud compute infrastructure (MITRE ATT&CK T1578: snapshots, instance create/delete/revert,\n\
+         configuration changes) match a rule and are tagged; everything else passes through unchanged.\n\n"
+    );
+    text += &table(&rows);
+    if !alerts.is_empty() {
+        text += "\nPer principal, points add up over a sliding window of event time:\n";
+        text += &alerts;
+    }
+    text += "\n";
+    text += &summary(&stats, &Run::default(), elapsed);
+    text += "\nRun it on your own logs (NDJSON, a JSON array, or a CloudTrail/Azure batch file):\n\
+             \x20 modwatch scan FILE...            tagged events to stdout, a summary to stderr\n\
+             \x20 modwatch scan --verdicts FILE    one verdict per record instead\n\
+             \x20 modwatch scan --help             every option\n";
+    io::stdout().write_all(text.as_bytes()).context("writing stdout")?;
+    Ok(())
+}
+
+fn row(n: usize, v: &Verdict) -> [String; 7] {
+    let or_dash = |s: Option<&str>| s.unwrap_or("-").to_string();
+    let principal = v.principal.as_ref().map(|p| p.display.as_deref().unwrap_or(&p.id));
+    let rule = match (&v.status, v.matches.first()) {
+        (Status::Match, Some(m)) => m.rule_id.clone(),
+        (Status::Suppressed, _) => format!("(suppressed: {})", v.suppressed_by.as_deref().unwrap_or("allowlist")),
+        (Status::Error, _) => format!("(error: {})", v.error.as_ref().map_or("?", |e| e.kind.as_str())),
+        (Status::Unrecognised, _) => "(format not recognised)".to_string(),
+        _ => "(no match)".to_string(),
+    };
+    let points = if v.status == Status::Match { v.points.to_string() } else { "-".to_string() };
+    [
+        n.to_string(),
+        or_dash(v.cloud.as_deref()),
+        or_dash(v.op.as_deref()),
+        or_dash(principal),
+        or_dash(v.category.as_deref()),
+        points,
+        rule,
+    ]
+}
+
+fn table(rows: &[[String; 7]]) -> String {
+    const HEAD: [&str; 7] = ["#", "cloud", "operation", "principal", "category", "points", "rule"];
+    // Operations are shown whole; long principals and reasons are clipped.
+    const MAX: [usize; 7] = [6, 8, 64, 26, 20, 6, 40];
+    let clip = |s: &str, max: usize| {
+        if s.chars().count() > max { s.chars().take(max - 1).chain(['…']).collect() } else { s.to_string() }
+    };
+    let rows: Vec<[String; 7]> = rows.iter().map(|r| std::array::from_fn(|i| clip(&r[i], MAX[i]))).collect();
+    let mut widths = HEAD.map(str::len);
+    for r in &rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let mut text = String::new();
+    let mut line = |cells: [&str; 7]| {
+        let padded: Vec<String> = cells.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        text += padded.join("  ").trim_end();
+        text += "\n";
+    };
+    line(HEAD);
+    for r in &rows {
+        line(r.each_ref().map(String::as_str));
+    }
+    text
+}

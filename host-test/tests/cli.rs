@@ -1,0 +1,213 @@
+//! The `modwatch` binary, run as a user would.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests")]
+
+mod common;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+fn modwatch(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_modwatch")).args(args).stdin(Stdio::null()).output().unwrap()
+}
+
+fn modwatch_stdin(args: &[&str], input: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_modwatch"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Written from a thread: the child writes while it reads, and both pipes
+    // fill up if this thread waits for one before draining the other.
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    out
+}
+
+fn temp_file(name: &str, bytes: &[u8]) -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("cli-{}-{name}", std::process::id()));
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+fn lines(bytes: &[u8]) -> Vec<&[u8]> {
+    bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect()
+}
+
+fn show(out: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).chars().take(2000).collect::<String>(),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// The corpus as NDJSON, with bad lines among the events: (file bytes, the
+/// non-blank lines, whether each is labelled a match).
+fn corpus_ndjson() -> (Vec<u8>, Vec<Vec<u8>>, Vec<bool>) {
+    let mut events: Vec<(Vec<u8>, bool)> = common::events().into_iter().map(|e| (e.event, e.expect_match)).collect();
+    events.insert(3, (b"this is not json".to_vec(), false));
+    events.insert(10, (b"[1,2,3]".to_vec(), false));
+    events.insert(20, (b"{\"eventName\":\"RunInstances\",\"x\":\"\xff\"}".to_vec(), false));
+    events.insert(30, (b"{\"eventSource\":\"ec2.amazonaws.com\",".to_vec(), false));
+    let mut file = Vec::new();
+    for (i, (event, _)) in events.iter().enumerate() {
+        file.extend_from_slice(event);
+        file.extend_from_slice(if i % 17 == 5 { b"\n\n  \n" } else { b"\n" });
+    }
+    let labels = events.iter().map(|(_, m)| *m).collect();
+    (file, events.into_iter().map(|(e, _)| e).collect(), labels)
+}
+
+#[test]
+fn scan_writes_one_line_per_event_and_non_matches_byte_for_byte() {
+    let (file, events, labels) = corpus_ndjson();
+    let path = temp_file("corpus.ndjson", &file);
+    let out = modwatch(&["scan", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let written = lines(&out.stdout);
+    assert_eq!(written.len(), events.len(), "one line per event\n{}", show(&out));
+    let mut failures = Vec::new();
+    for (i, ((input, output), is_match)) in events.iter().zip(&written).zip(&labels).enumerate() {
+        let changed = input.as_slice() != *output;
+        if changed != *is_match {
+            failures.push(format!(
+                "line {}: expected {}, wrote\n    {}",
+                i + 1,
+                if *is_match { "a tagged event" } else { "the event unchanged" },
+                String::from_utf8_lossy(output)
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&format!("{} events", events.len())), "{stderr}");
+    assert!(stderr.contains("errors"), "{stderr}");
+}
+
+#[test]
+fn only_matches_writes_the_matches() {
+    let (file, _, labels) = corpus_ndjson();
+    let path = temp_file("only.ndjson", &file);
+    let out = modwatch(&["scan", "--only-matches", "--quiet", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert!(out.stderr.is_empty(), "--quiet: {}", show(&out));
+    let want = labels.iter().filter(|m| **m).count();
+    assert_eq!(lines(&out.stdout).len(), want, "{}", show(&out));
+    for line in lines(&out.stdout) {
+        let v: Value = serde_json::from_slice(line).unwrap();
+        assert_eq!(v["threat"]["framework"], "MITRE ATT&CK", "{v}");
+        assert!(v["rule"]["id"].is_string(), "{v}");
+    }
+}
+
+#[test]
+fn verdicts_writes_one_verdict_per_record() {
+    let (file, events, labels) = corpus_ndjson();
+    let path = temp_file("verdicts.ndjson", &file);
+    let out = modwatch(&["scan", "--verdicts", "--validate", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let records: usize = events
+        .iter()
+        .map(|e| match serde_json::from_slice::<Value>(e) {
+            Ok(v) => v.get("Records").or(v.get("records")).and_then(Value::as_array).map_or(1, Vec::len),
+            Err(_) => 1,
+        })
+        .sum();
+    let verdicts: Vec<Value> = lines(&out.stdout).iter().map(|l| serde_json::from_slice(l).unwrap()).collect();
+    assert_eq!(verdicts.len(), records, "{}", show(&out));
+    let errors = verdicts.iter().filter(|v| v["status"] == "error").count();
+    assert_eq!(errors, 4, "the four bad lines (with --validate)\n{}", show(&out));
+    let matches = verdicts.iter().filter(|v| v["status"] == "match").count();
+    assert_eq!(matches, labels.iter().filter(|m| **m).count(), "{}", show(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(":4: E"), "the summary quotes the first error with its line\n{stderr}");
+}
+
+#[test]
+fn batch_and_array_files_are_split_into_records() {
+    let batch = common::corpus_dir().join("s3-batch.json");
+    let out = modwatch(&["scan", "--quiet", batch.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(lines(&out.stdout).len(), common::S3_BATCH_LABELS.len(), "{}", show(&out));
+
+    let array = temp_file("array.json", b"[\n  {\"eventName\": \"DescribeVolumes\"},\n  {\"a\": [1,\n 2]}\n]\n");
+    let out = modwatch(&["scan", "--quiet", array.to_str().unwrap()]);
+    assert_eq!(out.stdout, b"{\"eventName\": \"DescribeVolumes\"}\n{\"a\":[1,2]}\n", "{}", show(&out));
+}
+
+#[test]
+fn stdin_and_an_over_long_line_pass_through() {
+    let long = format!("{{\"eventName\":\"RunInstances\",\"x\":\"{}\"}}", "a".repeat(3 << 20));
+    let input = format!("{{\"a\":1}}\n{long}\n{{\"b\":2}}\n");
+    let out = modwatch_stdin(&["scan", "-"], input.as_bytes());
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert!(out.stdout == input.as_bytes(), "the events come back as they went in\n{}", show(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("<stdin>:2: E103"), "{stderr}");
+}
+
+#[test]
+fn unusable_arguments_and_inputs_exit_2() {
+    let out = modwatch(&["scan", "/no/such/file.ndjson"]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/no/such/file.ndjson"), "{}", show(&out));
+    assert!(out.stdout.is_empty());
+
+    let pack = temp_file(
+        "bad.toml",
+        b"[[rule]]\nid = \"broken\"\nname = \"x\"\nseverity = \"high\"\nquery = \"any where (\"\n",
+    );
+    let events = temp_file("one.ndjson", b"{\"a\":1}\n");
+    let out = modwatch(&["scan", "--rules", pack.to_str().unwrap(), events.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("rule \"broken\" at "), "the rule and its line:column\n{stderr}");
+
+    let out = modwatch(&["scan", "--with-builtin", events.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "--with-builtin needs --rules\n{}", show(&out));
+    let out = modwatch(&["scan", "--no-such-flag"]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+}
+
+#[test]
+fn no_arguments_runs_and_explains_the_sample() {
+    let out = modwatch(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for want in [
+        "bundled sample",
+        "#",
+        "cloud",
+        "operation",
+        "principal",
+        "category",
+        "points",
+        "rule",
+        "matches",
+        "modwatch scan",
+    ] {
+        assert!(text.contains(want), "{want:?} missing from\n{text}");
+    }
+    // Scenarios 1-3 of the spec match: snapshot share, Azure capture, launch and terminate.
+    for op in ["modifysnapshotattribute", "capture/action", "terminateinstances"] {
+        assert!(text.to_lowercase().contains(op), "{op} missing from\n{text}");
+    }
+}
+
+#[test]
+fn the_component_subcommand_writes_the_embedded_component() {
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("cli-{}-c.wasm", std::process::id()));
+    let out = modwatch(&["component", "--out", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(std::fs::read(&path).unwrap(), modwatch_host::COMPONENT);
+}
