@@ -286,7 +286,13 @@ fn judge(
         let category =
             rule.category.clone().or_else(|| entry.map(|e| e.category.clone())).unwrap_or_else(|| "MODIFY".into());
         let points = rule.points.unwrap_or_else(|| config.points_of(&category));
-        let subtechnique = rule.subtechnique.clone().or_else(|| entry.and_then(|e| e.subtechnique.clone()));
+        // A sub-technique belongs to its technique: a share rule filed under
+        // T1537 does not carry the catalogue's T1578.001.
+        let subtechnique = rule
+            .subtechnique
+            .clone()
+            .or_else(|| entry.and_then(|e| e.subtechnique.clone()))
+            .filter(|s| s.strip_prefix(rule.technique.as_str()).is_some_and(|rest| rest.starts_with('.')));
         hits.push((
             i,
             points,
