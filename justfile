@@ -18,7 +18,7 @@ scan *ARGS:
     cargo run --release -p modwatch-host -- scan {{ARGS}}
 
 # Everything CI runs: formatting, lints, every test.
-test: fmt-check lint test-rust
+test: fmt-check lint test-rust test-web
 
 # Formatting check.
 fmt-check:
@@ -42,3 +42,37 @@ build-component:
 # Benchmarks: native engine, component in wasmtime and a naive serde_json baseline on a generated mix.
 bench:
     cargo bench -p modwatch-host --bench throughput
+
+# Install what the web build and its tests need (Chromium from Debian, wasm-bindgen-cli, playwright-core); idempotent.
+setup-web *ARGS:
+    ./scripts/setup-web.sh {{ARGS}}
+
+# The web build has its own target dir, so the component's wasm build keeps its cache: it differs
+# from the wasm profile in strip = "debuginfo", which keeps the target_features section that
+# wasm-bindgen reads to use reference types (wasm-bindgen drops the names itself).
+# No wasm-opt: Debian's binaryen breaks the output.
+
+# The browser build into playground/pkg/: the wasm-bindgen skin, its JS glue, the page's samples.
+build-web: (setup-web "--build-only")
+    CARGO_TARGET_DIR=target/web CARGO_PROFILE_WASM_STRIP=debuginfo cargo build -p modwatch-web --target {{wasm_target}} --profile wasm
+    wasm-bindgen --target web --no-typescript --remove-name-section --remove-producers-section --out-dir playground/pkg target/web/{{wasm_target}}/wasm/modwatch_web.wasm
+    node playground/tools/samples.mjs
+    @ls -l playground/pkg/modwatch_web_bg.wasm
+
+# Serve the rule playground on http://127.0.0.1:PORT/ (offline: every file is in the repository or built by it).
+playground port="8700": build-web
+    node playground/serve.mjs --port {{port}}
+
+# Clippy on the web skin for its real target.
+lint-web:
+    CARGO_TARGET_DIR=target/web cargo clippy -p modwatch-web --target {{wasm_target}} -- -D warnings
+
+# Web build tests: golden-verdict parity in Node, the page in headless Chromium (target/playground/).
+test-web: setup-web lint-web build-web
+    cd playground && node --test tests/split.test.mjs tests/parity.test.mjs
+    cd playground && node --test tests/browser.test.mjs
+
+# Events/s of the web build in headless Chromium on the mix of `just bench`, and page load to first result.
+bench-web events="100000": setup-web build-web
+    CARGO_TARGET_DIR=target/web cargo run --release -p modwatch-web --example mix -- target/web/mix-{{events}}.ndjson {{events}} 1578
+    node playground/bench/bench.mjs target/web/mix-{{events}}.ndjson

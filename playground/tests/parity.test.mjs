@@ -1,0 +1,115 @@
+// One corpus, every artefact: the web build (pkg/, as the page loads it) gives
+// the golden verdicts of tests/golden/corpus.verdicts.ndjson byte for byte,
+// on one engine over the whole corpus in the golden file's order (scoring is
+// stateful). Needs `just build-web`.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { splitEvents, valueEnd } from "../src/split.js";
+
+const root = fileURLToPath(new URL("../../", import.meta.url));
+const pkg = new URL("../pkg/", import.meta.url);
+const wasmPath = new URL("modwatch_web_bg.wasm", pkg);
+if (!existsSync(wasmPath)) {
+  throw new Error(`the web build is missing (${fileURLToPath(wasmPath)}): run \`just build-web\``);
+}
+const web = await import(new URL("modwatch_web.js", pkg));
+web.initSync({ module: readFileSync(wasmPath) });
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+/** The bytes of member `key` of the JSON object in `bytes`, as written. */
+function member(bytes, key) {
+  let i = bytes.indexOf(0x7b) + 1;
+  for (;;) {
+    while (bytes[i] !== 0x22) i++;
+    const keyEnd = valueEnd(bytes, i);
+    const name = JSON.parse(dec.decode(bytes.subarray(i, keyEnd)));
+    i = bytes.indexOf(0x3a, keyEnd) + 1;
+    while (" \t\r\n".includes(String.fromCharCode(bytes[i]))) i++;
+    const end = valueEnd(bytes, i);
+    if (name === key) return bytes.subarray(i, end);
+    i = end;
+    if (i <= 0) throw new Error(`no member ${key}`);
+  }
+}
+
+/** The corpus in the golden file's order: each event of events.ndjson, then each record of s3-batch.json. */
+function corpus() {
+  const events = [];
+  for (const line of readFileSync(`${root}tests/corpus/events.ndjson`, "utf8").split("\n")) {
+    if (!line.trim()) continue;
+    const bytes = enc.encode(line);
+    events.push({ id: JSON.parse(line).id, bytes: member(bytes, "event") });
+  }
+  const batch = member(readFileSync(`${root}tests/corpus/s3-batch.json`), "Records");
+  const { kind, spans } = splitEvents(batch);
+  assert.equal(kind, "array");
+  for (let i = 0; i < spans.length; i += 2) {
+    events.push({ id: `s3-batch.json record ${i / 2 + 1}`, bytes: batch.subarray(spans[i], spans[i + 1]) });
+  }
+  return events;
+}
+
+test("the web build gives the golden verdicts, byte for byte", () => {
+  const golden = readFileSync(`${root}tests/golden/corpus.verdicts.ndjson`, "utf8").split("\n").filter(Boolean);
+  const events = corpus();
+  const engine = new web.Engine(null, null);
+  const got = [];
+  const failures = [];
+  for (const { id, bytes } of events) {
+    for (const line of engine.evaluate(bytes).split("\n")) {
+      const want = golden[got.length];
+      if (line !== want) {
+        failures.push(`record ${got.length + 1} (${id}):\n  event:    ${dec.decode(bytes).slice(0, 300)}\n  expected: ${want}\n  actual:   ${line}`);
+      }
+      got.push(line);
+    }
+  }
+  assert.equal(got.length, golden.length, "records");
+  assert.deepEqual(failures, [], `${failures.length} verdict(s) differ:\n\n${failures.join("\n\n")}`);
+  const stats = JSON.parse(engine.stats());
+  assert.equal(stats.records, String(golden.length));
+  assert.equal(stats.matches, String(golden.filter((l) => l.startsWith('{"status":"match"')).length));
+  engine.free();
+});
+
+test("tag gives the same verdicts and a tagged event for each match", () => {
+  const golden = readFileSync(`${root}tests/golden/corpus.verdicts.ndjson`, "utf8").split("\n").filter(Boolean);
+  const engine = new web.Engine(null, web.builtinPack()); // the editor's text, unedited
+  let n = 0;
+  for (const { bytes } of corpus()) {
+    const result = JSON.parse(engine.tag(bytes));
+    for (const verdict of result.verdicts) assert.deepEqual(verdict, JSON.parse(golden[n++]));
+    const matched = result.verdicts.some((v) => v.status === "match");
+    assert.equal(result.output, matched ? "replaced" : "unchanged");
+    if (matched) assert.equal(JSON.parse(result.event).threat.technique.id, result.verdicts[0].matches[0].technique);
+  }
+  assert.equal(n, golden.length);
+});
+
+test("load errors are JS errors with the engine's code, rule and position", () => {
+  const pack = web.builtinPack().replace('any where event.provider == "ec2.amazonaws.com" and event.action == "CreateSnapshot"',
+    'any where event.provider = "ec2.amazonaws.com" and event.action == "CreateSnapshot"');
+  assert.throws(() => new web.Engine(null, pack), (e) => {
+    assert.ok(e instanceof Error);
+    assert.equal(e.name, "ModwatchError");
+    assert.equal(e.source, "rules");
+    assert.equal(e.code, 202);
+    assert.equal(e.kind, "query_syntax");
+    assert.equal(e.ruleId, "aws-ebs-snapshot-created");
+    assert.equal(e.line, 1);
+    assert.ok(e.column > 20, `column ${e.column}`);
+    assert.ok(e.packLine > 1, `pack line ${e.packLine}`);
+    assert.match(e.message, /^E202 rule "aws-ebs-snapshot-created" at 1:\d+ \(pack line \d+\) /);
+    return true;
+  });
+  assert.throws(() => new web.Engine('{"scoring":{"threshold":"ten"}}', null), { name: "ModwatchError", source: "config", code: 302 });
+  const engine = new web.Engine(web.defaultConfig(), null);
+  assert.equal(engine.threshold(), 10);
+  assert.equal(engine.windowMinutes(), 15);
+  assert.throws(() => engine.importState("nope"), { name: "ModwatchError", source: "state", code: 400 });
+  assert.match(web.version(), /^\d+\.\d+\.\d+/);
+});
