@@ -39,8 +39,10 @@ build-component:
     cargo run --release -p modwatch-host -- component --out target/artefacts/modwatch.component.wasm
     @ls -l target/artefacts/modwatch.component.wasm
 
-# Benchmarks: native engine, component in wasmtime and a naive serde_json baseline on a generated mix.
+# Benchmarks: throughput of the native engine, the component in wasmtime and a naive serde_json
+# baseline on a generated mix; scoring memory per principal, under spraying, and cost per event.
 bench:
+    cargo bench -p modwatch-engine --bench scoring
     cargo bench -p modwatch-host --bench throughput
 
 # Install what the web build and its tests need (Chromium from Debian, wasm-bindgen-cli, playwright-core); idempotent.
