@@ -38,8 +38,7 @@ fn native_and_component(config: Option<&str>) -> (Engine, Detector) {
 
 #[test]
 fn scenarios_give_the_same_verdicts_in_the_component() {
-    let mut files: Vec<_> =
-        std::fs::read_dir(SCENARIOS).unwrap().filter_map(|e| e.ok().map(|e| e.path())).collect();
+    let mut files: Vec<_> = std::fs::read_dir(SCENARIOS).unwrap().filter_map(|e| e.ok().map(|e| e.path())).collect();
     files.sort();
     let mut failures = Vec::new();
     let mut alerts = 0;
