@@ -371,7 +371,8 @@ fn required_literals_mixes() {
     let r = |q: &str| Query::parse(q).ok().map(|q| q.required_literals(&echo));
     let v = |xs: &[&str]| Some(vec![xs.iter().map(|s| s.to_string()).collect::<Vec<_>>()]);
     let none: Option<Vec<Vec<String>>> = Some(Vec::new());
-    let cases: &[(&str, &str, Option<Vec<Vec<String>>>)] = &[
+    type Clauses = Option<Vec<Vec<String>>>;
+    let cases: &[(&str, &str, Clauses)] = &[
         ("single ==", "any where a == \"CreateSnapshot\"", v(&["CreateSnapshot"])),
         ("wildcard longest run", "any where a : \"*Snap?hot*Permission*\"", v(&["Permission"])),
         ("in list", "any where a in (\"alpha\", \"beta\")", v(&["alpha", "beta"])),
