@@ -18,7 +18,7 @@ scan *ARGS:
     cargo run --release -p modwatch-host -- scan {{ARGS}}
 
 # Everything CI runs: formatting, lints, every test.
-test: fmt-check lint test-rust test-web
+test: fmt-check lint lint-fluent-bit test-rust test-web
 
 # Formatting check.
 fmt-check:
@@ -78,3 +78,20 @@ test-web: setup-web lint-web build-web
 bench-web events="100000": setup-web build-web
     CARGO_TARGET_DIR=target/web cargo run --release -p modwatch-web --example mix -- target/web/mix-{{events}}.ndjson {{events}} 1578
     node playground/bench/bench.mjs target/web/mix-{{events}}.ndjson
+
+# The Fluent Bit filter module into target/artefacts/ (core wasm, no imports). RULES (a TOML pack) and CONFIG (JSON) are embedded instead of the built-in pack and the defaults; both are checked at build time.
+build-fluent-bit rules="" config="":
+    MODWATCH_FB_RULES={{ if rules == "" { "''" } else { quote(join(invocation_directory(), rules)) } }} \
+    MODWATCH_FB_CONFIG={{ if config == "" { "''" } else { quote(join(invocation_directory(), config)) } }} \
+        cargo build -p modwatch-fluent-bit --target {{wasm_target}} --profile wasm
+    mkdir -p target/artefacts
+    cp target/{{wasm_target}}/wasm/modwatch_fluent_bit.wasm target/artefacts/modwatch_fluent_bit.wasm
+    @ls -l target/artefacts/modwatch_fluent_bit.wasm
+
+# Clippy on the Fluent Bit skin for its real target (its exports exist only on wasm32).
+lint-fluent-bit:
+    cargo clippy -p modwatch-fluent-bit --target {{wasm_target}} -- -D warnings
+
+# Wasm instructions per record of the Fluent Bit module (wasmtime fuel), and the wasm stack it needs.
+bench-fluent-bit:
+    cargo bench -p modwatch-host --bench fluent_bit

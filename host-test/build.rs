@@ -7,6 +7,10 @@
 //! 2. `wit-component` turns the core module into a component (validated);
 //! 3. the component is written to `$OUT_DIR/modwatch.component.wasm`, which
 //!    `src/lib.rs` includes.
+//!
+//! The same nested cargo builds `modwatch-fluent-bit` (Fluent Bit's core
+//! module, with the built-in pack and default config), copied unchanged to
+//! `$OUT_DIR/modwatch_fluent_bit.wasm`.
 
 use std::env;
 use std::fs;
@@ -23,11 +27,20 @@ fn main() -> Result<(), String> {
     let out_dir = PathBuf::from(env_var("OUT_DIR")?);
     let root = manifest_dir.parent().ok_or("host-test has no parent directory")?.to_path_buf();
 
-    for dir in ["plugin/engine", "plugin/component", "wit", "rules", "Cargo.toml", "Cargo.lock"] {
+    for dir in ["plugin/engine", "plugin/component", "plugin/fluent-bit", "wit", "rules", "Cargo.toml", "Cargo.lock"] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
 
-    let module = build_module(&root, &out_dir)?;
+    let target_dir = build_modules(&root, &out_dir)?;
+    let wasm_dir = target_dir.join(TARGET).join(PROFILE);
+    let read = |name: &str| {
+        let path = wasm_dir.join(name);
+        fs::read(&path).map_err(|e| format!("reading {}: {e}", path.display()))
+    };
+    let module = read("modwatch_component.wasm")?;
+    let fluent_bit = out_dir.join("modwatch_fluent_bit.wasm");
+    fs::write(&fluent_bit, read("modwatch_fluent_bit.wasm")?)
+        .map_err(|e| format!("writing {}: {e}", fluent_bit.display()))?;
     let component = ComponentEncoder::default()
         .module(&module)
         .and_then(|encoder| encoder.validate(true).encode())
@@ -37,32 +50,43 @@ fn main() -> Result<(), String> {
     Ok(())
 }
 
-/// Runs the nested cargo and returns the core module's bytes.
-fn build_module(root: &Path, out_dir: &Path) -> Result<Vec<u8>, String> {
+/// Runs the nested cargo; returns its target dir.
+fn build_modules(root: &Path, out_dir: &Path) -> Result<PathBuf, String> {
     let target_dir = out_dir.join("component-target");
-    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.current_dir(root)
-        .args(["build", "-p", "modwatch-component", "--target", TARGET, "--profile", PROFILE])
-        .arg("--manifest-path")
-        .arg(root.join("Cargo.toml"))
-        .arg("--target-dir")
-        .arg(&target_dir)
-        // The outer build's flags are for the host (e.g. `-C target-cpu=native`)
-        // and would break or change the wasm build; wasmtime's test-programs
-        // artifacts build.rs does the same.
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_BUILD_RUSTFLAGS")
-        // Under `cargo clippy` this points at clippy-driver: the component is
-        // linted on its own (`cargo clippy -p modwatch-component --target …`).
-        .env_remove("RUSTC_WORKSPACE_WRAPPER");
-    let status = cmd.status().map_err(|e| format!("running {cmd:?}: {e}"))?;
-    if !status.success() {
-        return Err(format!("building the component failed ({status}): {cmd:?}"));
+    let command = |package: &str| {
+        let mut cmd = Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+        cmd.current_dir(root)
+            .args(["build", "-p", package, "--target", TARGET, "--profile", PROFILE])
+            .arg("--manifest-path")
+            .arg(root.join("Cargo.toml"))
+            .arg("--target-dir")
+            .arg(&target_dir)
+            // The outer build's flags are for the host (e.g. `-C target-cpu=native`)
+            // and would break or change the wasm build; wasmtime's test-programs
+            // artifacts build.rs does the same.
+            .env_remove("CARGO_ENCODED_RUSTFLAGS")
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_BUILD_RUSTFLAGS")
+            // Under `cargo clippy` this points at clippy-driver: the component is
+            // linted on its own (`cargo clippy -p modwatch-component --target …`).
+            .env_remove("RUSTC_WORKSPACE_WRAPPER")
+            // The tests hold the Fluent Bit module to the component's verdicts
+            // with the built-in pack: never embed someone's own pack here.
+            .env_remove("MODWATCH_FB_RULES")
+            .env_remove("MODWATCH_FB_CONFIG");
+        cmd
+    };
+    // One package per cargo run: built together, their dependencies' features
+    // would be unified and the Fluent Bit module would differ from the one
+    // `just build-fluent-bit` ships.
+    for package in ["modwatch-component", "modwatch-fluent-bit"] {
+        let mut cmd = command(package);
+        let status = cmd.status().map_err(|e| format!("running {cmd:?}: {e}"))?;
+        if !status.success() {
+            return Err(format!("building {package} failed ({status}): {cmd:?}"));
+        }
     }
-    let wasm = target_dir.join(TARGET).join(PROFILE).join("modwatch_component.wasm");
-    fs::read(&wasm).map_err(|e| format!("reading {}: {e}", wasm.display()))
+    Ok(target_dir)
 }
 
 fn env_var(name: &str) -> Result<String, String> {

@@ -1,5 +1,6 @@
 //! modwatch in wasmtime: [`Detector`] runs the modwatch component (embedded
-//! in this crate by `build.rs`) and [`input`] splits files into events. The
+//! in this crate by `build.rs`), [`fluent_bit`] drives the Fluent Bit module
+//! as Fluent Bit does, and [`input`] splits files into events. The
 //! `modwatch` CLI is built on both; tests and benchmarks use them too.
 //!
 //! ```no_run
@@ -16,6 +17,7 @@
 #![forbid(unsafe_code)]
 
 mod bindings;
+pub mod fluent_bit;
 pub mod r#gen;
 pub mod input;
 

@@ -39,8 +39,11 @@ fn main() -> Result<(), String> {
         texts.push(text);
     }
     if let Err(errors) = modwatch_engine::Engine::new(texts[1].as_deref(), texts[0].as_deref()) {
-        let list: Vec<String> = errors.0.iter().map(|e| format!("  {e}")).collect();
-        return Err(format!("the embedded rule pack or config is refused:\n{}", list.join("\n")));
+        eprintln!("the embedded rule pack or config is refused:");
+        for e in &errors.0 {
+            eprintln!("  {e}");
+        }
+        return Err("the embedded rule pack or config is refused (the problems are listed above)".to_string());
     }
     let file = out.join("embedded.rs");
     fs::write(&file, code).map_err(|e| format!("writing {}: {e}", file.display()))

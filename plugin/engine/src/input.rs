@@ -90,8 +90,14 @@ fn max_depth(bytes: &[u8]) -> u32 {
 
 /// Parses a checked event.
 pub(crate) fn parse(bytes: &[u8]) -> Result<Value, Error> {
-    serde_json::from_slice(bytes)
-        .map_err(|e| Error::new(ErrorKind::InvalidJson, format!("event is not valid json: {e}")))
+    let invalid = |e: serde_json::Error| Error::new(ErrorKind::InvalidJson, format!("event is not valid json: {e}"));
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    // `check_before_parse` has bounded the nesting (at most 128 levels), so
+    // the parser's recursion is bounded without its own fixed limit.
+    de.disable_recursion_limit();
+    let value = serde::Deserialize::deserialize(&mut de).map_err(invalid)?;
+    de.end().map_err(invalid)?;
+    Ok(value)
 }
 
 /// Where the records are.
@@ -153,6 +159,7 @@ mod tests {
         assert_eq!(kind(deep.as_bytes()), Some(ErrorKind::TooDeep));
         let ok = format!("{}{}", "[".repeat(128), "]".repeat(128));
         assert_eq!(kind(ok.as_bytes()), None);
+        assert!(parse(ok.as_bytes()).is_ok(), "128 levels parse");
         // Brackets inside strings do not count.
         let quoted = format!("{{\"a\":\"{}\"}}", "[".repeat(500));
         assert_eq!(kind(quoted.as_bytes()), None);

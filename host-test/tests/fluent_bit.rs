@@ -1,0 +1,213 @@
+//! The Fluent Bit module driven exactly as Fluent Bit drives it
+//! (`modwatch_host::fluent_bit`): no trap, no dropped record, and the same
+//! output as the component's `tag` for every event, in order, through one
+//! instance of each (scoring is stateful).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests")]
+
+mod common;
+
+use modwatch_host::fluent_bit::{Answer, FILTER, FLUENT_BIT, FluentBit, Options};
+use modwatch_host::{Detector, Output, Status};
+use wasmtime::{Engine, ExternType, Module, ValType};
+
+/// Looks like a candidate to the prefilter, so the engine has to decode it.
+const EC2: &str = r#""eventSource":"ec2.amazonaws.com","eventName":"RunInstances""#;
+
+/// The stack `wasm_stack_size` is derived from (README, "Fluent Bit"): the
+/// deepest candidate record the engine parses must pass in this much
+/// wasmtime stack.
+const STACK_BYTES: usize = 64 << 10;
+
+fn nested(depth: usize) -> Vec<u8> {
+    format!("{{{EC2},\"x\":{}1{}}}", "[".repeat(depth), "]".repeat(depth)).into_bytes()
+}
+
+/// A matching CloudTrail record, padded to `len` bytes with a field rules never read.
+fn terminate(len: usize) -> Vec<u8> {
+    let head = r#"{"eventVersion":"1.08","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/alice","accountId":"111122223333","userName":"alice"},"eventTime":"2024-03-01T10:00:00Z","eventSource":"ec2.amazonaws.com","eventName":"TerminateInstances","awsRegion":"eu-west-1","sourceIPAddress":"203.0.113.7","requestParameters":{"instancesSet":{"items":[{"instanceId":"i-0abc"}]}},"pad":""#;
+    let pad = len.saturating_sub(head.len() + 2);
+    format!("{head}{}\"}}", "p".repeat(pad)).into_bytes()
+}
+
+/// Every bad input of the component's tests, and a few Fluent Bit can send.
+fn bad_inputs() -> Vec<(&'static str, Vec<u8>)> {
+    let mut invalid_utf8 = format!("{{{EC2},\"x\":\"").into_bytes();
+    invalid_utf8.extend_from_slice(b"\xff\xfe\"}");
+    vec![
+        ("invalid UTF-8", invalid_utf8),
+        ("invalid JSON", format!("{{{EC2},").into_bytes()),
+        ("not an object", format!("[{{{EC2}}}, 1]").into_bytes()),
+        ("a 2 MiB event", format!("{{{EC2},\"x\":\"{}\"}}", "a".repeat(2 << 20)).into_bytes()),
+        ("200-deep nesting", nested(200)),
+        ("1,000-deep nesting, a candidate", nested(1000)),
+        (
+            "1,000-deep nesting, not a candidate",
+            format!("{{\"x\":{}1{}}}", "[".repeat(1000), "]".repeat(1000)).into_bytes(),
+        ),
+        ("an empty record", Vec::new()),
+        ("whitespace", b"   ".to_vec()),
+        ("an empty object", b"{}".to_vec()),
+        (
+            "escapes hiding an operation",
+            br#"{"eventSource":"ec2.amazonaws.com","eventName":"\u0054erminateInstances"}"#.to_vec(),
+        ),
+        ("a string, not an object", br#""TerminateInstances""#.to_vec()),
+        ("a number", b"1578".to_vec()),
+        ("a record over 8 KiB", terminate(20 << 10)),
+        ("a non-matching record over 8 KiB", format!("{{\"log\":\"{}\"}}", "x".repeat(64 << 10)).into_bytes()),
+        ("a 128-deep candidate", nested(127)),
+    ]
+}
+
+/// One event through both; the failures found.
+fn compare(
+    what: &str,
+    record: &[u8],
+    fb: &mut FluentBit,
+    component: &mut Detector,
+    matches: &mut usize,
+) -> Vec<String> {
+    let tagged = component.tag(record).unwrap_or_else(|e| panic!("{what}: the component failed: {e:#}"));
+    let answer = match fb.filter("cloudtrail", 1_709_287_200, 0, record) {
+        Ok(answer) => answer,
+        Err(e) => return vec![format!("{what}: trapped (Fluent Bit would drop the record): {e:#}")],
+    };
+    let is_match = tagged.verdicts.iter().any(|v| v.status == Status::Match);
+    *matches += usize::from(is_match);
+    let show = |b: &[u8]| String::from_utf8_lossy(&b[..b.len().min(300)]).into_owned();
+    let same = match (&tagged.output, &answer) {
+        (Output::Unchanged, Answer::Unchanged) => !is_match,
+        (Output::Replaced(want), Answer::Replaced(got)) => want == got && is_match,
+        _ => false,
+    };
+    if same {
+        return Vec::new();
+    }
+    let want = match &tagged.output {
+        Output::Replaced(b) => format!("Replaced({})", show(b)),
+        other => format!("{other:?}"),
+    };
+    let got = match &answer {
+        Answer::Replaced(b) => format!("Replaced({})", show(b)),
+        other => format!("{other:?}"),
+    };
+    vec![format!("{what}\n    event:      {}\n    component:  {want}\n    fluent-bit: {got}", show(record))]
+}
+
+#[test]
+fn the_module_imports_nothing_and_exports_fluent_bits_abi() {
+    let module = Module::new(&Engine::default(), FLUENT_BIT).unwrap();
+    let imports: Vec<String> = module.imports().map(|i| format!("{}::{}", i.module(), i.name())).collect();
+    assert!(imports.is_empty(), "the module imports {imports:?}; Fluent Bit provides nothing to it");
+    let func = |name: &str| match module.get_export(name) {
+        Some(ExternType::Func(f)) => {
+            (f.params().map(|t| t.to_string()).collect(), f.results().map(|t| t.to_string()).collect())
+        }
+        other => panic!("`{name}` is not an exported function: {other:?}"),
+    };
+    let i32s = |n: usize| vec![ValType::I32.to_string(); n];
+    // WAMR uses the module's allocator only for exactly these signatures.
+    assert_eq!(func("malloc"), (i32s(1), i32s(1)));
+    assert_eq!(func("free"), (i32s(1), Vec::<String>::new()));
+    assert_eq!(func(FILTER), (i32s(6), i32s(1)));
+    assert!(matches!(module.get_export("memory"), Some(ExternType::Memory(_))));
+}
+
+#[test]
+fn corpus_and_bad_inputs_give_the_components_output_with_no_trap_and_no_drop() {
+    let mut fb = FluentBit::new().unwrap();
+    let mut component = Detector::new(None, None).unwrap();
+    let (mut failures, mut matches, mut events) = (Vec::new(), 0, 0);
+    let mut run = |what: &str, record: &[u8]| {
+        events += 1;
+        failures.extend(compare(what, record, &mut fb, &mut component, &mut matches));
+    };
+    let corpus = common::events();
+    assert!(corpus.len() >= 80, "the corpus has {} events", corpus.len());
+    for e in &corpus {
+        run(&e.id, &e.event);
+    }
+    for file in ["s3-batch.json", "azure-records-batch.json"] {
+        run(file, common::read(file).trim().as_bytes());
+    }
+    for (what, record) in bad_inputs() {
+        run(what, &record);
+    }
+    // The generated mix: both clouds, raw and ECS, scoring that crosses the threshold.
+    for (i, event) in modwatch_host::r#gen::mix(3_000, 1578).iter().enumerate() {
+        run(&format!("mix #{i}"), event.as_bytes());
+    }
+    // The corpus again: the principals' windows now hold points, so scores and alerts differ.
+    for e in &corpus {
+        run(&format!("{} (again)", e.id), &e.event);
+    }
+    assert!(failures.is_empty(), "{} of {events} events differ:\n{}", failures.len(), failures.join("\n"));
+    assert!(matches >= 100, "only {matches} matches: the comparison proves little");
+}
+
+#[test]
+fn records_over_8_kib_and_1000_deep_pass_or_are_tagged() {
+    let mut fb = FluentBit::new().unwrap();
+    for size in [8 << 10, (8 << 10) + 1, 100 << 10, 1 << 20] {
+        let record = terminate(size);
+        let Answer::Replaced(out) = fb.filter("t", 0, 0, &record).unwrap() else { panic!("{size} bytes: not tagged") };
+        assert!(out.starts_with(&record[..record.len() - 1]) && out.len() > record.len(), "{size} bytes");
+        assert!(String::from_utf8_lossy(&out).contains("\"T1578\""), "{size} bytes");
+        let plain = format!("{{\"log\":\"{}\"}}", "x".repeat(size));
+        assert_eq!(fb.filter("t", 0, 0, plain.as_bytes()).unwrap(), Answer::Unchanged, "{size} bytes");
+    }
+    // Over `input.max_event_bytes` (1 MiB): refused by the engine, still passed on.
+    assert_eq!(fb.filter("t", 0, 0, &terminate(3 << 20)).unwrap(), Answer::Unchanged);
+    for depth in [127, 128, 1000, 100_000] {
+        assert_eq!(fb.filter("t", 0, 0, &nested(depth)).unwrap(), Answer::Unchanged, "{depth} deep");
+    }
+}
+
+#[test]
+fn the_deepest_parsed_record_needs_no_more_stack_than_documented() {
+    let mut fb = FluentBit::with_options(Options { max_wasm_stack: Some(STACK_BYTES), ..Options::default() }).unwrap();
+    // The deepest record the engine parses (serde_json's own limit stops
+    // just short of `input.max_depth`): the deepest recursion there is.
+    let mut validating = Detector::new(Some(r#"{"input":{"validate":true}}"#), None).unwrap();
+    let deepest = (100..=127).rev().find(|&d| validating.tag(&nested(d)).unwrap().verdicts[0].status != Status::Error);
+    let deepest = deepest.expect("a record nested 101 deep must be parsed");
+    assert!(deepest >= 120, "only {deepest} levels parse");
+    for record in [nested(deepest), nested(1000), terminate(100 << 10)] {
+        fb.filter("t", 0, 0, &record).unwrap_or_else(|e| panic!("trapped with {STACK_BYTES} bytes of stack: {e:#}"));
+    }
+}
+
+#[test]
+fn a_null_record_is_answered_with_empty_and_malloc_never_traps() {
+    let mut fb = FluentBit::new().unwrap();
+    // Fluent Bit passes NULL when the copy into the module failed: "" is the only safe answer.
+    assert_eq!(fb.filter_null_record("t", 10).unwrap(), Answer::Dropped);
+    // More than linear memory can hold: 0, not a trap (WAMR then passes NULL).
+    assert_eq!(fb.malloc(u32::MAX - 1).unwrap(), 0);
+    // Large blocks come back and are reused: memory does not grow per record.
+    let ptr = fb.malloc(256 << 20).unwrap();
+    assert_ne!(ptr, 0, "a 256 MiB record must fit");
+    fb.free(ptr).unwrap();
+    let record = terminate(64 << 10);
+    fb.filter("t", 0, 0, &record).unwrap();
+    let pages = fb.memory_bytes();
+    for _ in 0..200 {
+        assert!(matches!(fb.filter("t", 0, 0, &record).unwrap(), Answer::Replaced(_)));
+    }
+    assert_eq!(fb.memory_bytes(), pages, "memory grew over 200 records of the same size: a leak");
+    fb.free(0).unwrap();
+}
+
+#[test]
+fn state_persists_across_calls_so_an_alert_is_raised() {
+    let mut fb = FluentBit::new().unwrap();
+    let outputs: Vec<String> = (0..5)
+        .map(|_| match fb.filter("t", 0, 0, &terminate(2048)).unwrap() {
+            Answer::Replaced(out) => String::from_utf8(out).unwrap(),
+            other => panic!("not tagged: {other:?}"),
+        })
+        .collect();
+    // 3 points each: the threshold of 10 is crossed on the fourth (a duplicate scores 0 only with an eventID).
+    assert!(outputs.iter().any(|o| o.contains("\"alert\"")), "no alert after 5 terminations: {outputs:?}");
+}
