@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::config::{Config, OutputMode};
-use crate::eql::{Document, Scalar};
+use crate::eql::{Document, Scalar, Syntax, Wildcard};
 use crate::error::{Error, ErrorKind, Errors};
 use crate::input;
 use crate::normalise::{self, View};
@@ -71,8 +71,25 @@ pub struct Stats {
 pub struct Engine {
     config: Config,
     rules: RuleSet,
+    allow: Allowlist,
     scorer: Scorer,
     stats: Stats,
+}
+
+/// The config's allowlist patterns, compiled once.
+#[derive(Debug)]
+struct Allowlist {
+    principals: Vec<(String, Wildcard)>,
+    user_agents: Vec<(String, Wildcard)>,
+}
+
+impl Allowlist {
+    fn new(config: &Config) -> Allowlist {
+        // Case-insensitive (ASCII), `*` and `?` wildcards, as EQL's `:`.
+        let compile =
+            |list: &[String]| list.iter().map(|p| (p.clone(), Wildcard::parse(p, Syntax::Eql, true))).collect();
+        Allowlist { principals: compile(&config.allow_principals), user_agents: compile(&config.allow_user_agents) }
+    }
 }
 
 impl Engine {
@@ -89,7 +106,8 @@ impl Engine {
 
     /// Builds an engine from an already loaded config and rule set.
     pub fn with_parts(config: Config, rules: RuleSet) -> Engine {
-        Engine { config, rules, scorer: Scorer::default(), stats: Stats::default() }
+        let allow = Allowlist::new(&config);
+        Engine { config, rules, allow, scorer: Scorer::default(), stats: Stats::default() }
     }
 
     /// The configuration in use.
@@ -169,7 +187,7 @@ impl Engine {
         let shape = input::shape(&value);
         let mut judged: Vec<(Verdict, Option<Value>)> = Vec::new();
         for record in input::records(&value, shape) {
-            judged.push(judge(&self.config, &self.rules, &mut self.scorer, record, &candidates, output));
+            judged.push(judge(&self.config, &self.rules, &self.allow, &mut self.scorer, record, &candidates, output));
         }
         self.count(&judged);
         let any_match = judged.iter().any(|(v, _)| v.is_match());
@@ -250,6 +268,7 @@ impl Engine {
 fn judge(
     config: &Config,
     rules: &RuleSet,
+    allow: &Allowlist,
     scorer: &mut Scorer,
     record: &Value,
     candidates: &Candidates,
@@ -340,7 +359,7 @@ fn judge(
         .collect();
     verdict.category = verdict.matches.first().map(|m| m.category.clone());
     verdict.points = verdict.matches.first().map_or(0, |m| m.points);
-    if let Some(reason) = suppressed_by(config, &view) {
+    if let Some(reason) = suppressed_by(config, allow, &view) {
         verdict.status = Status::Suppressed;
         verdict.suppressed_by = Some(reason);
         return (verdict, None);
@@ -366,22 +385,22 @@ fn judge(
 }
 
 /// Why a matched record is allow-listed, if it is.
-fn suppressed_by(config: &Config, view: &View<'_>) -> Option<String> {
+fn suppressed_by(config: &Config, allow: &Allowlist, view: &View<'_>) -> Option<String> {
     let facts = &view.facts;
     if config.allow_aws_service_callers
         && let Some(by) = facts.service_caller
     {
         return Some(format!("aws_service_caller:{by}"));
     }
-    for pattern in &config.allow_principals {
-        if facts.principal_names.iter().any(|name| wildcard_ci(pattern, name)) {
-            return Some(format!("principal:{pattern}"));
+    for (text, pattern) in &allow.principals {
+        if facts.principal_names.iter().any(|name| pattern.matches(name)) {
+            return Some(format!("principal:{text}"));
         }
     }
     if let Some(ua) = facts.user_agent {
-        for pattern in &config.allow_user_agents {
-            if wildcard_ci(pattern, ua) {
-                return Some(format!("user_agent:{pattern}"));
+        for (text, pattern) in &allow.user_agents {
+            if pattern.matches(ua) {
+                return Some(format!("user_agent:{text}"));
             }
         }
     }
@@ -444,30 +463,6 @@ fn accounts_agree(rule: &Rule, view: &View<'_>) -> bool {
         }
     }
     true
-}
-
-/// Case-insensitive `*`/`?` wildcard match, for allowlists.
-fn wildcard_ci(pattern: &str, text: &str) -> bool {
-    let p: Vec<char> = pattern.chars().flat_map(char::to_lowercase).collect();
-    let t: Vec<char> = text.chars().flat_map(char::to_lowercase).collect();
-    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
-    while ti < t.len() {
-        if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            pi += 1;
-            mark = ti;
-        } else if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ti = mark;
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|&c| c == '*')
 }
 
 /// The tagged event as the original bytes with the tags appended before the

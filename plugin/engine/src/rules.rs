@@ -7,7 +7,7 @@
 use serde::Deserialize;
 
 use crate::config::{Config, is_category_name};
-use crate::eql::{FieldPath, Query};
+use crate::eql::{FieldPath, Query, Syntax, Wildcard};
 use crate::error::{Error, ErrorKind, Errors, Location};
 use crate::normalise::prefilter_needle;
 use crate::prefilter::Prefilter;
@@ -117,8 +117,8 @@ pub struct Example {
 /// do not name one.
 #[derive(Debug)]
 pub(crate) struct Operation {
-    /// Lower-case `modwatch.op`, `*` wildcards.
-    pattern: String,
+    /// `modwatch.op`, `*`/`?` wildcards, ASCII case-insensitive.
+    pattern: Wildcard,
     pub(crate) category: String,
     pub(crate) subtechnique: Option<String>,
 }
@@ -206,32 +206,8 @@ impl RuleSet {
 
     /// The catalogue entry for an operation.
     pub(crate) fn operation(&self, op: &str) -> Option<&Operation> {
-        self.catalogue.iter().find(|o| glob(&o.pattern, op))
+        self.catalogue.iter().find(|o| o.pattern.matches(op))
     }
-}
-
-/// Wildcard match, `*` only, for catalogue patterns (already lower case).
-/// Greedy with one backtrack point: linear for the patterns packs use.
-fn glob(pattern: &str, text: &str) -> bool {
-    let (p, t) = (pattern.as_bytes(), text.as_bytes());
-    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
-    while ti < t.len() {
-        if pi < p.len() && p[pi] == b'*' {
-            star = Some(pi);
-            pi += 1;
-            mark = ti;
-        } else if pi < p.len() && p[pi] == t[ti] {
-            pi += 1;
-            ti += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ti = mark;
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|&b| b == b'*')
 }
 
 #[derive(Deserialize)]
@@ -372,7 +348,7 @@ fn load_pack(
         let at = Location { rule_id: None, line, column: 1, pack_line: Some(line) };
         match OperationDef::deserialize(toml::Value::Table(spanned.into_inner())) {
             Ok(op) if is_category_name(&op.category) => catalogue.push(Operation {
-                pattern: op.op.to_ascii_lowercase(),
+                pattern: Wildcard::parse(&op.op, Syntax::Eql, true),
                 category: op.category,
                 subtechnique: op.subtechnique,
             }),
@@ -502,11 +478,10 @@ mod tests {
     }
 
     #[test]
-    fn globs() {
-        assert!(glob("microsoft.compute/*/delete", "microsoft.compute/disks/delete"));
-        assert!(glob("*", ""));
-        assert!(!glob("a*b", "acbx"));
-        assert!(glob("a*b*c", "axxbyyc"));
+    fn catalogue_patterns() {
+        let set = load("[[operation]]\nop = 'Microsoft.Compute/*/DELETE'\ncategory = 'DELETE'\n").unwrap_or_default();
+        assert_eq!(set.operation("microsoft.compute/disks/delete").map(|o| o.category.as_str()), Some("DELETE"));
+        assert!(set.operation("microsoft.compute/disks/write").is_none());
     }
 
     #[test]

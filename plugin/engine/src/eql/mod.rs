@@ -28,6 +28,7 @@ use crate::error::{Error, ErrorKind, Location};
 use ast::{Expr, Leaf, Lit, Test};
 pub(crate) use cidr::Cidr;
 use lexer::Pos;
+pub(crate) use pattern::{Syntax, Wildcard};
 
 /// The field `<category> where` filters on (Elasticsearch's default
 /// `event_category_field`).
