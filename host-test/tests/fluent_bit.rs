@@ -159,7 +159,13 @@ fn records_over_8_kib_and_1000_deep_pass_or_are_tagged() {
     }
     // Over `input.max_event_bytes` (1 MiB): refused by the engine, still passed on.
     assert_eq!(fb.filter("t", 0, 0, &terminate(3 << 20)).unwrap(), Answer::Unchanged);
-    for depth in [127, 128, 1000, 100_000] {
+    // Up to `input.max_depth` (128, the object itself counting as one level)
+    // the record is parsed and, being a RunInstances, tagged; deeper ones are
+    // refused before any parse and passed on untouched.
+    for depth in [126, 127] {
+        assert!(matches!(fb.filter("t", 0, 0, &nested(depth)).unwrap(), Answer::Replaced(_)), "{depth} deep");
+    }
+    for depth in [128, 1000, 100_000] {
         assert_eq!(fb.filter("t", 0, 0, &nested(depth)).unwrap(), Answer::Unchanged, "{depth} deep");
     }
 }
@@ -167,8 +173,8 @@ fn records_over_8_kib_and_1000_deep_pass_or_are_tagged() {
 #[test]
 fn the_deepest_parsed_record_needs_no_more_stack_than_documented() {
     let mut fb = FluentBit::with_options(Options { max_wasm_stack: Some(STACK_BYTES), ..Options::default() }).unwrap();
-    // The deepest record the engine parses (serde_json's own limit stops
-    // just short of `input.max_depth`): the deepest recursion there is.
+    // The deepest record the engine parses (`input.max_depth`): the deepest
+    // recursion there is.
     let mut validating = Detector::new(Some(r#"{"input":{"validate":true}}"#), None).unwrap();
     let deepest = (100..=127).rev().find(|&d| validating.tag(&nested(d)).unwrap().verdicts[0].status != Status::Error);
     let deepest = deepest.expect("a record nested 101 deep must be parsed");
