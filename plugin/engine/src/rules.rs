@@ -166,6 +166,12 @@ impl RuleSet {
         if errors.is_empty() { Ok(RuleSet::from_parts(rules, catalogue)) } else { Err(Errors(errors)) }
     }
 
+    /// The files of the built-in pack, `(file name, TOML text)`, in load
+    /// order (empty without the `builtin-rules` feature), for editors.
+    pub fn builtin_sources() -> &'static [(&'static str, &'static str)] {
+        BUILTIN
+    }
+
     /// Only the built-in pack.
     pub fn builtin() -> Result<RuleSet, Errors> {
         RuleSet::load(&Config::default(), None)

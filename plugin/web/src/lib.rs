@@ -13,15 +13,6 @@ use modwatch_engine as me;
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
 
-/// The files of the built-in pack, in the order the engine loads them.
-const BUILTIN_FILES: [(&str, &str); 5] = [
-    ("operations.toml", include_str!("../../../rules/operations.toml")),
-    ("aws.toml", include_str!("../../../rules/aws.toml")),
-    ("azure.toml", include_str!("../../../rules/azure.toml")),
-    ("gcp.toml", include_str!("../../../rules/gcp.toml")),
-    ("seed.toml", include_str!("../../../rules/seed.toml")),
-];
-
 /// The default configuration with every key written out, for the playground's
 /// editor (a test holds it equal to `Config::default()`).
 pub const DEFAULT_CONFIG: &str = include_str!("../default-config.json");
@@ -31,7 +22,7 @@ pub const DEFAULT_CONFIG: &str = include_str!("../default-config.json");
 /// the concatenation is one valid pack with the same rules in the same order.
 pub fn builtin_pack_text() -> String {
     let mut out = String::new();
-    for (name, text) in BUILTIN_FILES {
+    for (name, text) in me::RuleSet::builtin_sources() {
         out.push_str("# ==== rules/");
         out.push_str(name);
         out.push_str(" ====\n");
