@@ -8,6 +8,9 @@ mod config;
 mod engine;
 mod eql;
 mod error;
+#[cfg(feature = "export")]
+#[doc(hidden)]
+pub mod export;
 mod input;
 mod normalise;
 mod prefilter;

@@ -210,6 +210,13 @@ impl RuleSet {
         self.rules.iter().flat_map(|r| r.examples.iter())
     }
 
+    /// The operation catalogue in lookup order: (pattern as an anchored
+    /// regular expression, category, sub-technique), for rule export.
+    #[cfg(feature = "export")]
+    pub(crate) fn catalogue(&self) -> impl Iterator<Item = (String, &str, Option<&str>)> {
+        self.catalogue.iter().map(|o| (o.pattern.regex_source(), o.category.as_str(), o.subtechnique.as_deref()))
+    }
+
     /// The catalogue entry for an operation.
     pub(crate) fn operation(&self, op: &str) -> Option<&Operation> {
         self.catalogue.iter().find(|o| o.pattern.matches(op))

@@ -44,6 +44,13 @@ impl Cidr {
         Some(Cidr { net: bits(ip) & mask(len), len })
     }
 
+    /// The range as IPv6 CIDR text (an IPv4 range as its IPv4-mapped
+    /// form), for rule export.
+    #[cfg(feature = "export")]
+    pub(crate) fn ipv6_text(&self) -> String {
+        format!("{}/{}", std::net::Ipv6Addr::from(self.net), self.len)
+    }
+
     /// True if `value` is an IP address inside this range.
     pub(crate) fn contains(&self, value: &str) -> bool {
         value.parse::<IpAddr>().is_ok_and(|ip| bits(ip) & mask(self.len) == self.net)

@@ -18,6 +18,8 @@
 mod ast;
 mod cidr;
 mod eval;
+#[cfg(feature = "export")]
+mod export;
 mod lexer;
 mod literals;
 mod parse;

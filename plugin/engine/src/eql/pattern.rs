@@ -123,6 +123,36 @@ impl Wildcard {
         })
     }
 
+    /// The pattern as an anchored regular expression with the same meaning
+    /// (ASCII-only case folding spelled out as `[aA]`), for rule export.
+    #[cfg(feature = "export")]
+    pub(crate) fn regex_source(&self) -> String {
+        let mut out = String::from("\\A(?s:");
+        for (i, seg) in self.segments.iter().enumerate() {
+            if i > 0 {
+                out.push_str(".*");
+            }
+            for piece in seg {
+                match piece {
+                    Piece::One => out.push('.'),
+                    Piece::Lit(l) => {
+                        for c in l.chars() {
+                            if self.fold && c.is_ascii_alphabetic() {
+                                out.extend(['[', c.to_ascii_lowercase(), c.to_ascii_uppercase(), ']']);
+                            } else if c.is_ascii_alphanumeric() {
+                                out.push(c);
+                            } else {
+                                out.push_str(&format!("\\x{{{:X}}}", c as u32));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        out.push_str(")\\z");
+        out
+    }
+
     /// True if the whole of `value` matches.
     pub(crate) fn matches(&self, value: &str) -> bool {
         let fold = self.fold;

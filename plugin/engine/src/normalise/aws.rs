@@ -8,7 +8,7 @@ use super::{Builder, Field, Subtree, at, is_ip, s};
 use crate::verdict::{Outcome, Principal};
 
 /// ECS names Elastic's aws.cloudtrail pipeline produces, onto raw paths.
-const RAW_ALIASES: &[(&str, &str)] = &[
+pub(super) const RAW_ALIASES: &[(&str, &str)] = &[
     ("aws.cloudtrail.user_identity.type", "userIdentity.type"),
     ("aws.cloudtrail.user_identity.arn", "userIdentity.arn"),
     ("aws.cloudtrail.user_identity.access_key_id", "userIdentity.accessKeyId"),

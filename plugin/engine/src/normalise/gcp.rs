@@ -75,7 +75,7 @@ pub(super) fn raw<'a>(
     (&RAW_ALIASES, Subtree::from_node(proto("request")), Subtree::from_node(proto("response")))
 }
 
-const RAW_ALIASES: [(&str, &str); 3] = [
+pub(super) const RAW_ALIASES: [(&str, &str); 3] = [
     ("gcp.audit.request", "protoPayload.request"),
     ("gcp.audit.response", "protoPayload.response"),
     ("gcp.audit.authorization_info", "protoPayload.authorizationInfo"),

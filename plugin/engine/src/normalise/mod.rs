@@ -142,6 +142,17 @@ pub(crate) fn sniff(record: &Value) -> Option<Format> {
     None
 }
 
+/// The ECS aliases a format resolves onto its raw paths (`(ecs, raw)`, first
+/// match wins), for rule export.
+#[cfg(feature = "export")]
+pub(crate) fn aliases(format: Format) -> &'static [(&'static str, &'static str)] {
+    match format {
+        Format::AwsCloudtrail => aws::RAW_ALIASES,
+        Format::GcpAudit => &gcp::RAW_ALIASES,
+        _ => &[],
+    }
+}
+
 impl<'a> View<'a> {
     /// The view of a record of a known format.
     pub(crate) fn new(record: &'a Value, format: Format) -> View<'a> {

@@ -1,0 +1,230 @@
+//! A read-only view of a loaded rule set and config as plain data, for
+//! translating modwatch's stateless tagging into other languages
+//! (`modwatch export vrl`). Built only with the `export` feature; not a
+//! stable interface.
+
+use std::collections::BTreeMap;
+
+use crate::config::Config;
+use crate::rules::RuleSet;
+use crate::tag::attack_name;
+use crate::verdict::Format;
+
+/// A condition: the compiled form of a rule's query, with Elastic's
+/// semantics (a leaf holds when some value of the field passes its test;
+/// negated, when none does, a missing field included).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Condition {
+    /// `true` or `false`.
+    Const(bool),
+    /// All must hold.
+    And(Vec<Condition>),
+    /// One must hold.
+    Or(Vec<Condition>),
+    /// Two-valued negation.
+    Not(Box<Condition>),
+    /// A test on the values of one field.
+    Leaf {
+        /// The dotted field name as the query wrote it.
+        field: String,
+        /// True: holds when no value passes.
+        negated: bool,
+        /// What one value must satisfy.
+        test: ValueTest,
+    },
+}
+
+/// What one value of a field must satisfy.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ValueTest {
+    /// Any value.
+    Exists,
+    /// Equal to one of these (strings case-sensitively, numbers numerically
+    /// with numbers and by their text with strings, booleans with booleans
+    /// and with `"true"`/`"false"`).
+    Equals(Vec<Literal>),
+    /// The value's text matches one of these anchored regular expressions
+    /// (Rust `regex` syntax; wildcards and Lucene regexps translated). Empty:
+    /// matches nothing.
+    Regex(Vec<String>),
+    /// `value <op> literal`: numbers numerically, anything else as text.
+    Range(Compare, Literal),
+    /// A string value that is an IP address inside one of these ranges
+    /// (IPv6 CIDR text; IPv4 ranges in their IPv4-mapped form).
+    Cidr(Vec<String>),
+    /// The length of the value's text in UTF-16 units, compared.
+    Length(Compare, Literal),
+}
+
+/// A comparison operator, `value <op> literal`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compare {
+    /// `==`
+    Eq,
+    /// `!=`
+    Ne,
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+}
+
+/// A literal of a query.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Literal {
+    /// A string.
+    Str(String),
+    /// A number: its text as written, its value, and its exact value when
+    /// it is an integer.
+    Num {
+        /// As written.
+        text: String,
+        /// As a float.
+        value: f64,
+        /// Exactly, for an integer.
+        int: Option<i128>,
+    },
+    /// `true` or `false`.
+    Bool(bool),
+}
+
+/// An ATT&CK technique or sub-technique: id and name (when known).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Technique {
+    /// `T1578.003`.
+    pub id: String,
+    /// `Delete Cloud Instance`.
+    pub name: Option<String>,
+}
+
+/// One rule, as the tagger uses it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rule {
+    /// `rule.id`.
+    pub id: String,
+    /// `rule.name`.
+    pub name: String,
+    /// `rule.ruleset`.
+    pub ruleset: String,
+    /// `modwatch.severity`.
+    pub severity: String,
+    /// `event.severity`.
+    pub severity_number: u32,
+    /// `event.risk_score`.
+    pub risk_score: u32,
+    /// The rule's own category (else the catalogue's, else `MODIFY`).
+    pub category: Option<String>,
+    /// The rule's own points (else the category's).
+    pub points: Option<u32>,
+    /// The technique.
+    pub technique: Technique,
+    /// The rule's own sub-technique (else the catalogue's, if it belongs to
+    /// the technique).
+    pub subtechnique: Option<Technique>,
+    /// The query.
+    pub condition: Condition,
+    /// `foreign_account`: some value at this field is not the owner account.
+    pub foreign_account: Option<String>,
+    /// `own_account`: every value at this field is the owner account (and
+    /// there is one).
+    pub own_account: Option<String>,
+}
+
+/// One operation of the catalogue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Operation {
+    /// The operation pattern as an anchored regular expression (matched
+    /// against the lower-case `modwatch.op`).
+    pub pattern: String,
+    /// Its category.
+    pub category: String,
+    /// Its sub-technique.
+    pub subtechnique: Option<Technique>,
+}
+
+/// Everything the stateless tagger needs, as data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pack {
+    /// The rules, in pack order.
+    pub rules: Vec<Rule>,
+    /// The operation catalogue, in lookup order (first match wins).
+    pub operations: Vec<Operation>,
+    /// `threat.tactic`: id and name.
+    pub tactic: (String, String),
+    /// Points per category.
+    pub points: BTreeMap<String, u32>,
+    /// Suppress AWS services acting on their own behalf.
+    pub allow_aws_service_callers: bool,
+    /// Allow-listed principals, as anchored regular expressions.
+    pub allow_principals: Vec<(String, String)>,
+    /// Allow-listed user agents, as anchored regular expressions.
+    pub allow_user_agents: Vec<(String, String)>,
+    /// Per format name, the ECS aliases onto raw paths (`(ecs, raw)`, first
+    /// match wins).
+    pub aliases: Vec<(&'static str, &'static [(&'static str, &'static str)])>,
+}
+
+fn technique(id: &str) -> Technique {
+    Technique { id: id.to_string(), name: attack_name(id).map(str::to_string) }
+}
+
+/// The view of a rule set under a config.
+pub fn pack(rules: &RuleSet, config: &Config) -> Pack {
+    let allow = |list: &[String]| {
+        list.iter()
+            .map(|p| {
+                let w = crate::eql::Wildcard::parse(p, crate::eql::Syntax::Eql, true);
+                (p.clone(), w.regex_source())
+            })
+            .collect()
+    };
+    let formats = [
+        Format::AwsCloudtrail,
+        Format::AwsCloudtrailEcs,
+        Format::AzureActivity,
+        Format::AzureActivityRest,
+        Format::AzureActivityLogAnalytics,
+        Format::AzureActivityEcs,
+        Format::GcpAudit,
+        Format::GcpAuditEcs,
+    ];
+    Pack {
+        rules: rules
+            .rules
+            .iter()
+            .map(|r| Rule {
+                id: r.id.clone(),
+                name: r.name.clone(),
+                ruleset: r.ruleset.clone(),
+                severity: r.severity.name().to_string(),
+                severity_number: r.severity.number(),
+                risk_score: r.risk_score,
+                category: r.category.clone(),
+                points: r.points,
+                technique: technique(&r.technique),
+                subtechnique: r.subtechnique.as_deref().map(technique),
+                condition: r.query.condition(),
+                foreign_account: r.foreign_account.as_ref().map(|f| f.dotted.clone()),
+                own_account: r.own_account.as_ref().map(|f| f.dotted.clone()),
+            })
+            .collect(),
+        operations: rules
+            .catalogue()
+            .map(|(pattern, category, sub)| Operation {
+                pattern,
+                category: category.to_string(),
+                subtechnique: sub.map(technique),
+            })
+            .collect(),
+        tactic: (config.tactic.id.clone(), config.tactic.name.clone()),
+        points: config.points.clone(),
+        allow_aws_service_callers: config.allow_aws_service_callers,
+        allow_principals: allow(&config.allow_principals),
+        allow_user_agents: allow(&config.allow_user_agents),
+        aliases: formats.iter().map(|f| (f.name(), crate::normalise::aliases(*f))).collect(),
+    }
+}
