@@ -20,6 +20,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             n += usize::from(black_box(engine.tag(line.as_bytes())).verdicts[0].is_match());
         }
     }
-    println!("{n} of {} events", lines.len());
+    println!("{n} of {} events; {} passed on unparsed", lines.len(), engine.stats().prefiltered);
     Ok(())
 }

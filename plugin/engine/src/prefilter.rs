@@ -1,31 +1,67 @@
 //! The literal prefilter: decides from the raw bytes, without parsing, which
 //! rules could possibly match an event.
 //!
-//! Each rule's query yields a set of needles, one of which must occur in the
-//! bytes of any event it matches (`Query::required_literals`). One
-//! Aho-Corasick pass (ASCII case-insensitive, so it stays correct for `:`,
-//! `like~` and the `~` functions) finds which needles occur. JSON can spell a
-//! character as an escape (`\u0041`, `\/`), which would hide a needle, so an
-//! event containing `\u` or `\/` makes every rule a candidate.
+//! Each rule's query yields clauses of needles: every clause must have one
+//! needle that occurs in the bytes of any event the rule matches
+//! (`Query::required_literals`). Most rules have a clause whose needles are
+//! all compared with the operation (`event.action`, `modwatch.op`), and the
+//! normaliser reads the operation only from the string values of a few keys
+//! (`eventName`, `operationName`, `methodName`, ...). So the first stage
+//! looks only at those values: one pass over the bytes for `:` (and `\`),
+//! then an Aho-Corasick search over each operation value, a few dozen bytes.
+//! An event whose operation values hold none of those needles cannot match
+//! such a rule, and most events are decided there.
+//!
+//! Rules without such a clause, and events the first stage cannot read
+//! (an operation value that is not a plain string), go through one
+//! Aho-Corasick pass over all the bytes (ASCII case-insensitive, so it stays
+//! correct for `:`, `like~` and the `~` functions).
+//!
+//! JSON can spell a character as an escape (`\u0041`, `\/`), which would hide
+//! a needle or a key, so an event containing `\u` or `\/` makes every rule a
+//! candidate.
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+
+use crate::eql::NeedleText;
 
 /// Escapes that can spell a needle's characters differently in JSON.
 const ESCAPES: [&str; 2] = ["\\u", "\\/"];
 
-/// An ASCII case-insensitive automaton over `patterns` and the escapes.
-fn build(patterns: &mut Vec<String>) -> Option<AhoCorasick> {
-    if patterns.is_empty() {
-        return None;
+/// A needle of a rule's query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Needle {
+    /// Text that must occur, ASCII case-insensitively.
+    pub(crate) text: String,
+    /// True if it must occur inside the string value of an operation key
+    /// (not just anywhere in the bytes).
+    pub(crate) operation: bool,
+}
+
+impl NeedleText for Needle {
+    fn text(&self) -> &str {
+        &self.text
     }
-    patterns.extend(ESCAPES.iter().map(|e| e.to_string()));
+    fn same(&self, other: &Self) -> bool {
+        self.operation == other.operation && self.text.eq_ignore_ascii_case(&other.text)
+    }
+}
+
+/// An ASCII case-insensitive automaton over `patterns`.
+fn automaton(patterns: &[String]) -> Option<AhoCorasick> {
     AhoCorasickBuilder::new()
         .ascii_case_insensitive(true)
         .match_kind(MatchKind::Standard)
         .kind(Some(AhoCorasickKind::DFA))
-        .build(&*patterns)
-        .or_else(|_| AhoCorasickBuilder::new().ascii_case_insensitive(true).build(&*patterns))
+        .build(patterns)
+        .or_else(|_| AhoCorasickBuilder::new().ascii_case_insensitive(true).build(patterns))
         .ok()
+}
+
+/// An automaton over `patterns` and the escapes.
+fn with_escapes(mut patterns: Vec<String>) -> Option<AhoCorasick> {
+    patterns.extend(ESCAPES.iter().map(|e| e.to_string()));
+    automaton(&patterns)
 }
 
 /// Which rules an event could match.
@@ -42,9 +78,11 @@ pub(crate) enum Candidates {
 /// The compiled prefilter of a rule set.
 #[derive(Debug)]
 pub(crate) struct Prefilter {
-    /// Each rule's rarest clause (and the escapes): an event in which none
-    /// of these occurs cannot match any rule. One early-exit pass decides
-    /// that for most events.
+    /// The operation stage, for the rules that have an operation clause.
+    operations: Option<Operations>,
+    /// The rarest clause of each rule the operation stage does not decide
+    /// (and the escapes): an event in which none of these occurs cannot
+    /// match any of those rules. `None`: there are no such rules.
     primary: Option<AhoCorasick>,
     /// Every clause's needles (and the escapes), searched with overlaps to
     /// tell which rules' clauses all hold.
@@ -52,15 +90,93 @@ pub(crate) struct Prefilter {
     /// Number of needle patterns; pattern ids past them are escapes.
     needles: usize,
     /// Per rule, its clauses as pattern ids: every clause needs one present.
-    /// A rule without clauses is always a candidate.
     rules: Vec<Vec<Vec<usize>>>,
-    /// Rules without clauses.
+    /// Rules without clauses: always candidates.
     always: Vec<usize>,
 }
 
+/// The first stage: needles of operation clauses, looked for only in the
+/// string values of the operation keys.
+#[derive(Debug)]
+struct Operations {
+    /// The keys the normaliser reads operations from. A key is recognised
+    /// by its ending, so `event.action` and any other `…action` count: more
+    /// values to look at, never fewer.
+    keys: &'static [&'static str],
+    /// `last[b]`: some key ends with byte `b` (most keys are ruled out by
+    /// their last byte, without comparing).
+    last: [bool; 256],
+    automaton: AhoCorasick,
+    /// Each rule's operation clause, as ids of the automaton's patterns
+    /// (`None`: the rule has none and is left to the primary stage).
+    gates: Vec<Option<Vec<usize>>>,
+}
+
+/// What the operation stage saw.
+enum Seen {
+    /// An escape: every rule is a candidate.
+    Escape,
+    /// An operation key whose value is not a plain string: decide by the
+    /// full scan.
+    Unreadable,
+    /// The operation needles found (`None`: none).
+    Needles(Option<Vec<bool>>),
+}
+
+impl Operations {
+    fn scan(&self, bytes: &[u8]) -> Seen {
+        let mut found: Option<Vec<bool>> = None;
+        for at in memchr::memchr2_iter(b':', b'\\', bytes) {
+            if bytes[at] == b'\\' {
+                if matches!(bytes.get(at + 1), Some(b'u' | b'/')) {
+                    return Seen::Escape;
+                }
+                continue;
+            }
+            if !self.is_key(&bytes[..at]) {
+                continue;
+            }
+            let Some(value) = string_value(&bytes[at + 1..]) else { return Seen::Unreadable };
+            for m in self.automaton.find_overlapping_iter(value) {
+                let len = self.automaton.patterns_len();
+                found.get_or_insert_with(|| vec![false; len])[m.pattern().as_usize()] = true;
+            }
+        }
+        Seen::Needles(found)
+    }
+
+    /// True if the bytes before a `:` end with an operation key.
+    #[inline]
+    fn is_key(&self, before: &[u8]) -> bool {
+        let before = before.trim_ascii_end();
+        let Some(key) = before.strip_suffix(b"\"") else { return false };
+        match key.last() {
+            Some(&b) if self.last[usize::from(b)] => self
+                .keys
+                .iter()
+                .any(|k| key.len() >= k.len() && key.iter().rev().zip(k.bytes().rev()).all(|(a, b)| *a == b)),
+            _ => false,
+        }
+    }
+
+    /// True if some rule's operation clause has a needle among `found`.
+    fn any_gate(&self, found: &[bool]) -> bool {
+        self.gates.iter().flatten().any(|ids| ids.iter().any(|&id| found[id]))
+    }
+}
+
+/// The text of the JSON string that starts `after` a `:` (after optional
+/// whitespace), if it is a string without escapes.
+fn string_value(after: &[u8]) -> Option<&[u8]> {
+    let rest = after.trim_ascii_start().strip_prefix(b"\"")?;
+    let end = memchr::memchr2(b'"', b'\\', rest)?;
+    (rest[end] == b'"').then(|| &rest[..end])
+}
+
 impl Prefilter {
-    /// Builds the prefilter from each rule's clauses (none: unconstrained).
-    pub(crate) fn new(clauses: &[Vec<Vec<String>>]) -> Prefilter {
+    /// Builds the prefilter from each rule's clauses (none: unconstrained)
+    /// and the keys operation values are read from.
+    pub(crate) fn new(clauses: &[Vec<Vec<Needle>>], operation_keys: &'static [&'static str]) -> Prefilter {
         let mut patterns: Vec<String> = Vec::new();
         let mut rules = Vec::with_capacity(clauses.len());
         let mut always = Vec::new();
@@ -70,22 +186,25 @@ impl Prefilter {
             }
             let ids = rule_clauses
                 .iter()
-                .map(|clause| {
-                    clause
-                        .iter()
-                        .map(|needle| {
-                            let lower = needle.to_ascii_lowercase();
-                            patterns.iter().position(|p| *p == lower).unwrap_or_else(|| {
-                                patterns.push(lower);
-                                patterns.len() - 1
-                            })
-                        })
-                        .collect()
-                })
+                .map(|clause| clause.iter().map(|needle| intern(&mut patterns, &needle.text)).collect())
                 .collect();
             rules.push(ids);
         }
         let needles = patterns.len();
+        let Some(searcher) = with_escapes(patterns.clone()) else {
+            // No needles (or an automaton that could not be built): every
+            // rule is a candidate for every event.
+            return Prefilter {
+                operations: None,
+                primary: None,
+                searcher: None,
+                needles: 0,
+                rules: vec![Vec::new(); clauses.len()],
+                always: (0..clauses.len()).collect(),
+            };
+        };
+        let operations = Operations::new(clauses, operation_keys);
+        let gated = |rule: usize| operations.as_ref().is_some_and(|o| o.gates[rule].is_some());
         // How common a needle is likely to be in events: shared by many rules
         // (`ec2.amazonaws.com`) or short (`all`, `add`) means common; an
         // operation name is rare. Each rule's primary clause is the one whose
@@ -99,7 +218,9 @@ impl Prefilter {
         let common = |id: usize| owners[id] * 10_000 / patterns[id].len().pow(2).max(1);
         let mut primary: Vec<String> = rules
             .iter()
-            .filter_map(|clauses: &Vec<Vec<usize>>| {
+            .enumerate()
+            .filter(|&(rule, _)| !gated(rule))
+            .filter_map(|(_, clauses): (usize, &Vec<Vec<usize>>)| {
                 clauses.iter().min_by_key(|c| (c.iter().map(|&id| common(id)).max().unwrap_or(0), c.len()))
             })
             .flatten()
@@ -107,24 +228,38 @@ impl Prefilter {
             .collect();
         primary.sort();
         primary.dedup();
-        let searcher = build(&mut patterns);
-        let primary = build(&mut primary);
-        if searcher.is_none() || primary.is_none() {
-            // No needles (or an automaton that could not be built): every
-            // rule is a candidate for every event.
-            always = (0..clauses.len()).collect();
-            rules.iter_mut().for_each(Vec::clear);
-        }
-        Prefilter { primary, searcher, needles, rules, always }
+        let primary = if primary.is_empty() { None } else { with_escapes(primary) };
+        let ungated = (0..clauses.len()).any(|rule| !gated(rule) && !rules[rule].is_empty());
+        let (operations, primary) = match (operations, primary) {
+            // The primary automaton could not be built: keep every rule to
+            // the full scan.
+            (_, None) if ungated => (None, None),
+            pair => pair,
+        };
+        Prefilter { operations, primary, searcher: Some(searcher), needles, rules, always }
     }
 
     /// The rules that could match an event with these bytes.
     pub(crate) fn scan(&self, bytes: &[u8]) -> Candidates {
-        let (Some(primary), Some(searcher)) = (&self.primary, &self.searcher) else {
+        let Some(searcher) = self.searcher.as_ref().filter(|_| self.needles > 0) else {
             return if self.rules.is_empty() { Candidates::None } else { Candidates::All };
         };
-        if self.always.is_empty() && !primary.is_match(bytes) {
-            return Candidates::None;
+        if self.always.is_empty() {
+            let gated = match &self.operations {
+                None => false,
+                Some(ops) => match ops.scan(bytes) {
+                    Seen::Escape => return Candidates::All,
+                    Seen::Unreadable => true,
+                    Seen::Needles(found) => found.is_some_and(|f| ops.any_gate(&f)),
+                },
+            };
+            let ungated = || match &self.primary {
+                Some(primary) => primary.is_match(bytes),
+                None => self.operations.is_none(),
+            };
+            if !gated && !ungated() {
+                return Candidates::None;
+            }
         }
         let mut present: Option<Vec<bool>> = None;
         for m in searcher.find_overlapping_iter(bytes) {
@@ -147,31 +282,87 @@ impl Prefilter {
     pub(crate) fn unfiltered(&self) -> &[usize] {
         &self.always
     }
+
+    /// The rules the operation stage does not decide: their candidates are
+    /// found by a pass over all the bytes of every event.
+    pub(crate) fn full_scan(&self) -> Vec<usize> {
+        (0..self.rules.len()).filter(|&rule| self.operations.as_ref().is_none_or(|o| o.gates[rule].is_none())).collect()
+    }
+}
+
+impl Operations {
+    /// The operation stage, if any rule has a clause of operation needles
+    /// only.
+    fn new(clauses: &[Vec<Vec<Needle>>], keys: &'static [&'static str]) -> Option<Operations> {
+        let mut patterns: Vec<String> = Vec::new();
+        let gates: Vec<Option<Vec<usize>>> = clauses
+            .iter()
+            .map(|rule| {
+                let clause = rule
+                    .iter()
+                    .filter(|c| c.iter().all(|n| n.operation))
+                    .min_by_key(|c| (c.iter().map(|n| std::cmp::Reverse(n.text.len())).max(), c.len()))?;
+                Some(clause.iter().map(|n| intern(&mut patterns, &n.text)).collect())
+            })
+            .collect();
+        if keys.is_empty() || gates.iter().all(Option::is_none) {
+            return None;
+        }
+        let automaton = automaton(&patterns)?;
+        let mut last = [false; 256];
+        for k in keys {
+            if let Some(&b) = k.as_bytes().last() {
+                last[usize::from(b)] = true;
+            }
+        }
+        Some(Operations { keys, last, automaton, gates })
+    }
+}
+
+/// The id of `needle` (lower-cased) in `patterns`, added if new.
+fn intern(patterns: &mut Vec<String>, needle: &str) -> usize {
+    let lower = needle.to_ascii_lowercase();
+    patterns.iter().position(|p| *p == lower).unwrap_or_else(|| {
+        patterns.push(lower);
+        patterns.len() - 1
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn set(needles: &[&str]) -> Vec<Vec<String>> {
-        vec![needles.iter().map(|s| s.to_string()).collect()]
+    const KEYS: &[&str] = &["eventName", "operationName", "action"];
+
+    fn anywhere(needles: &[&str]) -> Vec<Vec<Needle>> {
+        vec![needles.iter().map(|s| Needle { text: s.to_string(), operation: false }).collect()]
+    }
+
+    fn operation(needles: &[&str]) -> Vec<Vec<Needle>> {
+        vec![needles.iter().map(|s| Needle { text: s.to_string(), operation: true }).collect()]
     }
 
     #[test]
     fn finds_needles_case_insensitively() {
-        let p = Prefilter::new(&[set(&["Microsoft.Compute/snapshots/write"]), set(&["RunInstances"])]);
-        assert_eq!(
-            p.scan(br#"{"operationName":"MICROSOFT.COMPUTE/SNAPSHOTS/WRITE"}"#),
-            Candidates::Some(vec![true, false])
-        );
-        assert_eq!(p.scan(br#"{"eventName":"runinstances"}"#), Candidates::Some(vec![false, true]));
-        assert_eq!(p.scan(br#"{"eventName":"DescribeInstances"}"#), Candidates::None);
+        for (a, b) in [
+            (anywhere(&["Microsoft.Compute/snapshots/write"]), anywhere(&["RunInstances"])),
+            (operation(&["Microsoft.Compute/snapshots/write"]), operation(&["RunInstances"])),
+        ] {
+            let p = Prefilter::new(&[a, b], KEYS);
+            assert_eq!(
+                p.scan(br#"{"operationName":"MICROSOFT.COMPUTE/SNAPSHOTS/WRITE"}"#),
+                Candidates::Some(vec![true, false])
+            );
+            assert_eq!(p.scan(br#"{"eventName":"runinstances"}"#), Candidates::Some(vec![false, true]));
+            assert_eq!(p.scan(br#"{"eventName":"DescribeInstances"}"#), Candidates::None);
+        }
     }
 
     #[test]
     fn every_clause_must_hold() {
-        let both = vec![vec!["ec2.amazonaws.com".to_string()], vec!["TerminateInstances".to_string()]];
-        let p = Prefilter::new(&[both]);
+        let both = vec![anywhere(&["ec2.amazonaws.com"]).remove(0), operation(&["TerminateInstances"]).remove(0)];
+        let p = Prefilter::new(&[both], KEYS);
+        assert_eq!(p.full_scan(), Vec::<usize>::new());
         assert_eq!(p.scan(br#"{"eventSource":"ec2.amazonaws.com","eventName":"DescribeInstances"}"#), Candidates::None);
         assert_eq!(
             p.scan(br#"{"eventSource":"ec2.amazonaws.com","eventName":"TerminateInstances"}"#),
@@ -181,18 +372,62 @@ mod tests {
     }
 
     #[test]
+    fn operation_needles_count_only_in_operation_values() {
+        let p = Prefilter::new(&[operation(&["RunInstances"])], KEYS);
+        // Elsewhere in the event, an operation needle does not make a candidate.
+        assert_eq!(p.scan(br#"{"eventName":"Describe","note":"RunInstances"}"#), Candidates::None);
+        assert_eq!(p.scan(br#"{"eventName":"Describe","RunInstances":1}"#), Candidates::None);
+        // Any key ending in an operation key counts (dotted ECS keys), with spaces anywhere JSON allows.
+        assert_eq!(p.scan(br#"{"event.action" : "RunInstances"}"#), Candidates::Some(vec![true]));
+        assert_eq!(p.scan(b"{\"event\":{\"action\"\n:\t\"xRunInstancesx\"}}"), Candidates::Some(vec![true]));
+        // A batch: every record's operation.
+        assert_eq!(
+            p.scan(br#"{"Records":[{"eventName":"A"},{"eventName":"RunInstances"}]}"#),
+            Candidates::Some(vec![true])
+        );
+    }
+
+    #[test]
+    fn unreadable_operation_values_fall_back_to_the_full_scan() {
+        let p = Prefilter::new(&[operation(&["RunInstances"])], KEYS);
+        // An object (Azure REST), an array, a value with an escape: the bytes decide.
+        assert_eq!(p.scan(br#"{"operationName":{"value":"RunInstances"}}"#), Candidates::Some(vec![true]));
+        assert_eq!(p.scan(br#"{"action":["x","RunInstances"]}"#), Candidates::Some(vec![true]));
+        assert_eq!(p.scan(br#"{"action":"Run\"Instances","x":"RunInstances"}"#), Candidates::Some(vec![true]));
+        assert_eq!(p.scan(br#"{"operationName":{"value":"Describe"}}"#), Candidates::None);
+    }
+
+    #[test]
+    fn rules_without_an_operation_clause_use_the_primary_stage() {
+        let p = Prefilter::new(&[operation(&["RunInstances"]), anywhere(&["snapshotId"])], KEYS);
+        assert_eq!(p.full_scan(), [1]);
+        assert_eq!(p.scan(br#"{"eventName":"Describe","x":"snapshotId"}"#), Candidates::Some(vec![false, true]));
+        assert_eq!(p.scan(br#"{"eventName":"RunInstances"}"#), Candidates::Some(vec![true, false]));
+        assert_eq!(p.scan(br#"{"eventName":"Describe"}"#), Candidates::None);
+        // Without operation keys, every rule is left to the primary stage.
+        let p = Prefilter::new(&[operation(&["RunInstances"])], &[]);
+        assert_eq!(p.full_scan(), [0]);
+        assert_eq!(p.scan(br#"{"note":"RunInstances"}"#), Candidates::Some(vec![true]));
+    }
+
+    #[test]
     fn escapes_make_everything_a_candidate() {
-        let p = Prefilter::new(&[set(&["RunInstances"])]);
-        assert_eq!(p.scan(br#"{"eventName":"\u0052unInstances"}"#), Candidates::All);
-        assert_eq!(p.scan(br#"{"op":"a\/b"}"#), Candidates::All);
+        for rule in [anywhere(&["RunInstances"]), operation(&["RunInstances"])] {
+            let p = Prefilter::new(&[rule], KEYS);
+            assert_eq!(p.scan(br#"{"eventName":"\u0052unInstances"}"#), Candidates::All);
+            assert_eq!(p.scan(br#"{"event\u004eame":"RunInstances"}"#), Candidates::All);
+            assert_eq!(p.scan(br#"{"op":"a\/b"}"#), Candidates::All);
+        }
     }
 
     #[test]
     fn unconstrained_rules_are_always_candidates() {
-        let p = Prefilter::new(&[set(&["RunInstances"]), Vec::new()]);
+        let p = Prefilter::new(&[anywhere(&["RunInstances"]), Vec::new()], KEYS);
         assert_eq!(p.scan(b"{}"), Candidates::Some(vec![false, true]));
         assert_eq!(p.unfiltered(), &[1]);
-        assert_eq!(Prefilter::new(&[Vec::new()]).scan(b"{}"), Candidates::All);
-        assert_eq!(Prefilter::new(&[]).scan(b"{}"), Candidates::None);
+        assert_eq!(Prefilter::new(&[Vec::new()], KEYS).scan(b"{}"), Candidates::All);
+        assert_eq!(Prefilter::new(&[], KEYS).scan(b"{}"), Candidates::None);
+        // `any where false`: an empty clause, never a candidate.
+        assert_eq!(Prefilter::new(&[vec![Vec::new()], anywhere(&["abc"])], KEYS).scan(b"{}"), Candidates::None);
     }
 }

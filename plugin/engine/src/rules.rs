@@ -9,8 +9,8 @@ use serde::Deserialize;
 use crate::config::{Config, is_category_name};
 use crate::eql::{FieldPath, Query, Syntax, Wildcard};
 use crate::error::{Error, ErrorKind, Errors, Location};
-use crate::normalise::prefilter_needle;
-use crate::prefilter::Prefilter;
+use crate::normalise::{OPERATION_KEYS, prefilter_needle};
+use crate::prefilter::{Needle, Prefilter};
 
 /// The built-in pack: the files of `rules/`, each loaded as its own pack.
 #[cfg(feature = "builtin-rules")]
@@ -178,9 +178,9 @@ impl RuleSet {
     }
 
     fn from_parts(rules: Vec<Rule>, catalogue: Vec<Operation>) -> RuleSet {
-        let clauses: Vec<Vec<Vec<String>>> =
+        let clauses: Vec<Vec<Vec<Needle>>> =
             rules.iter().map(|r| r.query.required_literals(&prefilter_needle)).collect();
-        let prefilter = Prefilter::new(&clauses);
+        let prefilter = Prefilter::new(&clauses, OPERATION_KEYS);
         RuleSet { rules, catalogue, prefilter }
     }
 
@@ -203,6 +203,13 @@ impl RuleSet {
     /// (their queries name no literal the raw bytes must contain).
     pub fn unfiltered(&self) -> Vec<&str> {
         self.prefilter.unfiltered().iter().map(|&i| self.rules[i].id.as_str()).collect()
+    }
+
+    /// The ids of rules the prefilter's operation stage does not decide: an
+    /// event is a candidate for them after a pass over all its bytes (the
+    /// other rules need only its operation values, see `prefilter.rs`).
+    pub fn full_scan(&self) -> Vec<&str> {
+        self.prefilter.full_scan().into_iter().map(|i| self.rules[i].id.as_str()).collect()
     }
 
     /// Every example of every rule.

@@ -153,7 +153,8 @@ fn bad_input_is_reported_and_passed_through() {
         ("trailing garbage", format!("{{{EC2}}} x").into_bytes(), ErrorKind::InvalidJson),
         ("invalid utf-8 bytes", [format!("{{{EC2},\"x\":\"").as_bytes(), b"\xff\"}"].concat(), ErrorKind::InvalidUtf8),
         ("not an object", format!("[{{{EC2}}}]").into_bytes(), ErrorKind::NotAnObject),
-        ("a string", br#""ec2.amazonaws.com TerminateInstances""#.to_vec(), ErrorKind::NotAnObject),
+        // A string has no operation key; its escape makes it a candidate.
+        ("a string", br#""ec2.amazonaws.com \u0054erminateInstances""#.to_vec(), ErrorKind::NotAnObject),
         ("empty", b"   ".to_vec(), ErrorKind::Empty),
         ("too deep", deep.into_bytes(), ErrorKind::TooDeep),
         ("too large", big.into_bytes(), ErrorKind::TooLarge),

@@ -21,17 +21,36 @@ use super::ast::{Expr, Leaf, Lit, Test};
 const MIN_RUN: usize = 3;
 
 /// The engine's mapping from (field, literal run) to a raw-bytes needle.
-pub(crate) type Needle<'a> = &'a dyn Fn(&str, &str) -> Option<String>;
+pub(crate) type Needle<'a, N> = &'a dyn Fn(&str, &str) -> Option<N>;
+
+/// What the engine's needle function returns: at least the text that must
+/// occur in the raw bytes; the engine may attach more (which field it came
+/// from), so two needles are the same only if the engine says so.
+pub(crate) trait NeedleText: Sized {
+    /// The text that must occur, ASCII case-insensitively.
+    fn text(&self) -> &str;
+    /// Whether `other` says nothing more than `self`.
+    fn same(&self, other: &Self) -> bool;
+}
+
+impl NeedleText for String {
+    fn text(&self) -> &str {
+        self
+    }
+    fn same(&self, other: &Self) -> bool {
+        self.eq_ignore_ascii_case(other)
+    }
+}
 
 /// The prefilter clauses of a condition: each clause is a set of needles one
 /// of which must occur in the raw bytes of any event the condition matches,
 /// and every clause must hold (a conjunction of disjunctions). No clause
 /// means unconstrained; an empty clause means nothing can match.
-pub(crate) fn required(cond: &Expr, needle: Needle<'_>) -> Vec<Vec<String>> {
+pub(crate) fn required<N: NeedleText>(cond: &Expr, needle: Needle<'_, N>) -> Vec<Vec<N>> {
     clauses(cond, needle).into_iter().map(dedup).collect()
 }
 
-fn clauses(e: &Expr, needle: Needle<'_>) -> Vec<Vec<String>> {
+fn clauses<N: NeedleText>(e: &Expr, needle: Needle<'_, N>) -> Vec<Vec<N>> {
     match e {
         Expr::And(parts) => parts.iter().flat_map(|p| clauses(p, needle)).collect(),
         other => needles(other, needle).into_iter().collect(),
@@ -39,7 +58,7 @@ fn clauses(e: &Expr, needle: Needle<'_>) -> Vec<Vec<String>> {
 }
 
 /// One clause for a condition: `None` if it constrains nothing.
-fn needles(e: &Expr, needle: Needle<'_>) -> Option<Vec<String>> {
+fn needles<N: NeedleText>(e: &Expr, needle: Needle<'_, N>) -> Option<Vec<N>> {
     match e {
         Expr::Const(true) | Expr::Not(_) => None,
         // Nothing can match, so no needle is needed.
@@ -54,7 +73,7 @@ fn needles(e: &Expr, needle: Needle<'_>) -> Option<Vec<String>> {
         }
         // Inside an `or`, an `and` contributes its most selective clause.
         Expr::And(parts) => {
-            let mut best: Option<Vec<String>> = None;
+            let mut best: Option<Vec<N>> = None;
             for set in parts.iter().filter_map(|p| needles(p, needle)).map(dedup) {
                 if best.as_ref().is_none_or(|b| selectivity(&set) > selectivity(b)) {
                     best = Some(set);
@@ -66,11 +85,11 @@ fn needles(e: &Expr, needle: Needle<'_>) -> Option<Vec<String>> {
 }
 
 /// Larger is more selective: the shortest needle's length, then fewer needles.
-fn selectivity(set: &[String]) -> (usize, std::cmp::Reverse<usize>) {
-    (set.iter().map(String::len).min().unwrap_or(usize::MAX), std::cmp::Reverse(set.len()))
+fn selectivity<N: NeedleText>(set: &[N]) -> (usize, std::cmp::Reverse<usize>) {
+    (set.iter().map(|n| n.text().len()).min().unwrap_or(usize::MAX), std::cmp::Reverse(set.len()))
 }
 
-fn leaf_needles(leaf: &Leaf, needle: Needle<'_>) -> Option<Vec<String>> {
+fn leaf_needles<N: NeedleText>(leaf: &Leaf, needle: Needle<'_, N>) -> Option<Vec<N>> {
     if leaf.negated {
         return None;
     }
@@ -97,7 +116,7 @@ fn leaf_needles(leaf: &Leaf, needle: Needle<'_>) -> Option<Vec<String>> {
     }
 }
 
-fn run_needle(field: &str, run: &str, needle: Needle<'_>) -> Option<String> {
+fn run_needle<N: NeedleText>(field: &str, run: &str, needle: Needle<'_, N>) -> Option<N> {
     if run.chars().count() < MIN_RUN || numeric_looking(run) {
         return None;
     }
@@ -112,10 +131,10 @@ fn numeric_looking(s: &str) -> bool {
         && s.parse::<f64>().is_ok()
 }
 
-fn dedup(set: Vec<String>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::with_capacity(set.len());
+fn dedup<N: NeedleText>(set: Vec<N>) -> Vec<N> {
+    let mut out: Vec<N> = Vec::with_capacity(set.len());
     for n in set {
-        if !out.iter().any(|o| o.eq_ignore_ascii_case(&n)) {
+        if !out.iter().any(|o| o.same(&n)) {
             out.push(n);
         }
     }
@@ -138,7 +157,7 @@ mod tests {
 
     #[test]
     fn dedup_ignores_ascii_case() {
-        assert_eq!(dedup(vec!["Abc".into(), "aBC".into(), "xyz".into()]), ["Abc", "xyz"]);
+        assert_eq!(dedup::<String>(vec!["Abc".into(), "aBC".into(), "xyz".into()]), ["Abc", "xyz"]);
     }
 
     #[test]
@@ -146,6 +165,6 @@ mod tests {
         let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
         assert!(selectivity(&s(&["abcdef"])) > selectivity(&s(&["abc", "abcdefgh"])));
         assert!(selectivity(&s(&["abcd"])) > selectivity(&s(&["abcd", "efgh"])));
-        assert!(selectivity(&[]) > selectivity(&s(&["abcdefghijk"])));
+        assert!(selectivity::<String>(&[]) > selectivity(&s(&["abcdefghijk"])));
     }
 }

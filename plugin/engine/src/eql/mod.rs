@@ -30,6 +30,7 @@ use crate::error::{Error, ErrorKind, Location};
 use ast::{Expr, Leaf, Lit, Test};
 pub(crate) use cidr::Cidr;
 use lexer::Pos;
+pub(crate) use literals::NeedleText;
 pub(crate) use pattern::{Syntax, Wildcard};
 
 /// The field `<category> where` filters on (Elasticsearch's default
@@ -126,7 +127,10 @@ impl Query {
     /// it returns the substring that must then occur in the raw event (or
     /// `None` if that field's values are computed, not copied from the raw
     /// event).
-    pub(crate) fn required_literals(&self, needle: &dyn Fn(&str, &str) -> Option<String>) -> Vec<Vec<String>> {
+    pub(crate) fn required_literals<N: literals::NeedleText>(
+        &self,
+        needle: &dyn Fn(&str, &str) -> Option<N>,
+    ) -> Vec<Vec<N>> {
         literals::required(&self.cond, needle)
     }
 }

@@ -16,6 +16,7 @@ use std::cell::OnceCell;
 use serde_json::Value;
 
 use crate::eql::{Document, FieldPath, Scalar};
+use crate::prefilter::Needle;
 use crate::verdict::{Format, Outcome, Principal};
 
 /// A normalised field's value.
@@ -346,11 +347,21 @@ pub(crate) fn outcome_name(o: Outcome) -> &'static str {
     }
 }
 
+/// The keys whose string values the operation fields (`event.action`,
+/// `modwatch.op`) are read from, in every format: CloudTrail `eventName`,
+/// Azure `operationName` (`operationName.value` in the REST shape) and
+/// `OperationNameValue`, GCP `methodName`, ECS `event.action`, and `op` for
+/// a record that carries its own `modwatch.op`. The prefilter looks for
+/// operation needles only in these values.
+pub(crate) const OPERATION_KEYS: &[&str] =
+    &["eventName", "operationName", "OperationNameValue", "methodName", "action", "op"];
+
 /// Whether the value of a field is copied verbatim from the raw event bytes,
 /// and if so which part of a literal compared with it must occur in them.
 /// Used to build the prefilter: a field computed by the normaliser (e.g.
-/// `event.dataset` on raw events) cannot constrain the raw bytes.
-pub(crate) fn prefilter_needle(field: &str, literal: &str) -> Option<String> {
+/// `event.dataset` on raw events) cannot constrain the raw bytes. A needle of
+/// an operation field must occur in the value of one of [`OPERATION_KEYS`].
+pub(crate) fn prefilter_needle(field: &str, literal: &str) -> Option<Needle> {
     // JSON may escape these characters, so the bytes would not contain them as written.
     if literal.bytes().any(|b| b == b'"' || b == b'\\' || !(0x20..0x80).contains(&b)) {
         return None;
@@ -378,12 +389,17 @@ pub(crate) fn prefilter_needle(field: &str, literal: &str) -> Option<String> {
     if COMPUTED.contains(&field) {
         return None;
     }
-    if field == "modwatch.op" {
-        // `eventsource:eventname` for AWS: only the name part is in the bytes.
-        let tail = literal.rsplit(':').next().unwrap_or(literal);
-        return (!tail.is_empty()).then(|| tail.to_string());
+    let needle = |text: &str, operation: bool| Some(Needle { text: text.to_string(), operation });
+    match field {
+        // `eventsource:eventname` for AWS: only the name part is in the bytes,
+        // and only a run with the `:` is known to be in the name.
+        "modwatch.op" => match literal.rsplit_once(':') {
+            Some((_, tail)) => (!tail.is_empty()).then(|| needle(tail, true)).flatten(),
+            None => needle(literal, false),
+        },
+        "event.action" => needle(literal, true),
+        _ => needle(literal, false),
     }
-    Some(literal.to_string())
 }
 
 #[cfg(test)]

@@ -166,8 +166,14 @@ fn gcp_raw() {
 
 #[test]
 fn needles() {
-    assert_eq!(prefilter_needle("event.action", "RunInstances").as_deref(), Some("RunInstances"));
-    assert_eq!(prefilter_needle("event.dataset", "azure.activitylogs"), None);
-    assert_eq!(prefilter_needle("modwatch.op", "ec2.amazonaws.com:runinstances").as_deref(), Some("runinstances"));
-    assert_eq!(prefilter_needle("requestParameters.x", "a\"b"), None);
+    let n = |field: &str, literal: &str| prefilter_needle(field, literal).map(|n| (n.text, n.operation));
+    let some = |text: &str, operation: bool| Some((text.to_string(), operation));
+    assert_eq!(n("event.action", "RunInstances"), some("RunInstances", true));
+    assert_eq!(n("event.dataset", "azure.activitylogs"), None);
+    assert_eq!(n("modwatch.op", "ec2.amazonaws.com:runinstances"), some("runinstances", true));
+    // Without the `:`, the run may be the event source's: anywhere in the bytes.
+    assert_eq!(n("modwatch.op", "ec2.amazonaws"), some("ec2.amazonaws", false));
+    assert_eq!(n("modwatch.op", "ec2.amazonaws.com:"), None);
+    assert_eq!(n("event.provider", "ec2.amazonaws.com"), some("ec2.amazonaws.com", false));
+    assert_eq!(n("requestParameters.x", "a\"b"), None);
 }
