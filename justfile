@@ -95,3 +95,23 @@ lint-fluent-bit:
 # Wasm instructions per record of the Fluent Bit module (wasmtime fuel), and the wasm stack it needs.
 bench-fluent-bit:
     cargo bench -p modwatch-host --bench fluent_bit
+
+# Fuzzing (cargo-fuzz and libFuzzer, `fuzz/`): builds the seed corpora (`fuzz/seed.sh`), then runs
+# every target for SECONDS each, one after another on one core: event (sniff, normalise, evaluate,
+# tag), eql (query parser and compiler), rules (rule packs), config, state (`import_state`) and
+# fluent_bit (the Fluent Bit export, natively). Stops at the first crash, hang (5 s) or blow-up
+# (2 GiB). Corpora grow in fuzz/corpus/, crashes land in fuzz/artifacts/, logs in fuzz/logs/. For a
+# crash: `RUSTC_BOOTSTRAP=1 cargo fuzz tmin --fuzz-dir fuzz NAME fuzz/artifacts/NAME/crash-…`, fix
+# it, keep the minimised input under tests/fuzz/NAME/ with a row in tests/fuzz/README.md.
+# Every fuzz target for SECONDS each, one after another, after seeding (details above).
+fuzz seconds="60": setup-fuzz
+    fuzz/seed.sh
+    for t in event eql rules config state fluent_bit; do fuzz/run.sh "$t" {{seconds}}; done
+
+# One fuzz target (event, eql, rules, config, state, fluent_bit) for SECONDS.
+fuzz-target name seconds="60": setup-fuzz
+    fuzz/run.sh {{name}} {{seconds}}
+
+# Install cargo-fuzz (idempotent; `just fuzz` runs it on the stable toolchain with RUSTC_BOOTSTRAP=1).
+setup-fuzz:
+    ./scripts/setup-fuzz.sh

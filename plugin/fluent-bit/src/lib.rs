@@ -14,7 +14,7 @@
 //! not define a `malloc` that would replace the C library's.
 
 // The Fluent Bit ABI is raw pointers into the module's own memory; this is
-// the only modwatch crate that needs `unsafe`, and only in `abi` below.
+// the only modwatch crate that needs `unsafe`, and only in `abi` and `filter_abi` below.
 #![allow(unsafe_code, reason = "Fluent Bit's ABI passes raw pointers; every unsafe block says why it holds")]
 // Natively (tests, clippy) the wasm32-only exports are absent, and with them
 // the only callers of part of the skin.
@@ -95,16 +95,18 @@ fn touch(record: &[u8]) -> u32 {
     record.iter().fold(0u32, |sum, &b| sum.wrapping_add(u32::from(b)))
 }
 
+#[cfg(any(target_arch = "wasm32", feature = "fuzzing", test))]
+pub use filter_abi::modwatch_filter;
+
 #[cfg(target_arch = "wasm32")]
 mod abi {
-    //! The exports Fluent Bit (and the test harness) call.
+    //! The exports Fluent Bit (and the test harness) call, besides
+    //! [`modwatch_filter`](super::filter_abi::modwatch_filter).
 
     use std::alloc::{Layout, alloc, dealloc};
 
-    use super::{Answer, touch, with_state};
-
-    /// `""`: the answer that drops a record.
-    static EMPTY: [u8; 1] = [0];
+    use super::filter_abi::EMPTY;
+    use super::touch;
 
     /// Bytes before each block from [`malloc`] that record its size, which
     /// [`free`] needs to give the block back. Also the alignment.
@@ -147,34 +149,6 @@ mod abi {
         }
     }
 
-    /// Fluent Bit's `wasm` filter function (`function_name modwatch_filter`).
-    /// Returns `record` to keep the record, a tagged copy to replace it, or
-    /// `""` to drop it (only with `output.mode = "drop-non-matches"`, or a
-    /// NULL record, which can be answered no other way).
-    #[unsafe(no_mangle)]
-    pub extern "C" fn modwatch_filter(
-        _tag: *const u8,
-        _tag_len: u32,
-        _sec: u32,
-        _nsec: u32,
-        record: *const u8,
-        record_len: u32,
-    ) -> *const u8 {
-        if record.is_null() {
-            // Fluent Bit could not copy the record in (our `malloc` failed):
-            // there is nothing to return but "".
-            return EMPTY.as_ptr();
-        }
-        // SAFETY: Fluent Bit passes a buffer it allocated with `malloc` and
-        // filled with `record_len` bytes (plus a NUL), live for this call.
-        let bytes = unsafe { std::slice::from_raw_parts(record, record_len as usize) };
-        match with_state(bytes) {
-            Some((Answer::Replaced, out)) => out,
-            Some((Answer::Dropped, _)) => EMPTY.as_ptr(),
-            Some((Answer::Unchanged, _)) | None => record,
-        }
-    }
-
     /// Reads the record once and returns it: the benchmark's measure of one
     /// pass over a record's bytes. Not for Fluent Bit.
     #[unsafe(no_mangle)]
@@ -198,6 +172,64 @@ mod abi {
     }
 }
 
+/// The filter function, natively too under the `fuzzing` feature (and in
+/// tests): the fuzz target and the regression test call the very export
+/// Fluent Bit calls, where the fuzzer can see its coverage. Natively it has
+/// no `malloc`/`free` beside it (those would replace the C library's).
+#[cfg(any(target_arch = "wasm32", feature = "fuzzing", test))]
+mod filter_abi {
+    use super::{Answer, with_state};
+
+    /// `""`: the answer that drops a record.
+    pub(crate) static EMPTY: [u8; 1] = [0];
+
+    /// Fluent Bit's `wasm` filter function (`function_name modwatch_filter`).
+    /// Returns `record` to keep the record, a tagged copy to replace it, or
+    /// `""` to drop it (only with `output.mode = "drop-non-matches"`, or a
+    /// NULL record, which can be answered no other way).
+    ///
+    /// # Safety
+    ///
+    /// `record` is NULL or points to `record_len` readable bytes that stay
+    /// put for the call (Fluent Bit's copy of the record). The answer lives
+    /// until the next call.
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn modwatch_filter(
+        _tag: *const u8,
+        _tag_len: u32,
+        _sec: u32,
+        _nsec: u32,
+        record: *const u8,
+        record_len: u32,
+    ) -> *const u8 {
+        if record.is_null() {
+            // Fluent Bit could not copy the record in (our `malloc` failed):
+            // there is nothing to return but "".
+            return EMPTY.as_ptr();
+        }
+        // SAFETY: Fluent Bit passes a buffer it allocated with `malloc` and
+        // filled with `record_len` bytes (plus a NUL), live for this call.
+        let bytes = unsafe { std::slice::from_raw_parts(record, record_len as usize) };
+        match with_state(bytes) {
+            Some((Answer::Replaced, out)) => out,
+            Some((Answer::Dropped, _)) => EMPTY.as_ptr(),
+            Some((Answer::Unchanged, _)) | None => record,
+        }
+    }
+}
+
+// The fuzz target's check and the replay of its regression inputs
+// (`tests/fuzz/fluent_bit/`), shared with `fuzz/`.
+#[cfg(test)]
+#[path = "../../../fuzz/src/fluent_bit.rs"]
+mod fuzz_check;
+#[cfg(test)]
+#[path = "../../../fuzz/src/json.rs"]
+mod json;
+#[cfg(test)]
+#[path = "../../../fuzz/src/regressions.rs"]
+mod regressions;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -218,5 +250,12 @@ mod tests {
     #[test]
     fn touch_sums_bytes() {
         assert_eq!(touch(b"\x01\x02\xff"), 258);
+    }
+
+    /// Every input the `fluent_bit` fuzz target kept, through the export
+    /// itself, with the target's invariants and the recorded answer.
+    #[test]
+    fn fuzz_regressions_replay() {
+        regressions::replay("fluent_bit", |data| fuzz_check::check(modwatch_filter, data));
     }
 }
