@@ -6,37 +6,15 @@
 
 #![allow(clippy::panic, reason = "a benchmark that cannot build its engine has nothing to measure")]
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use modwatch_engine::Engine;
 
-struct Counting;
+#[path = "../tests/counting/mod.rs"]
+mod counting;
 
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: every call is forwarded to the system allocator unchanged; the
-// counters only observe sizes.
-#[allow(unsafe_code, reason = "a global allocator is unsafe by definition; this one only counts")]
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-        PEAK.fetch_max(live, Ordering::Relaxed);
-        // SAFETY: same layout, forwarded.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        // SAFETY: same pointer and layout, forwarded.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
+use counting::live;
 
 /// A TerminateInstances by user `n`, `minute` minutes into the day.
 fn terminate(n: usize, minute: usize) -> String {
@@ -61,10 +39,6 @@ fn time(label: &str, sample: &[String], events: usize) -> f64 {
     let ns = t.elapsed().as_nanos() as f64 / events as f64;
     println!("  {label:<52} {ns:>8.0} ns/event");
     ns
-}
-
-fn live() -> usize {
-    LIVE.load(Ordering::Relaxed)
 }
 
 fn main() {

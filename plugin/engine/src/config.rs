@@ -251,10 +251,10 @@ impl Config {
             v.keys(allow, "allowlist", &["aws_service_callers", "principals", "user_agents"]);
             config.allow_aws_service_callers =
                 v.bool(allow, "allowlist.aws_service_callers").unwrap_or(config.allow_aws_service_callers);
-            if let Some(list) = v.strings(allow, "allowlist.principals") {
+            if let Some(list) = v.patterns(allow, "allowlist.principals") {
                 config.allow_principals = list;
             }
-            if let Some(list) = v.strings(allow, "allowlist.user_agents") {
+            if let Some(list) = v.patterns(allow, "allowlist.user_agents") {
                 config.allow_user_agents = list;
             }
         }
@@ -350,6 +350,19 @@ impl Validator {
                 None
             }
         }
+    }
+
+    /// Allowlist patterns: strings with at least one character that is not a
+    /// wildcard. `*` (or `?*`) would suppress every match of every rule, which
+    /// is switching detection off, not allow-listing.
+    fn patterns(&mut self, obj: &Map<String, Value>, path: &str) -> Option<Vec<String>> {
+        let list = self.strings(obj, path)?;
+        for (i, p) in list.iter().enumerate() {
+            if p.chars().all(|c| c == '*' || c == '?') {
+                self.invalid(format!("{path}[{i}] {p:?} matches everything; name what to allow"));
+            }
+        }
+        Some(list)
     }
 
     fn uint(&mut self, obj: &Map<String, Value>, path: &str, min: u64, max: u64) -> Option<u64> {
@@ -474,6 +487,13 @@ impl Validator {
         let end = minutes("end");
         if w.get("start").is_none() || w.get("end").is_none() {
             self.invalid(format!("{key} needs both \"start\" and \"end\""));
+        }
+        // Equal times would be an empty window (everything outside it) to
+        // the matcher, and a whole day to a reader: refused as ambiguous.
+        if let (Some(a), Some(b)) = (start, end)
+            && a == b
+        {
+            self.invalid(format!("{key}.start and .end are the same time; for a whole day use \"00:00\" to \"24:00\""));
         }
         let offset_secs = match w.get("utc_offset") {
             None => 0,

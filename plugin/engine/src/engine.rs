@@ -168,7 +168,9 @@ impl Engine {
             return self.failed(event, &e);
         }
         let candidates = if self.config.validate { Candidates::All } else { self.rules.prefilter.scan(event) };
-        if candidates == Candidates::None && !self.config.validate {
+        // A batch object is parsed even when no rule could match it: it
+        // gets one verdict per record, whatever the prefilter says.
+        if candidates == Candidates::None && !self.config.validate && !input::may_be_batch(event) {
             self.stats.prefiltered += 1;
             self.stats.records += 1;
             return Tagged { output: self.pass(), verdicts: vec![Verdict::bare(Status::NoMatch)] };
@@ -230,7 +232,8 @@ impl Engine {
 
     /// An event that could not be decoded: an error verdict, and the event
     /// passes through (with `modwatch.error` spliced in when asked for and
-    /// the event is an object whose only fault is its size or depth).
+    /// the event is an object whose only fault is its size, its depth or a
+    /// repeated key).
     fn failed(&mut self, event: &[u8], e: &Error) -> Tagged {
         self.stats.errors += 1;
         self.stats.records += 1;
@@ -488,10 +491,10 @@ fn splice_tags(event: &[u8], value: &Value, tags: &Value) -> Option<Vec<u8>> {
 }
 
 /// `{"modwatch":{"error":…},` spliced after the opening brace of an object
-/// event that was refused for its size or depth (its bytes are otherwise
-/// fine JSON, so the result is too).
+/// event that was refused for its size, its depth or a repeated key (its
+/// bytes are otherwise fine JSON, so the result is too).
 fn splice_error(event: &[u8], e: &Error) -> Option<Vec<u8>> {
-    if !matches!(e.kind(), ErrorKind::TooLarge | ErrorKind::TooDeep) {
+    if !matches!(e.kind(), ErrorKind::TooLarge | ErrorKind::TooDeep | ErrorKind::DuplicateKey) {
         return None;
     }
     let start = event.iter().position(|b| !b.is_ascii_whitespace())?;

@@ -24,6 +24,9 @@ pub enum ErrorKind {
     TooDeep,
     /// The event is empty or only whitespace.
     Empty,
+    /// An object of the event has the same key twice (Elasticsearch refuses
+    /// such a document too).
+    DuplicateKey,
 
     // 2xx: a rule pack could not be loaded. The previous engine keeps running.
     /// The rule pack is not valid TOML, or its tables have the wrong shape.
@@ -63,6 +66,7 @@ impl ErrorKind {
             ErrorKind::TooLarge => 103,
             ErrorKind::TooDeep => 104,
             ErrorKind::Empty => 105,
+            ErrorKind::DuplicateKey => 106,
             ErrorKind::RulePackSyntax => 200,
             ErrorKind::RuleInvalid => 201,
             ErrorKind::QuerySyntax => 202,
@@ -85,6 +89,7 @@ impl ErrorKind {
             ErrorKind::TooLarge => "too_large",
             ErrorKind::TooDeep => "too_deep",
             ErrorKind::Empty => "empty",
+            ErrorKind::DuplicateKey => "duplicate_key",
             ErrorKind::RulePackSyntax => "rule_pack_syntax",
             ErrorKind::RuleInvalid => "rule_invalid",
             ErrorKind::QuerySyntax => "query_syntax",
@@ -207,6 +212,7 @@ mod tests {
             ErrorKind::TooLarge,
             ErrorKind::TooDeep,
             ErrorKind::Empty,
+            ErrorKind::DuplicateKey,
             ErrorKind::RulePackSyntax,
             ErrorKind::RuleInvalid,
             ErrorKind::QuerySyntax,

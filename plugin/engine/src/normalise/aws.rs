@@ -219,8 +219,13 @@ impl<'a> Facts<'a> {
             self.user_name.or(self.id_type.filter(|t| *t == "Root"))
         };
         let account = self.owner_account.or(self.caller_account);
+        // Allowlists see the names the account gave, never the session name
+        // of an assumed role: `RoleSessionName` is whatever the caller of
+        // AssumeRole chose, so matching it would let anyone allowed to assume
+        // a role pick a name an allowlist lets through.
+        let listed = if assumed { self.issuer_name } else { display };
         if let Some(id) = id {
-            f.principal_names = [Some(id.clone()), self.user_name.map(Cow::Borrowed), display.map(Cow::Borrowed)]
+            f.principal_names = [Some(id.clone()), self.user_name.map(Cow::Borrowed), listed.map(Cow::Borrowed)]
                 .into_iter()
                 .flatten()
                 .collect();
