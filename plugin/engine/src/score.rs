@@ -384,7 +384,10 @@ impl Scorer {
         }
         let list = v["principals"].as_array().ok_or_else(|| bad("state has no principals list".into()))?;
         let mut scorer = Scorer {
-            latest: v["latest"].as_i64(),
+            latest: match &v["latest"] {
+                Value::Null => None,
+                t => Some(event_time(t).ok_or_else(|| bad(format!("latest {t} is not an event time")))?),
+            },
             evictions: v["evictions"].as_u64().unwrap_or(0),
             alerts: v["alerts"].as_u64().unwrap_or(0),
             ..Scorer::default()
@@ -394,9 +397,10 @@ impl Scorer {
         for (i, p) in list.iter().enumerate().skip(skip) {
             let field = |k: &str| p.get(k).ok_or_else(|| bad(format!("principal {i}: missing {k:?}")));
             let key = field("key")?.as_str().ok_or_else(|| bad(format!("principal {i}: key is not a string")))?;
-            let int = |k: &str| field(k)?.as_i64().ok_or_else(|| bad(format!("principal {i}: {k} is not an integer")));
-            let mut state = State::new(int("first_seen")?);
-            state.last_seen = int("last_seen")?;
+            let time =
+                |k: &str| event_time(field(k)?).ok_or_else(|| bad(format!("principal {i}: {k} is not an event time")));
+            let mut state = State::new(time("first_seen")?);
+            state.last_seen = time("last_seen")?;
             state.alerted = field("alerted")?.as_bool().unwrap_or(false);
             for b in field("buckets")?.as_array().into_iter().flatten() {
                 let n = |j: usize| b.get(j).and_then(Value::as_u64);
@@ -442,6 +446,17 @@ impl Scorer {
         let entry = (std::mem::size_of::<(u64, u32)>() + 1) * 8 / 7;
         std::mem::size_of::<Slot>() + entry + key_len
     }
+}
+
+/// The Unix seconds of any time `time::parse` reads (years 0000 to 9999)
+/// lie within this of 0; so do all that `export` writes.
+const MAX_EVENT_TIME: i64 = 1 << 40;
+
+/// An imported time, if it is one an exported state can hold: outside
+/// ±[`MAX_EVENT_TIME`] it was not written by `export`, and the window
+/// arithmetic (`first_seen + learning`, `now - window`) could overflow.
+fn event_time(v: &Value) -> Option<i64> {
+    v.as_i64().filter(|t| (-MAX_EVENT_TIME..=MAX_EVENT_TIME).contains(t))
 }
 
 impl State {

@@ -81,3 +81,39 @@ fn colliding_keys_stay_apart() {
     assert_eq!(s.score(&c, &input("a", "2026-01-01T00:00:01Z", 1)).principal_score, 4.0);
     assert_eq!(s.len(), 2);
 }
+
+#[test]
+fn import_refuses_times_no_event_has() {
+    // Found by the `state` fuzz target (tests/fuzz/state/): a principal
+    // imported with `first_seen` near i64::MAX overflowed
+    // `first_seen + learning_secs` when its next event came from a new IP.
+    let c = cfg();
+    let mut s = Scorer::default();
+    s.score(&c, &input("k", "2026-01-01T00:00:00Z", 1));
+    let exported = s.export(&c);
+    let with = |key: &str, t: i64| {
+        let mut v = exported.clone();
+        if key == "latest" {
+            v["latest"] = json!(t);
+        } else {
+            v["principals"][0][key] = json!(t);
+        }
+        v.to_string()
+    };
+    for key in ["first_seen", "last_seen", "latest"] {
+        for t in [i64::MAX, i64::MIN, MAX_EVENT_TIME + 1] {
+            let e = Scorer::import(&c, &with(key, t)).err();
+            assert_eq!(e.map(|e| e.kind()), Some(ErrorKind::StateInvalid), "{key} = {t}");
+        }
+    }
+    // The first and last second of year 0000 to 9999 are event times.
+    for text in ["0000-01-01T00:00:00Z", "9999-12-31T23:59:59Z"] {
+        let t = time::parse(text).unwrap_or(i64::MAX);
+        assert!(Scorer::import(&c, &with("first_seen", t)).is_ok(), "{text}");
+    }
+    // The fuzz input's path: a new IP after such an import scores, no overflow.
+    let mut t = Scorer::import(&c, &with("first_seen", MAX_EVENT_TIME)).unwrap_or_default();
+    let mut i = input("k", "2026-01-01T00:01:00Z", 1);
+    i.source_ip = Some("198.51.100.1");
+    assert_eq!(t.score(&c, &i).principal_score, 2.0);
+}
