@@ -17,6 +17,10 @@ run:
 scan *ARGS:
     cargo run --release -p modwatch-host -- scan {{ARGS}}
 
+# The sidecar for Vector's `http` sink (docs/vector.md): tags each batch, forwards it to FORWARD (e.g. Vector's `http_server` source); more options after it (--state FILE, --only-matches, --rules FILE …).
+serve forward="http://127.0.0.1:8688/" *ARGS:
+    cargo run --release -p modwatch-host -- serve --forward {{quote(forward)}} {{ARGS}}
+
 # Everything CI runs: formatting, lints, every test.
 test: fmt-check lint lint-fluent-bit test-rust test-web
 
@@ -40,10 +44,14 @@ build-component:
     @ls -l target/artefacts/modwatch.component.wasm
 
 # Benchmarks: throughput of the native engine, the component in wasmtime and a naive serde_json
-# baseline on a generated mix; scoring memory per principal, under spraying, and cost per event.
-bench:
+# baseline on a generated mix; scoring memory per principal, under spraying, and cost per event; then bench-serve.
+bench: && bench-serve
     cargo bench -p modwatch-engine --bench scoring
     cargo bench -p modwatch-host --bench throughput
+
+# Events/s through `modwatch serve` (the Vector sidecar) on the same mix, batches of 1,000, to a receiver on loopback.
+bench-serve:
+    cargo bench -p modwatch-host --bench serve
 
 # Install what the web build and its tests need (Chromium from Debian, wasm-bindgen-cli, playwright-core); idempotent.
 setup-web *ARGS:

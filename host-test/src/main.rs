@@ -2,9 +2,11 @@
 //!
 //! With no arguments it runs the bundled sample and explains the result.
 
+mod serve;
+
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, IsTerminal, Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -31,6 +33,11 @@ enum Command {
     /// Scans events and writes them to stdout, one JSON line each: the tagged
     /// event for matches, the original bytes for everything else.
     Scan(ScanArgs),
+    /// Runs an HTTP server for Vector's `http` sink: tags each batch of
+    /// events it receives, forwards the tagged batch to another URL (e.g.
+    /// Vector's `http_server` source) and answers 200 only once that
+    /// forward succeeded (503 otherwise, so the sender retries).
+    Serve(serve::ServeArgs),
     /// Writes the embedded WebAssembly component (for jco, wasmtime, tests).
     Component {
         /// Where to write it.
@@ -51,6 +58,16 @@ struct ScanArgs {
     /// Write verdicts (one JSON line per record) instead of events.
     #[arg(long)]
     verdicts: bool,
+    #[command(flatten)]
+    engine: EngineArgs,
+    /// No progress bar and no summary.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+/// How the engine is made: the options `scan` and `serve` share.
+#[derive(Debug, Args)]
+struct EngineArgs {
     /// A TOML rule pack that replaces the built-in one.
     #[arg(long, value_name = "FILE")]
     rules: Option<PathBuf>,
@@ -68,9 +85,6 @@ struct ScanArgs {
     /// is always reported.
     #[arg(long)]
     validate: bool,
-    /// No progress bar and no summary.
-    #[arg(short, long)]
-    quiet: bool,
 }
 
 /// How many error messages the summary quotes.
@@ -95,6 +109,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         None => sample(),
         Some(Command::Scan(args)) => scan(&args),
+        Some(Command::Serve(args)) => serve::serve(&args),
         Some(Command::Component { out }) => std::fs::write(&out, modwatch_host::COMPONENT)
             .with_context(|| format!("cannot write {}", out.display()))
             .map_err(usage),
@@ -109,19 +124,9 @@ fn main() -> ExitCode {
 }
 
 fn scan(args: &ScanArgs) -> Result<(), Failure> {
-    let config = config(args)?;
-    let rules = match &args.rules {
-        Some(path) => Some(
-            std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display())).map_err(usage)?,
-        ),
-        None => None,
-    };
-    let mut detector = detector(config.as_deref(), rules.as_deref())?;
+    let mut detector = args.engine.detector()?;
     let max_event = usize::try_from(detector.max_event_bytes()?).unwrap_or(usize::MAX);
     let inputs = open_inputs(&args.files)?;
-    if let Some(path) = &args.state {
-        load_state(&mut detector, path)?;
-    }
 
     let out = io::stdout().lock();
     let mut out = BufWriter::new(out);
@@ -141,9 +146,8 @@ fn scan(args: &ScanArgs) -> Result<(), Failure> {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(()),
         other => other.context("writing stdout")?,
     }
-    if let Some(path) = &args.state {
-        let state = detector.export_state()?;
-        std::fs::write(path, state).with_context(|| format!("cannot write the state to {}", path.display()))?;
+    if let Some(path) = &args.engine.state {
+        save_state(&mut detector, path)?;
     }
     if !args.quiet {
         let stats = detector.stats()?;
@@ -207,8 +211,28 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.downcast_ref::<io::Error>().is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
 }
 
+impl EngineArgs {
+    /// The engine these options describe, with its saved state loaded.
+    fn detector(&self) -> Result<Detector, Failure> {
+        let config = config(self)?;
+        let rules = match &self.rules {
+            Some(path) => Some(
+                std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read {}", path.display()))
+                    .map_err(usage)?,
+            ),
+            None => None,
+        };
+        let mut detector = detector(config.as_deref(), rules.as_deref())?;
+        if let Some(path) = &self.state {
+            load_state(&mut detector, path)?;
+        }
+        Ok(detector)
+    }
+}
+
 /// The config text for the engine: the file, with the flags merged in.
-fn config(args: &ScanArgs) -> Result<Option<String>, Failure> {
+fn config(args: &EngineArgs) -> Result<Option<String>, Failure> {
     let text = match &args.config {
         Some(path) => Some(
             std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display())).map_err(usage)?,
@@ -243,13 +267,24 @@ fn config(args: &ScanArgs) -> Result<Option<String>, Failure> {
 }
 
 /// Imports the state saved by an earlier run; a missing file is a first run.
-fn load_state(detector: &mut Detector, path: &std::path::Path) -> Result<(), Failure> {
+fn load_state(detector: &mut Detector, path: &Path) -> Result<(), Failure> {
     let state = match std::fs::read_to_string(path) {
         Ok(state) => state,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(usage(anyhow!("cannot read the state {}: {e}", path.display()))),
     };
     detector.import_state(&state)?.map_err(|e| usage(anyhow!("{}: {e}", path.display())))
+}
+
+/// Writes the scoring state to `path` through a temporary file beside it, so
+/// a crash while writing leaves the previous state whole.
+fn save_state(detector: &mut Detector, path: &Path) -> anyhow::Result<()> {
+    let state = detector.export_state()?;
+    let mut temp = path.as_os_str().to_owned();
+    temp.push(".tmp");
+    std::fs::write(&temp, state)
+        .with_context(|| format!("cannot write the state to {}", Path::new(&temp).display()))?;
+    std::fs::rename(&temp, path).with_context(|| format!("cannot write the state to {}", path.display()))
 }
 
 fn detector(config: Option<&str>, rules: Option<&str>) -> Result<Detector, Failure> {

@@ -1,0 +1,695 @@
+//! `modwatch serve`: the component behind an HTTP endpoint for Vector's
+//! `http` sink, with full per-principal scoring.
+//!
+//! One request is one batch: its body is decompressed and split into events
+//! outside the engine's lock, the batch is tagged in one call under the lock
+//! (one scoring state for every connection, in the order the batches take
+//! the lock), and the tagged batch is forwarded as one JSON array. The
+//! request is answered 200 only once the forward got a 2xx; otherwise 503,
+//! so the sender keeps the batch and retries it.
+//!
+//! A retried batch must not be scored twice, and must not lose the tags its
+//! first attempt earned (an alert is raised once). So the tagged output of a
+//! batch whose forward failed is kept, keyed by a hash of the decompressed
+//! body, and a retry with the same body forwards that output without going
+//! through the engine again. Past that cache (a batch re-sent in another
+//! body, or after a restart), the engine's own deduplication by event id
+//! applies: the event is tagged `duplicate` and adds no points.
+//!
+//! Each element of a batch is one of:
+//!
+//! - a **bare event**: a cloud record as a JSON object. It goes to the engine
+//!   as its bytes; a match is forwarded as the engine's tagged output, any
+//!   other event as its own bytes.
+//! - a **Vector envelope**: an object whose `message` is a string holding a
+//!   JSON object (the raw line as Vector's sources read it, beside `host`,
+//!   `source_type`, `timestamp` …). The engine gets the `message` text; on a
+//!   match `message` is replaced by the tagged line (so `parse_json(.message)`
+//!   downstream gives exactly what `modwatch scan` would print), and every
+//!   other byte of the envelope is kept.
+//! - a **JSON string** (Vector's `log_namespace`, or a `text` codec wrapped
+//!   in JSON): the string is the event, forwarded as a string.
+//! - in NDJSON, a line that is not JSON: the engine gets it (and reports the
+//!   error); it is forwarded as `{"message": "<the line>"}` so that the
+//!   forwarded array stays valid JSON.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::convert::Infallible;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::io::Read;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow};
+use clap::Args;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{self, HeaderValue};
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode, Uri};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::graceful::GracefulShutdown;
+use modwatch_host::{Detector, Output, Stats, Status, TagResult};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::{EngineArgs, Failure, save_state, usage};
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// The address to listen on (loopback: the sidecar runs beside Vector).
+    /// Port 0 picks a free port; the address is printed on stderr.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8687")]
+    listen: SocketAddr,
+    /// Where each tagged batch is POSTed as a JSON array, e.g. Vector's
+    /// `http_server` source: `http://127.0.0.1:8688/`.
+    #[arg(long, value_name = "URL")]
+    forward: String,
+    /// Forward only the events with a match.
+    #[arg(long)]
+    only_matches: bool,
+    #[command(flatten)]
+    engine: EngineArgs,
+    /// The largest request body, in bytes, before and after decompression
+    /// (larger: 413).
+    #[arg(long, value_name = "N", default_value_t = 10 << 20)]
+    max_body_bytes: usize,
+    /// How long a forward may take, in seconds, before the batch is answered
+    /// 503.
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    forward_timeout: f64,
+}
+
+/// Batches whose forward failed, kept for their retry.
+const RETRY_BATCHES: usize = 64;
+/// Bytes of tagged output the retry cache may hold.
+const RETRY_BYTES: usize = 256 << 20;
+/// Upper bounds of the request latency histogram, in seconds.
+const LATENCY_BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
+
+pub(crate) fn serve(args: &ServeArgs) -> Result<(), Failure> {
+    let forward: Uri = args.forward.parse().map_err(|e| usage(anyhow!("--forward {:?}: {e}", args.forward)))?;
+    if forward.scheme_str() != Some("http") || forward.host().is_none() {
+        return Err(usage(anyhow!(
+            "--forward {:?}: give an http:// URL (the receiver runs beside the sidecar, on loopback)",
+            args.forward
+        )));
+    }
+    if !(args.forward_timeout.is_finite() && args.forward_timeout > 0.0) {
+        return Err(usage(anyhow!("--forward-timeout must be a positive number of seconds")));
+    }
+    let detector = args.engine.detector()?;
+    let shared = Arc::new(Shared {
+        detector: Mutex::new(detector),
+        forward,
+        only_matches: args.only_matches,
+        max_body: args.max_body_bytes,
+        forward_timeout: Duration::from_secs_f64(args.forward_timeout),
+        client: Client::builder(TokioExecutor::new()).build_http(),
+        metrics: Metrics::default(),
+        retries: Mutex::new(RetryCache::default()),
+    });
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    runtime.block_on(run(args, Arc::clone(&shared)))?;
+    // Every connection is closed: the engine is ours alone again.
+    if let Some(path) = &args.engine.state {
+        let mut detector = shared.detector.lock().unwrap_or_else(PoisonError::into_inner);
+        save_state(&mut detector, path)?;
+        eprintln!("modwatch serve: state saved to {}", path.display());
+    }
+    Ok(())
+}
+
+/// Accepts connections until SIGTERM or SIGINT, then lets in-flight
+/// requests finish (bounded by the forward timeout).
+async fn run(args: &ServeArgs, shared: Arc<Shared>) -> Result<(), Failure> {
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))
+        .map_err(usage)?;
+    let local = listener.local_addr().context("the listening address")?;
+    eprintln!("modwatch serve: listening on http://{local}/, forwarding to {}", shared.forward);
+    let graceful = GracefulShutdown::new();
+    let mut stop = std::pin::pin!(shutdown_signal());
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((stream, _)) => stream,
+                    // Out of descriptors and the like: keep serving the others.
+                    Err(e) => {
+                        eprintln!("modwatch serve: accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let shared = Arc::clone(&shared);
+                let service = service_fn(move |request| handle(Arc::clone(&shared), request));
+                let connection = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+                let connection = graceful.watch(connection);
+                tokio::spawn(async move {
+                    // A client that goes away mid-request is its own business.
+                    let _ = connection.await;
+                });
+            }
+            signal = &mut stop => {
+                signal?;
+                break;
+            }
+        }
+    }
+    drop(listener);
+    eprintln!("modwatch serve: shutting down, finishing in-flight requests");
+    let grace = shared.forward_timeout + Duration::from_secs(10);
+    if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
+        eprintln!("modwatch serve: in-flight requests still open after {grace:?}, closing them");
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+async fn shutdown_signal() -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+async fn shutdown_signal() -> anyhow::Result<()> {
+    tokio::signal::ctrl_c().await.context("cannot listen for Ctrl-C")
+}
+
+/// What every connection shares.
+struct Shared {
+    /// The one engine: a wasmtime store is used by one thread at a time.
+    detector: Mutex<Detector>,
+    forward: Uri,
+    only_matches: bool,
+    max_body: usize,
+    forward_timeout: Duration,
+    client: Client<HttpConnector, Full<Bytes>>,
+    metrics: Metrics,
+    retries: Mutex<RetryCache>,
+}
+
+type Reply = Response<Full<Bytes>>;
+
+async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Reply, Infallible> {
+    let started = Instant::now();
+    let reply = route(&shared, request).await;
+    shared.metrics.request(reply.status(), started.elapsed());
+    Ok(reply)
+}
+
+async fn route(shared: &Arc<Shared>, request: Request<Incoming>) -> Reply {
+    let path = request.uri().path();
+    match (request.method(), path) {
+        (&Method::POST, "/" | "/events") => ingest(shared, request).await,
+        (&Method::GET | &Method::HEAD, "/health") => reply(StatusCode::OK, "application/json", r#"{"status":"ok"}"#),
+        (&Method::GET | &Method::HEAD, "/metrics") => {
+            let text = shared.metrics.render(shared);
+            reply(StatusCode::OK, "text/plain; version=0.0.4; charset=utf-8", text)
+        }
+        (_, "/" | "/events") => not_allowed("POST"),
+        (_, "/health" | "/metrics") => not_allowed("GET, HEAD"),
+        _ => problem(StatusCode::NOT_FOUND, "not found: POST events to / or /events; GET /health, /metrics"),
+    }
+}
+
+fn reply(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Reply {
+    let mut response = Response::new(Full::new(body.into()));
+    *response.status_mut() = status;
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+/// An error answer: `{"error": "..."}`.
+fn problem(status: StatusCode, message: &str) -> Reply {
+    reply(status, "application/json", serde_json::json!({ "error": message }).to_string())
+}
+
+fn not_allowed(allow: &'static str) -> Reply {
+    let mut response = problem(StatusCode::METHOD_NOT_ALLOWED, &format!("method not allowed: use {allow}"));
+    response.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allow));
+    response
+}
+
+/// A request that cannot be taken: its status and why.
+struct Refusal(StatusCode, String);
+
+impl Refusal {
+    fn bad(message: impl Into<String>) -> Refusal {
+        Refusal(StatusCode::BAD_REQUEST, message.into())
+    }
+}
+
+async fn ingest(shared: &Arc<Shared>, request: Request<Incoming>) -> Reply {
+    match try_ingest(shared, request).await {
+        Ok(reply) => reply,
+        Err(Refusal(status, message)) => problem(status, &message),
+    }
+}
+
+async fn try_ingest(shared: &Arc<Shared>, request: Request<Incoming>) -> Result<Reply, Refusal> {
+    let (parts, body) = request.into_parts();
+    let encoding = Encoding::of(&parts.headers)?;
+    let ndjson = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("application/x-ndjson"));
+    let too_large = || Refusal(StatusCode::PAYLOAD_TOO_LARGE, format!("body over {} bytes", shared.max_body));
+    let declared = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > shared.max_body as u64) {
+        return Err(too_large());
+    }
+    let body = match Limited::new(body, shared.max_body).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => return Err(too_large()),
+        Err(e) => return Err(Refusal::bad(format!("cannot read the body: {e}"))),
+    };
+
+    // Decompressing, splitting and tagging are CPU work: off the async workers.
+    let work = Arc::clone(shared);
+    let tagged = tokio::task::spawn_blocking(move || work.tag_body(&body, encoding, ndjson))
+        .await
+        .map_err(|e| Refusal(StatusCode::INTERNAL_SERVER_ERROR, format!("the batch could not be processed: {e}")))??;
+
+    if !tagged.forward.is_empty() {
+        if let Err(e) = shared.send(tagged.forward.clone()).await {
+            shared.metrics.forward_failures.fetch_add(1, Ordering::Relaxed);
+            // Kept for the retry: the next attempt forwards these same tags.
+            shared.retries.lock().unwrap_or_else(PoisonError::into_inner).keep(tagged.key, &tagged);
+            return Err(Refusal(StatusCode::SERVICE_UNAVAILABLE, format!("forwarding failed, retry later: {e}")));
+        }
+        shared.metrics.forwarded.fetch_add(tagged.forwarded as u64, Ordering::Relaxed);
+    }
+    if tagged.replayed {
+        shared.retries.lock().unwrap_or_else(PoisonError::into_inner).forget(tagged.key);
+    }
+    let summary = serde_json::json!({
+        "events": tagged.events,
+        "matches": tagged.matches,
+        "forwarded": tagged.forwarded,
+        "replayed": tagged.replayed,
+    });
+    Ok(reply(StatusCode::OK, "application/json", summary.to_string()))
+}
+
+/// A batch ready to forward.
+#[derive(Clone)]
+struct Tagged {
+    /// The retry cache key of the decompressed body.
+    key: (u64, usize),
+    /// The JSON array to forward (empty: nothing to forward).
+    forward: Bytes,
+    events: usize,
+    matches: usize,
+    forwarded: usize,
+    /// Taken from the retry cache instead of the engine.
+    replayed: bool,
+}
+
+impl Shared {
+    fn tag_body(&self, body: &[u8], encoding: Encoding, ndjson: bool) -> Result<Tagged, Refusal> {
+        let body = encoding.decode(body, self.max_body)?;
+        let key = {
+            let mut hasher = DefaultHasher::new();
+            body.hash(&mut hasher);
+            (hasher.finish(), body.len())
+        };
+        if let Some(kept) = self.retries.lock().unwrap_or_else(PoisonError::into_inner).get(key) {
+            self.metrics.replayed.fetch_add(1, Ordering::Relaxed);
+            return Ok(Tagged { replayed: true, ..kept });
+        }
+        let items = split(&body, ndjson)?;
+        let events: Vec<Vec<u8>> = items.iter().map(|item| item.event.clone()).collect();
+        let results = {
+            let mut detector = self.detector.lock().unwrap_or_else(PoisonError::into_inner);
+            detector.batch(&events)
+        }
+        .map_err(|e| {
+            Refusal(StatusCode::INTERNAL_SERVER_ERROR, format!("the modwatch component failed on this batch: {e:#}"))
+        })?;
+        Ok(self.assemble(key, &items, results))
+    }
+
+    /// The forwarded array: each element as the engine's output, per its kind.
+    fn assemble(&self, key: (u64, usize), items: &[Item<'_>], results: Vec<TagResult>) -> Tagged {
+        let mut out = Vec::with_capacity(items.iter().map(|i| i.raw.len() + 2).sum::<usize>() + 2);
+        out.push(b'[');
+        let (mut matches, mut forwarded) = (0, 0);
+        for (item, result) in items.iter().zip(results) {
+            let matched = result.verdicts.iter().any(|v| v.status == Status::Match);
+            matches += usize::from(matched);
+            if self.only_matches && !matched {
+                continue;
+            }
+            let output = match result.output {
+                Output::Dropped => continue,
+                Output::Replaced(bytes) => Some(bytes),
+                Output::Unchanged => None,
+            };
+            if forwarded > 0 {
+                out.push(b',');
+            }
+            forwarded += 1;
+            item.write(&mut out, output.as_deref());
+        }
+        out.push(b']');
+        let forward = if forwarded == 0 { Bytes::new() } else { Bytes::from(out) };
+        Tagged { key, forward, events: items.len(), matches, forwarded, replayed: false }
+    }
+
+    /// POSTs one tagged batch; an error unless the receiver answered 2xx in
+    /// time.
+    async fn send(&self, body: Bytes) -> anyhow::Result<()> {
+        let request = Request::post(self.forward.clone())
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Full::new(body))?;
+        let exchange = async {
+            let response = self.client.request(request).await?;
+            let status = response.status();
+            // Read to the end, so the connection goes back to the pool.
+            let answer = response.into_body().collect().await?.to_bytes();
+            if status.is_success() {
+                Ok(())
+            } else {
+                let answer = String::from_utf8_lossy(&answer[..answer.len().min(200)]).into_owned();
+                Err(anyhow!("{} answered {status}: {answer}", self.forward))
+            }
+        };
+        match tokio::time::timeout(self.forward_timeout, exchange).await {
+            Ok(result) => result,
+            Err(_) => Err(anyhow!("{} did not answer within {:?}", self.forward, self.forward_timeout)),
+        }
+    }
+}
+
+/// The `content-encoding` of a request body.
+#[derive(Debug, Clone, Copy)]
+enum Encoding {
+    Identity,
+    Gzip,
+    /// zlib: what Vector's `compression: zlib` sends as `deflate`.
+    Deflate,
+    Zstd,
+}
+
+impl Encoding {
+    fn of(headers: &hyper::HeaderMap) -> Result<Encoding, Refusal> {
+        let Some(value) = headers.get(header::CONTENT_ENCODING) else { return Ok(Encoding::Identity) };
+        let value = value.to_str().unwrap_or("?").trim().to_ascii_lowercase();
+        match value.as_str() {
+            "" | "identity" => Ok(Encoding::Identity),
+            "gzip" | "x-gzip" => Ok(Encoding::Gzip),
+            "deflate" => Ok(Encoding::Deflate),
+            "zstd" => Ok(Encoding::Zstd),
+            other => Err(Refusal(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!("content-encoding {other:?} is not supported: use gzip, zstd, deflate (zlib) or none"),
+            )),
+        }
+    }
+
+    /// The body decompressed, refused past `max` bytes (a small compressed
+    /// body can expand to gigabytes).
+    fn decode(self, body: &[u8], max: usize) -> Result<Vec<u8>, Refusal> {
+        let mut out = Vec::new();
+        let read = match self {
+            Encoding::Identity => return Ok(body.to_vec()),
+            Encoding::Gzip => flate2::read::MultiGzDecoder::new(body).take(max as u64 + 1).read_to_end(&mut out),
+            Encoding::Deflate => flate2::read::ZlibDecoder::new(body).take(max as u64 + 1).read_to_end(&mut out),
+            Encoding::Zstd => match ruzstd::decoding::StreamingDecoder::new(body) {
+                Ok(decoder) => decoder.take(max as u64 + 1).read_to_end(&mut out),
+                Err(e) => return Err(Refusal::bad(format!("invalid zstd body: {e}"))),
+            },
+        };
+        match read {
+            Ok(_) if out.len() > max => {
+                Err(Refusal(StatusCode::PAYLOAD_TOO_LARGE, format!("decompressed body over {max} bytes")))
+            }
+            Ok(_) => Ok(out),
+            Err(e) => Err(Refusal::bad(format!("invalid {self:?} body: {e}").to_lowercase())),
+        }
+    }
+}
+
+/// What one element of a batch is, and what the engine gets of it.
+struct Item<'a> {
+    /// The element as it came.
+    raw: &'a [u8],
+    kind: Kind,
+    /// The event for the engine.
+    event: Vec<u8>,
+}
+
+enum Kind {
+    /// A cloud record itself.
+    Bare,
+    /// A Vector envelope; the byte range of its `message` value in `raw`.
+    Envelope(std::ops::Range<usize>),
+    /// A JSON string holding the event.
+    Text,
+    /// An NDJSON line that is not JSON.
+    Invalid,
+}
+
+/// Just enough of an element to tell an envelope: its `message`, unparsed.
+#[derive(Deserialize)]
+struct Probe<'a> {
+    #[serde(borrow)]
+    message: Option<&'a RawValue>,
+}
+
+impl<'a> Item<'a> {
+    fn new(raw: &'a [u8]) -> Item<'a> {
+        let bare = || Item { raw, kind: Kind::Bare, event: raw.to_vec() };
+        let invalid = || Item { raw, kind: Kind::Invalid, event: raw.to_vec() };
+        let valid = || serde_json::from_slice::<serde::de::IgnoredAny>(raw).is_ok();
+        match raw.trim_ascii_start().first() {
+            Some(b'{') => match serde_json::from_slice::<Probe<'_>>(raw) {
+                Ok(Probe { message: Some(message) }) => {
+                    let text = message.get();
+                    let start = text.as_ptr() as usize - raw.as_ptr() as usize;
+                    match serde_json::from_str::<String>(text) {
+                        Ok(inner) if inner.trim_start().starts_with('{') => {
+                            Item { raw, kind: Kind::Envelope(start..start + text.len()), event: inner.into_bytes() }
+                        }
+                        _ => bare(),
+                    }
+                }
+                Ok(Probe { message: None }) => bare(),
+                // `message` twice: valid JSON all the same.
+                Err(_) if valid() => bare(),
+                Err(_) => invalid(),
+            },
+            Some(b'"') => match serde_json::from_slice::<String>(raw) {
+                Ok(inner) => Item { raw, kind: Kind::Text, event: inner.into_bytes() },
+                Err(_) => invalid(),
+            },
+            _ if valid() => bare(),
+            _ => invalid(),
+        }
+    }
+
+    /// Writes the element to forward: `tagged` is the engine's output for
+    /// it, `None` when unchanged.
+    fn write(&self, out: &mut Vec<u8>, tagged: Option<&[u8]>) {
+        match (&self.kind, tagged) {
+            (Kind::Bare, Some(tagged)) => out.extend_from_slice(tagged),
+            (Kind::Bare, None) => out.extend_from_slice(self.raw),
+            (Kind::Envelope(range), Some(tagged)) => {
+                out.extend_from_slice(&self.raw[..range.start]);
+                json_string(out, tagged);
+                out.extend_from_slice(&self.raw[range.end..]);
+            }
+            (Kind::Envelope(_), None) => out.extend_from_slice(self.raw),
+            (Kind::Text, tagged) => json_string(out, tagged.unwrap_or(&self.event)),
+            (Kind::Invalid, _) => {
+                out.extend_from_slice(b"{\"message\":");
+                json_string(out, self.raw);
+                out.push(b'}');
+            }
+        }
+    }
+}
+
+/// Appends `bytes` as a JSON string (invalid UTF-8 replaced by U+FFFD).
+fn json_string(out: &mut Vec<u8>, bytes: &[u8]) {
+    let text = String::from_utf8_lossy(bytes);
+    // Writing a string into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, &*text);
+}
+
+/// The elements of a body: a JSON array, or NDJSON (one event a line, blank
+/// lines and a trailing newline tolerated).
+fn split(body: &[u8], ndjson: bool) -> Result<Vec<Item<'_>>, Refusal> {
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    if !ndjson && first == Some(&b'[') {
+        let text = std::str::from_utf8(body).map_err(|e| Refusal::bad(format!("invalid UTF-8 in the body: {e}")))?;
+        let elements: Vec<&RawValue> =
+            serde_json::from_str(text).map_err(|e| Refusal::bad(format!("invalid JSON array: {e}")))?;
+        return Ok(elements.into_iter().map(|e| Item::new(e.get().as_bytes())).collect());
+    }
+    Ok(body
+        .split(|&b| b == b'\n')
+        .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
+        .filter(|line| !line.iter().all(u8::is_ascii_whitespace))
+        .map(Item::new)
+        .collect())
+}
+
+/// Tagged batches whose forward failed, oldest first, bounded by count and
+/// bytes.
+#[derive(Default)]
+struct RetryCache {
+    kept: VecDeque<Tagged>,
+    bytes: usize,
+}
+
+impl RetryCache {
+    fn get(&self, key: (u64, usize)) -> Option<Tagged> {
+        self.kept.iter().find(|t| t.key == key).cloned()
+    }
+
+    fn keep(&mut self, key: (u64, usize), tagged: &Tagged) {
+        if self.kept.iter().any(|t| t.key == key) {
+            return;
+        }
+        self.bytes += tagged.forward.len();
+        self.kept.push_back(Tagged { replayed: false, ..tagged.clone() });
+        while self.kept.len() > RETRY_BATCHES || self.bytes > RETRY_BYTES {
+            match self.kept.pop_front() {
+                Some(old) => self.bytes -= old.forward.len(),
+                None => break,
+            }
+        }
+    }
+
+    fn forget(&mut self, key: (u64, usize)) {
+        if let Some(i) = self.kept.iter().position(|t| t.key == key)
+            && let Some(old) = self.kept.remove(i)
+        {
+            self.bytes -= old.forward.len();
+        }
+    }
+}
+
+/// The sidecar's own counters; the engine's come from [`Detector::stats`].
+#[derive(Default)]
+struct Metrics {
+    by_status: Mutex<BTreeMap<u16, u64>>,
+    latency: Mutex<Histogram>,
+    forward_failures: AtomicU64,
+    forwarded: AtomicU64,
+    replayed: AtomicU64,
+}
+
+#[derive(Default)]
+struct Histogram {
+    counts: [u64; LATENCY_BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+impl Metrics {
+    fn request(&self, status: StatusCode, elapsed: Duration) {
+        *self.by_status.lock().unwrap_or_else(PoisonError::into_inner).entry(status.as_u16()).or_default() += 1;
+        let secs = elapsed.as_secs_f64();
+        let mut latency = self.latency.lock().unwrap_or_else(PoisonError::into_inner);
+        latency.count += 1;
+        latency.sum += secs;
+        for (count, bound) in latency.counts.iter_mut().zip(LATENCY_BUCKETS) {
+            if secs <= bound {
+                *count += 1;
+            }
+        }
+    }
+
+    /// The Prometheus text exposition format (version 0.0.4).
+    fn render(&self, shared: &Shared) -> String {
+        let stats = shared.detector.lock().unwrap_or_else(PoisonError::into_inner).stats();
+        let mut text = String::new();
+        let mut metric = |name: &str, kind: &str, help: &str, samples: &[(String, f64)]| {
+            text += &format!("# HELP {name} {help}\n# TYPE {name} {kind}\n");
+            for (labels, value) in samples {
+                text += &format!("{name}{labels} {value}\n");
+            }
+        };
+        let one = |v: u64| vec![(String::new(), v as f64)];
+        match stats {
+            Ok(s) => engine_metrics(&mut metric, &s, one),
+            Err(e) => eprintln!("modwatch serve: the engine's counters could not be read: {e:#}"),
+        }
+        let by_status: Vec<(String, f64)> = (self.by_status.lock().unwrap_or_else(PoisonError::into_inner).iter())
+            .map(|(code, n)| (format!("{{code=\"{code}\"}}"), *n as f64))
+            .collect();
+        metric("modwatch_serve_requests_total", "counter", "HTTP requests answered, by status code.", &by_status);
+        let load = |n: &AtomicU64| one(n.load(Ordering::Relaxed));
+        metric(
+            "modwatch_serve_forward_failures_total",
+            "counter",
+            "Batches whose forward failed or timed out (answered 503).",
+            &load(&self.forward_failures),
+        );
+        metric("modwatch_serve_forwarded_events_total", "counter", "Events forwarded.", &load(&self.forwarded));
+        metric(
+            "modwatch_serve_replayed_batches_total",
+            "counter",
+            "Retried batches forwarded from the retry cache, not scored again.",
+            &load(&self.replayed),
+        );
+        let latency = self.latency.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut samples: Vec<(String, f64)> = LATENCY_BUCKETS
+            .iter()
+            .zip(latency.counts)
+            .map(|(bound, n)| (format!("_bucket{{le=\"{bound}\"}}"), n as f64))
+            .collect();
+        samples.push(("_bucket{le=\"+Inf\"}".to_string(), latency.count as f64));
+        samples.push(("_sum".to_string(), latency.sum));
+        samples.push(("_count".to_string(), latency.count as f64));
+        metric("modwatch_serve_request_duration_seconds", "histogram", "Time to answer a request.", &samples);
+        text
+    }
+}
+
+fn engine_metrics(
+    metric: &mut impl FnMut(&str, &str, &str, &[(String, f64)]),
+    s: &Stats,
+    one: impl Fn(u64) -> Vec<(String, f64)>,
+) {
+    let counters: [(&str, &str, u64); 9] = [
+        ("modwatch_events_total", "Events evaluated (a batch object counts once).", s.events),
+        ("modwatch_records_total", "Records evaluated.", s.records),
+        ("modwatch_matches_total", "Records that matched a rule.", s.matches),
+        ("modwatch_alerts_total", "Alerts raised.", s.alerts),
+        ("modwatch_errors_total", "Events that could not be decoded.", s.errors),
+        ("modwatch_suppressed_total", "Matches suppressed by an allowlist.", s.suppressed),
+        ("modwatch_unrecognised_total", "Records of an unknown shape.", s.unrecognised),
+        ("modwatch_prefiltered_total", "Events passed on without being parsed.", s.prefiltered),
+        ("modwatch_evictions_total", "Principals evicted to stay within the bound.", s.evictions),
+    ];
+    for (name, help, value) in counters {
+        metric(name, "counter", help, &one(value));
+    }
+    let by_category: Vec<(String, f64)> =
+        s.by_category.iter().map(|(c, n)| (format!("{{category=\"{}\"}}", label(c)), *n as f64)).collect();
+    metric("modwatch_matches_by_category_total", "counter", "Matches by the best match's category.", &by_category);
+    metric("modwatch_principals", "gauge", "Principals tracked now.", &one(s.principals));
+}
+
+/// A label value escaped for the text format.
+fn label(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
