@@ -168,9 +168,9 @@ impl Engine {
             return self.failed(event, &e);
         }
         let candidates = if self.config.validate { Candidates::All } else { self.rules.prefilter.scan(event) };
-        // A batch object is parsed even when no rule could match it: it
-        // gets one verdict per record, whatever the prefilter says.
-        if candidates == Candidates::None && !self.config.validate && !input::may_be_batch(event) {
+        // (A batch object is a candidate even when no rule could match it:
+        // it is parsed so that each record gets its verdict.)
+        if candidates == Candidates::None && !self.config.validate {
             self.stats.prefiltered += 1;
             self.stats.records += 1;
             return Tagged { output: self.pass(), verdicts: vec![Verdict::bare(Status::NoMatch)] };

@@ -35,6 +35,9 @@ pub(crate) fn check_size(bytes: &[u8], config: &Config) -> Result<(), Error> {
     Ok(())
 }
 
+/// The keys of a batch object's array of records.
+pub(crate) const BATCH_KEYS: [&str; 2] = ["Records", "records"];
+
 /// True if the bytes could be a batch object (`{"Records":[…]}`,
 /// `{"records":[…]}`). A key spelled with an escape makes the prefilter send
 /// the event to the parser anyway, so the plain spellings suffice. Every
@@ -201,7 +204,7 @@ impl<'de> serde::de::Visitor<'de> for Unique<'_> {
 /// Where the records are.
 pub(crate) fn shape(value: &Value) -> Shape {
     let Value::Object(map) = value else { return Shape::Single };
-    for key in ["Records", "records"] {
+    for key in BATCH_KEYS {
         if let Some(Value::Array(_)) = map.get(key) {
             // A CloudTrail record or Azure record never has these keys itself,
             // so an object that does is a batch envelope.
