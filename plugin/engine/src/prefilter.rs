@@ -198,7 +198,8 @@ fn marks(bytes: &[u8]) -> impl Iterator<Item = usize> + '_ {
 /// (no SIMD in Fluent Bit's interpreter) memchr works 4 bytes at a time and
 /// restarts its search after every hit, which cost more than the whole rest
 /// of the stage (JSON has a `:` every 25 bytes or so); [`Marks`] reads 8 bytes
-/// at a time and never restarts: 2.6x fewer wasm instructions per byte.
+/// at a time and never restarts (Fluent Bit bench: 5.6 instead of 12.9 wasm
+/// instructions a byte).
 #[cfg(target_arch = "wasm32")]
 fn marks(bytes: &[u8]) -> Marks<'_> {
     Marks::new(bytes)
@@ -208,8 +209,10 @@ fn marks(bytes: &[u8]) -> Marks<'_> {
 /// a time in a `u64` (SWAR).
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code, reason = "the wasm32 scanner, tested natively"))]
 struct Marks<'a> {
-    bytes: &'a [u8],
-    /// Start of the next word to load.
+    words: std::slice::ChunksExact<'a, u8>,
+    /// The last bytes (fewer than 8), until read.
+    tail: Option<&'a [u8]>,
+    /// Start of the next word.
     next: usize,
     /// Start of the word `mask` belongs to.
     base: usize,
@@ -220,7 +223,9 @@ struct Marks<'a> {
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code, reason = "the wasm32 scanner, tested natively"))]
 impl<'a> Marks<'a> {
     fn new(bytes: &'a [u8]) -> Marks<'a> {
-        Marks { bytes, next: 0, base: 0, mask: 0 }
+        let words = bytes.chunks_exact(8);
+        let tail = Some(words.remainder()).filter(|t| !t.is_empty());
+        Marks { words, tail, next: 0, base: 0, mask: 0 }
     }
 }
 
@@ -232,22 +237,23 @@ impl Iterator for Marks<'_> {
         const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
         const COLONS: u64 = 0x3a3a_3a3a_3a3a_3a3a;
         const BACKSLASHES: u64 = 0x5c5c_5c5c_5c5c_5c5c;
-        // Bit 7 of each byte that is zero, exactly (no borrow between bytes).
-        let zeros = |x: u64| !(((x & LOW7).wrapping_add(LOW7)) | x | LOW7);
+        // Bit 7 of a byte clear exactly when the byte is zero (no carry
+        // between bytes); a mark is a byte that is zero in either.
+        let nonzero = |x: u64| ((x & LOW7).wrapping_add(LOW7)) | x;
         while self.mask == 0 {
-            let rest = self.bytes.get(self.next..).filter(|r| !r.is_empty())?;
-            let word = match rest.first_chunk::<8>() {
-                Some(word) => u64::from_le_bytes(*word),
+            let word = match self.words.next() {
+                Some(word) => u64::from_le_bytes(word.first_chunk::<8>().copied().unwrap_or_default()),
                 None => {
                     // The tail, padded with zero bytes, which are not marks.
+                    let tail = self.tail.take()?;
                     let mut word = [0u8; 8];
-                    word[..rest.len()].copy_from_slice(rest);
+                    word[..tail.len()].copy_from_slice(tail);
                     u64::from_le_bytes(word)
                 }
             };
             self.base = self.next;
             self.next += 8;
-            self.mask = zeros(word ^ COLONS) | zeros(word ^ BACKSLASHES);
+            self.mask = !(nonzero(word ^ COLONS) & nonzero(word ^ BACKSLASHES) | LOW7);
         }
         let at = self.base + (self.mask.trailing_zeros() / 8) as usize;
         self.mask &= self.mask - 1;
