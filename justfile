@@ -36,6 +36,10 @@ lint:
 test-rust:
     cargo test --workspace
 
+# Print the VRL program for Vector's `remap` transform: stateless tagging with no sidecar (docs/vrl.md). ARGS: `--rules FILE [--with-builtin]`, `--config FILE`, `--out FILE`.
+export-vrl *ARGS:
+    cargo run --release -p modwatch-host -- export vrl {{ARGS}}
+
 # Build the core module of the component (the host embeds the componentized form).
 build-component:
     cargo build -p modwatch-component --target {{wasm_target}} --profile wasm

@@ -2,6 +2,7 @@
 //!
 //! With no arguments it runs the bundled sample and explains the result.
 
+mod export;
 mod serve;
 
 use std::fs::File;
@@ -38,6 +39,10 @@ enum Command {
     /// Vector's `http_server` source) and answers 200 only once that
     /// forward succeeded (503 otherwise, so the sender retries).
     Serve(serve::ServeArgs),
+    /// Translates the rule pack for other pipelines (`export vrl`: a VRL
+    /// program for Vector's `remap` transform).
+    #[command(subcommand)]
+    Export(export::Export),
     /// Writes the embedded WebAssembly component (for jco, wasmtime, tests).
     Component {
         /// Where to write it.
@@ -110,6 +115,7 @@ fn main() -> ExitCode {
         None => sample(),
         Some(Command::Scan(args)) => scan(&args),
         Some(Command::Serve(args)) => serve::serve(&args),
+        Some(Command::Export(what)) => export::run(&what),
         Some(Command::Component { out }) => std::fs::write(&out, modwatch_host::COMPONENT)
             .with_context(|| format!("cannot write {}", out.display()))
             .map_err(usage),

@@ -1,0 +1,516 @@
+//! modwatch's stateless tagging as a VRL program for Vector's `remap`
+//! transform (`modwatch export vrl`).
+//!
+//! The program is generated from the engine's compiled rule set
+//! ([`modwatch_engine::export`]): every rule's condition, the operation
+//! catalogue, the points table, the allowlists and the ECS alias tables come
+//! from the same data the engine runs on. What has no table in the engine
+//! (sniffing the format, reading each format's fields) is hand-written VRL in
+//! `prelude.vrl`, mirroring `normalise/{aws,azure,gcp}.rs`; the parity test
+//! runs the program on VRL itself against the engine over every corpus event.
+//!
+//! The program adds the fields the engine's tag mode adds, minus the ones
+//! that need per-principal state: `modwatch.scored_points`,
+//! `modwatch.principal_score`, `modwatch.reasons`, `modwatch.alert` and
+//! `event.kind: "alert"`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use modwatch_engine::export::{Compare, Condition, Literal, Pack, ValueTest};
+use modwatch_engine::{Config, Errors, RuleSet};
+
+/// The hand-written part of the program; `#@NAME` lines are filled in.
+const PRELUDE: &str = include_str!("prelude.vrl");
+
+/// How many levels of arrays inside arrays the program walks through when it
+/// reads a field (objects inside are flattened in one step). Deeper values
+/// are not seen; cloud audit records nest arrays three or four deep.
+pub const ARRAY_DEPTH: usize = 8;
+
+/// The field names the stateless program never adds (they need the
+/// per-principal scoring state), as dotted paths.
+pub const SCORING_FIELDS: &[&str] =
+    &["modwatch.scored_points", "modwatch.principal_score", "modwatch.reasons", "modwatch.alert", "event.kind"];
+
+/// The program for a rule pack (`None`: the built-in pack; `with_builtin`
+/// keeps the built-in pack as well) under a config (`None`: the defaults).
+pub fn export(rules: Option<&str>, with_builtin: bool, config: Option<&str>) -> Result<String, Errors> {
+    let mut config = match config {
+        Some(text) => Config::from_json(text)?,
+        None => Config::default(),
+    };
+    if rules.is_some() && with_builtin {
+        config.builtin_rules = Some(true);
+    }
+    let set = RuleSet::load(&config, rules)?;
+    Ok(program(&set, &config))
+}
+
+/// The program for a loaded rule set and config.
+pub fn program(rules: &RuleSet, config: &Config) -> String {
+    let pack = modwatch_engine::export::pack(rules, config);
+    Generator::new(&pack).program()
+}
+
+/// A VRL string literal.
+fn string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '{' => out.push_str("\\{"),
+            '}' => out.push_str("\\}"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A VRL regex literal. The engine's regex sources escape every
+/// non-alphanumeric character as `\x{..}`, so a `'` never occurs in them;
+/// one that did is escaped all the same.
+fn regex(source: &str) -> String {
+    format!("r'{}'", source.replace('\'', "\\'"))
+}
+
+/// A VRL object literal of string keys and already-rendered values.
+fn object<'a>(entries: impl IntoIterator<Item = (&'a str, String)>) -> String {
+    let body: Vec<String> = entries.into_iter().map(|(k, v)| format!("{}: {v}", string(k))).collect();
+    format!("{{{}}}", body.join(", "))
+}
+
+/// `Some(rest)` when `name` is `prefix` or `prefix.rest` (the engine's
+/// field lookup rule).
+fn strip_segment<'n>(name: &'n str, prefix: &str) -> Option<&'n str> {
+    let rest = name.strip_prefix(prefix)?;
+    if rest.is_empty() { Some("") } else { rest.strip_prefix('.') }
+}
+
+/// The index key of `rest` below a root.
+fn key(root: &str, rest: &str) -> String {
+    if rest.is_empty() { root.to_string() } else { format!("{root}.{rest}") }
+}
+
+struct Generator<'p> {
+    pack: &'p Pack,
+    /// Field name → variable number, first use first.
+    fields: BTreeMap<String, usize>,
+    order: Vec<String>,
+    /// (format, alias index) → root name, for the aliases some field uses.
+    alias_roots: BTreeMap<(&'static str, usize), String>,
+}
+
+impl<'p> Generator<'p> {
+    fn new(pack: &'p Pack) -> Generator<'p> {
+        let mut g = Generator { pack, fields: BTreeMap::new(), order: Vec::new(), alias_roots: BTreeMap::new() };
+        for rule in &pack.rules {
+            g.collect(&rule.condition);
+            for f in rule.foreign_account.iter().chain(&rule.own_account) {
+                g.field(f);
+            }
+        }
+        g
+    }
+
+    fn collect(&mut self, c: &Condition) {
+        match c {
+            Condition::Const(_) => {}
+            Condition::And(parts) | Condition::Or(parts) => parts.iter().for_each(|p| self.collect(p)),
+            Condition::Not(inner) => self.collect(inner),
+            Condition::Leaf { field, .. } => {
+                self.field(field);
+            }
+        }
+    }
+
+    fn field(&mut self, name: &str) -> usize {
+        if let Some(&n) = self.fields.get(name) {
+            return n;
+        }
+        let n = self.order.len();
+        self.fields.insert(name.to_string(), n);
+        self.order.push(name.to_string());
+        n
+    }
+
+    fn program(mut self) -> String {
+        let fields = self.fields_code();
+        let rule_meta = self.rule_meta();
+        let mut out = String::with_capacity(PRELUDE.len() * 4);
+        for line in PRELUDE.lines() {
+            let replaced = match line.trim() {
+                "#@HEADER" => Some(self.header()),
+                "#@ALIAS_ROOTS" => Some(self.alias_roots_code()),
+                "#@INDEX_PASSES" => Some(index_passes()),
+                "#@FIELDS" => Some(fields.clone()),
+                "#@RULES" => Some(self.rules_code()),
+                "#@CATALOGUE" => Some(self.catalogue_code()),
+                "#@SUPPRESS" => Some(self.suppress_code()),
+                _ => None,
+            };
+            match replaced {
+                Some(code) => out.push_str(&code),
+                None => {
+                    let line = line
+                        .replace("#@POINTS", &self.points())
+                        .replace("#@NAMES", &self.names())
+                        .replace("#@TACTIC", &self.tactic())
+                        .replace("#@RULEMETA", &rule_meta);
+                    out.push_str(&line);
+                    out.push('\n');
+                }
+            }
+        }
+        out
+    }
+
+    fn header(&self) -> String {
+        let mut rulesets: Vec<&str> = self.pack.rules.iter().map(|r| r.ruleset.as_str()).collect();
+        rulesets.dedup();
+        format!(
+            "# modwatch {} — stateless T1578 tagging for Vector's `remap` transform.\n\
+             # Generated by `modwatch export vrl` from {} rules ({}) and {} catalogue operations.\n\
+             # Do not edit: regenerate it from the rule pack.\n\
+             #\n\
+             # It adds what modwatch's tag mode adds to a matching record (threat.*, rule.*,\n\
+             # event.risk_score, event.severity, modwatch.{{category, points, severity, operation,\n\
+             # outcome, principal, format, matches}}) and leaves every other event unchanged.\n\
+             # Not here (they need per-principal state, which VRL does not keep across events):\n\
+             # modwatch.scored_points, modwatch.principal_score, modwatch.reasons, modwatch.alert,\n\
+             # event.kind = \"alert\".\n\
+             # Fields are read through {} levels of nested arrays; numbers compare by VRL's own\n\
+             # rendering (a float written as 1.0 reads as \"1\"); of a key \"a.b\" and a key \"a\" holding\n\
+             # {{\"b\": …}} side by side in one object, a query on a.b sees one (the engine sees both).\n",
+            env!("CARGO_PKG_VERSION"),
+            self.pack.rules.len(),
+            rulesets.join(", "),
+            self.pack.operations.len(),
+            ARRAY_DEPTH,
+        )
+    }
+
+    /// The aliases a format resolves `name` through, if any (first match).
+    fn alias(&self, format: &str, name: &str) -> Option<(usize, &'static str, String)> {
+        let (_, aliases) = self.pack.aliases.iter().find(|(f, _)| *f == format)?;
+        aliases
+            .iter()
+            .enumerate()
+            .find_map(|(i, (ecs, raw))| strip_segment(name, ecs).map(|rest| (i, *raw, rest.to_string())))
+    }
+
+    fn fields_code(&mut self) -> String {
+        let mut out = String::new();
+        let names = self.order.clone();
+        for (n, name) in names.iter().enumerate() {
+            let _ = writeln!(out, "    # {name}");
+            let _ = writeln!(out, "    _v{n} = []");
+            let _ = writeln!(out, "    _t{n} = []");
+            let lookup = |k: &str| {
+                format!("_v{n} = array(get(_ix, [{k}]) ?? []) ?? []; _t{n} = array(get(_ixt, [{k}]) ?? []) ?? []")
+            };
+            let special = [("modwatch.params", "p"), ("modwatch.response", "q")]
+                .into_iter()
+                .find_map(|(prefix, root)| strip_segment(name, prefix).map(|rest| key(root, rest)));
+            if let Some(k) = special {
+                let _ = writeln!(out, "    {}", lookup(&string(&k)));
+                continue;
+            }
+            let _ = writeln!(out, "    _x = get(_n, [{}]) ?? null", string(name));
+            let _ = writeln!(out, "    if is_object(_x) {{");
+            let _ = writeln!(out, "      _xk = string(get(_x, [\"ix\"]) ?? null) ?? \"\"");
+            let _ = writeln!(out, "      {}", lookup("_xk"));
+            let _ = writeln!(out, "    }} else if _x != null {{");
+            let _ = writeln!(out, "      _v{n} = [_x]; _t{n} = [to_string(_x) ?? \"\"]");
+            let formats: Vec<&'static str> = self.pack.aliases.iter().map(|(f, _)| *f).collect();
+            for format in formats {
+                if let Some((i, _, rest)) = self.alias(format, name) {
+                    let root = format!("a{}_{i}", format.replace('-', "_"));
+                    self.alias_roots.insert((format, i), root.clone());
+                    let _ = writeln!(out, "    }} else if _fmt == {} {{", string(format));
+                    let _ = writeln!(out, "      {}", lookup(&string(&key(&root, &rest))));
+                }
+            }
+            let _ = writeln!(out, "    }} else {{");
+            let _ = writeln!(out, "      {}", lookup(&string(&key("r", name))));
+            let _ = writeln!(out, "    }}");
+        }
+        out
+    }
+
+    fn alias_roots_code(&self) -> String {
+        let mut out = String::new();
+        for ((format, i), root) in &self.alias_roots {
+            let Some((_, aliases)) = self.pack.aliases.iter().find(|(f, _)| f == format) else { continue };
+            let Some((_, raw)) = aliases.get(*i) else { continue };
+            let path: String = raw.split('.').map(|seg| format!(".{}", string(seg))).collect();
+            let _ = writeln!(
+                out,
+                "    if _fmt == {} {{ _roots = push(_roots, [{}, _o{path}]) }}",
+                string(format),
+                string(root)
+            );
+        }
+        out
+    }
+
+    fn rules_code(&self) -> String {
+        let mut out = String::new();
+        for (index, rule) in self.pack.rules.iter().enumerate() {
+            let mut cond = self.condition(&rule.condition);
+            if let Some(f) = &rule.foreign_account {
+                let n = self.fields[f];
+                cond = format!("{cond} && (length(filter(_t{n}) -> |_k, _a| {{ !{} }}) > 0)", owner_test("_a"));
+            }
+            if let Some(f) = &rule.own_account {
+                let n = self.fields[f];
+                cond = format!(
+                    "{cond} && length(_t{n}) > 0 && (length(filter(_t{n}) -> |_k, _a| {{ !{} }}) == 0)",
+                    owner_test("_a")
+                );
+            }
+            let _ = writeln!(out, "    # {}", rule.id);
+            let _ = writeln!(out, "    if {cond} {{ _hit_list = _hit_list + \"{index},\" }}");
+        }
+        out
+    }
+
+    /// The rules' tag metadata, by position.
+    fn rule_meta(&self) -> String {
+        let mut items = Vec::new();
+        for rule in &self.pack.rules {
+            let hit = object([
+                ("id", string(&rule.id)),
+                ("name", string(&rule.name)),
+                ("ruleset", string(&rule.ruleset)),
+                ("cat", string(rule.category.as_deref().unwrap_or(""))),
+                ("pts", rule.points.map_or("-1".to_string(), |p| p.to_string())),
+                ("sev", string(&rule.severity)),
+                ("sevnum", rule.severity_number.to_string()),
+                ("risk", rule.risk_score.to_string()),
+                ("tech", string(&rule.technique.id)),
+                ("sub", string(rule.subtechnique.as_ref().map_or("", |t| t.id.as_str()))),
+            ]);
+            items.push(hit);
+        }
+        format!("[{}]", items.join(", "))
+    }
+
+    fn condition(&self, c: &Condition) -> String {
+        match c {
+            Condition::Const(b) => b.to_string(),
+            Condition::And(parts) => {
+                format!("({})", parts.iter().map(|p| self.condition(p)).collect::<Vec<_>>().join(" && "))
+            }
+            Condition::Or(parts) => {
+                format!("({})", parts.iter().map(|p| self.condition(p)).collect::<Vec<_>>().join(" || "))
+            }
+            Condition::Not(inner) => format!("!{}", self.condition(inner)),
+            Condition::Leaf { field, negated, test } => {
+                let n = self.fields[field];
+                let code = leaf(n, test);
+                if *negated { format!("!{code}") } else { code }
+            }
+        }
+    }
+
+    fn catalogue_code(&self) -> String {
+        let mut out = String::from("        _efound = false\n");
+        for op in &self.pack.operations {
+            let sub = op.subtechnique.as_ref().map_or("", |t| t.id.as_str());
+            let _ = writeln!(
+                out,
+                "        if !_efound && match(_op, {}) {{ _efound = true; _ecat = {}; _esub = {} }}",
+                regex(&op.pattern),
+                string(&op.category),
+                string(sub)
+            );
+        }
+        out
+    }
+
+    fn suppress_code(&self) -> String {
+        let mut out = String::new();
+        if self.pack.allow_aws_service_callers {
+            out.push_str("      if _svc != \"\" { _suppressed = true }\n");
+        }
+        for (text, re) in &self.pack.allow_principals {
+            let _ = writeln!(out, "      # allowlist.principals: {text}");
+            let _ = writeln!(
+                out,
+                "      for_each(_pnames) -> |_k, _nm| {{ if (string(_nm) ?? \"\") != \"\" && match(string(_nm) ?? \"\", {}) {{ _suppressed = true }} }}",
+                regex(re)
+            );
+        }
+        for (text, re) in &self.pack.allow_user_agents {
+            let _ = writeln!(out, "      # allowlist.user_agents: {text}");
+            let _ = writeln!(out, "      if _ua != \"\" && match(_ua, {}) {{ _suppressed = true }}", regex(re));
+        }
+        out
+    }
+
+    fn points(&self) -> String {
+        object(self.pack.points.iter().map(|(k, v)| (k.as_str(), v.to_string())))
+    }
+
+    fn names(&self) -> String {
+        let mut names: BTreeMap<&str, &str> = BTreeMap::new();
+        let techniques = self.pack.rules.iter().flat_map(|r| std::iter::once(&r.technique).chain(&r.subtechnique));
+        let catalogue = self.pack.operations.iter().filter_map(|o| o.subtechnique.as_ref());
+        for t in techniques.chain(catalogue) {
+            if let Some(name) = &t.name {
+                names.insert(&t.id, name);
+            }
+        }
+        object(names.into_iter().map(|(k, v)| (k, string(v))))
+    }
+
+    fn tactic(&self) -> String {
+        object([("id", string(&self.pack.tactic.0)), ("name", string(&self.pack.tactic.1))])
+    }
+}
+
+/// True for a value (`var`, text) that is the owner account, compared ASCII
+/// case-insensitively (Azure exports upper-case subscription ids).
+fn owner_test(var: &str) -> String {
+    format!(
+        "(_acct != \"\" && _acct_l == (replace_with(string({var}) ?? \"\", r'[A-Z]+') -> |_m| {{ downcase(_m.string) }}))"
+    )
+}
+
+/// The index passes: each walks one level of arrays.
+fn index_passes() -> String {
+    let pass = r#"    _next = []
+    for_each(_pend) -> |_i, _p| {
+      _k = string(get(_p, [0]) ?? null) ?? ""
+      _v = get(_p, [1]) ?? null
+      if is_object(_v) {
+        for_each(flatten(object(_v) ?? {})) -> |_fk, _fv| {
+          _full = _k + "." + _fk
+          if is_array(_fv) {
+            for_each(array(_fv) ?? []) -> |_j, _e| { _next = push(_next, [_full, _e]) }
+          } else if _fv != null && _fv != "" && !is_object(_fv) {
+            _ix = set(_ix, [_full], push(array(get(_ix, [_full]) ?? []) ?? [], _fv)) ?? _ix
+            _ft = to_string(_fv) ?? ""
+            _ixt = set(_ixt, [_full], push(array(get(_ixt, [_full]) ?? []) ?? [], _ft)) ?? _ixt
+          }
+        }
+      } else if is_array(_v) {
+        for_each(array(_v) ?? []) -> |_j, _e| { _next = push(_next, [_k, _e]) }
+      } else if _v != null && _v != "" {
+        _ix = set(_ix, [_k], push(array(get(_ix, [_k]) ?? []) ?? [], _v)) ?? _ix
+        _vt = to_string(_v) ?? ""
+        _ixt = set(_ixt, [_k], push(array(get(_ixt, [_k]) ?? []) ?? [], _vt)) ?? _ixt
+      }
+    }
+    _pend = _next
+"#;
+    let mut out = String::new();
+    for _ in 0..ARRAY_DEPTH {
+        out.push_str(pass);
+    }
+    out.push_str("    _acct_l = replace_with(_acct, r'[A-Z]+') -> |_m| { downcase(_m.string) }\n");
+    out
+}
+
+/// A VRL number literal.
+fn number(text: &str, value: f64, int: Option<i128>) -> (String, bool) {
+    match int.and_then(|i| i64::try_from(i).ok()) {
+        Some(i) => (i.to_string(), true),
+        None if value.is_finite() => {
+            let mut s = format!("{value:?}");
+            if !s.contains('.') && !s.contains('e') {
+                s.push_str(".0");
+            }
+            (s, false)
+        }
+        None => (string(text), false),
+    }
+}
+
+fn compare_op(op: Compare) -> &'static str {
+    match op {
+        Compare::Eq => "==",
+        Compare::Ne => "!=",
+        Compare::Lt => "<",
+        Compare::Le => "<=",
+        Compare::Gt => ">",
+        Compare::Ge => ">=",
+    }
+}
+
+/// Some value of field `n` passes `test`.
+fn leaf(n: usize, test: &ValueTest) -> String {
+    let any = |pred: String| format!("(length(filter(_v{n}) -> |_k, _x| {{ {pred} }}) > 0)");
+    let any_text = |pred: String| format!("(length(filter(_t{n}) -> |_k, _x| {{ {pred} }}) > 0)");
+    match test {
+        ValueTest::Exists => format!("(length(_v{n}) > 0)"),
+        ValueTest::Equals(lits) => {
+            let parts: Vec<String> = lits
+                .iter()
+                .map(|l| match l {
+                    Literal::Str(s) => format!("includes(_t{n}, {})", string(s)),
+                    Literal::Bool(b) => format!("includes(_t{n}, {})", string(&b.to_string())),
+                    Literal::Num { text, value, int } => {
+                        let (lit, is_int) = number(text, *value, *int);
+                        let numeric = if is_int {
+                            format!("(is_integer(_x) && _x == {lit}) || (is_float(_x) && _x == {lit}.0)")
+                        } else {
+                            format!(
+                                "(is_float(_x) && _x == {lit}) || (is_integer(_x) && (to_float(_x) ?? 0.0) == {lit})"
+                            )
+                        };
+                        format!("includes(_v{n}, {}) || {}", string(text), any(numeric))
+                    }
+                })
+                .collect();
+            format!("({})", parts.join(" || "))
+        }
+        ValueTest::Regex(patterns) if patterns.is_empty() => "false".to_string(),
+        ValueTest::Regex(patterns) => {
+            let parts: Vec<String> = patterns.iter().map(|p| format!("match_array(_t{n}, {})", regex(p))).collect();
+            format!("({})", parts.join(" || "))
+        }
+        ValueTest::Range(op, lit) => {
+            let op = compare_op(*op);
+            match lit {
+                Literal::Num { text, value, int } => {
+                    let (num, is_int) = number(text, *value, *int);
+                    let num = if is_int { format!("{num}.0") } else { num };
+                    any(format!(
+                        "((is_integer(_x) || is_float(_x)) && (to_float(_x) ?? 0.0) {op} {num}) || (is_string(_x) && (string(_x) ?? \"\") {op} {})",
+                        string(text)
+                    ))
+                }
+                Literal::Str(s) => any_text(format!("(string(_x) ?? \"\") {op} {}", string(s))),
+                Literal::Bool(_) => "false".to_string(),
+            }
+        }
+        ValueTest::Cidr(ranges) => {
+            let list: Vec<String> = ranges.iter().map(|r| string(r)).collect();
+            any(format!(
+                "_a = string(_x) ?? \"\"; if is_ipv4(_a) {{ _a = \"::ffff:\" + _a }}; is_string(_x) && (ip_cidr_contains([{}], _a) ?? false)",
+                list.join(", ")
+            ))
+        }
+        ValueTest::Length(op, lit) => {
+            let op = compare_op(*op);
+            let Literal::Num { text, value, int } = lit else { return "false".to_string() };
+            let (num, is_int) = number(text, *value, *int);
+            let len = if is_int { "_len" } else { "to_float(_len)" };
+            // UTF-16 units: one per character, two for one outside the BMP.
+            any_text(format!(
+                "_s = string(_x) ?? \"\"; _len = strlen(_s) + length(parse_regex_all(_s, r'[\\x{{10000}}-\\x{{10FFFF}}]') ?? []); {len} {op} {num}"
+            ))
+        }
+    }
+}
