@@ -404,15 +404,17 @@ mod tests {
         }
     }
 
+    /// Inputs on which a backtracking matcher would never finish (2^200000
+    /// paths) and a quadratic one would take minutes; no timing assert (a
+    /// loaded machine is not a failure), the input size is the bound.
+    /// `tests/hostile.rs` runs the same shapes over 1,000,000 characters.
     #[test]
     fn pathological_patterns_are_linear() {
         let long = "a".repeat(200_000);
-        let start = std::time::Instant::now();
         assert!(!eql("*a*a*a*a*a*b", &long));
         assert!(!eql("*a*a*a*a*a*b*", &long));
         assert!(eql("*a*a*a*a*a*", &long));
         assert!(!eql("*aaaaaaaaaaaaaaaaaaab*", &long));
         assert!(!eql("*a?a?a?a?a?b*", &long));
-        assert!(start.elapsed() < std::time::Duration::from_secs(2), "took {:?}", start.elapsed());
     }
 }
