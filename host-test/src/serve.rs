@@ -473,17 +473,29 @@ struct Probe<'a> {
 }
 
 impl<'a> Item<'a> {
-    fn new(raw: &'a [u8]) -> Item<'a> {
+    /// `validated`: `raw` is known to be one JSON value (an element of an
+    /// array already parsed).
+    fn new(raw: &'a [u8], validated: bool) -> Item<'a> {
         let bare = || Item { raw, kind: Kind::Bare, event: raw.to_vec() };
         let invalid = || Item { raw, kind: Kind::Invalid, event: raw.to_vec() };
-        let valid = || serde_json::from_slice::<serde::de::IgnoredAny>(raw).is_ok();
+        let valid = || validated || serde_json::from_slice::<serde::de::IgnoredAny>(raw).is_ok();
         match raw.trim_ascii_start().first() {
+            // Most records: no `"message"` key to look at, no parse for it.
+            Some(b'{') if memchr::memmem::find(raw, b"\"message\"").is_none() => {
+                if valid() {
+                    bare()
+                } else {
+                    invalid()
+                }
+            }
             Some(b'{') => match serde_json::from_slice::<Probe<'_>>(raw) {
                 Ok(Probe { message: Some(message) }) => {
                     let text = message.get();
-                    let start = text.as_ptr() as usize - raw.as_ptr() as usize;
+                    // `message` borrows from `raw`: where it lies there.
+                    let start = (text.as_ptr() as usize).wrapping_sub(raw.as_ptr() as usize);
+                    let in_raw = raw.get(start..start.saturating_add(text.len())) == Some(text.as_bytes());
                     match serde_json::from_str::<String>(text) {
-                        Ok(inner) if inner.trim_start().starts_with('{') => {
+                        Ok(inner) if in_raw && inner.trim_start().starts_with('{') => {
                             Item { raw, kind: Kind::Envelope(start..start + text.len()), event: inner.into_bytes() }
                         }
                         _ => bare(),
@@ -540,13 +552,13 @@ fn split(body: &[u8], ndjson: bool) -> Result<Vec<Item<'_>>, Refusal> {
         let text = std::str::from_utf8(body).map_err(|e| Refusal::bad(format!("invalid UTF-8 in the body: {e}")))?;
         let elements: Vec<&RawValue> =
             serde_json::from_str(text).map_err(|e| Refusal::bad(format!("invalid JSON array: {e}")))?;
-        return Ok(elements.into_iter().map(|e| Item::new(e.get().as_bytes())).collect());
+        return Ok(elements.into_iter().map(|e| Item::new(e.get().as_bytes(), true)).collect());
     }
     Ok(body
         .split(|&b| b == b'\n')
         .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
         .filter(|line| !line.iter().all(u8::is_ascii_whitespace))
-        .map(Item::new)
+        .map(|line| Item::new(line, false))
         .collect())
 }
 
