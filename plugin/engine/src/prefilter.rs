@@ -188,8 +188,9 @@ impl Operations {
 }
 
 /// The positions of every `:` and `\\` in the bytes, in order: memchr's
-/// SIMD search where the target has SIMD.
-#[cfg(not(target_arch = "wasm32"))]
+/// SIMD search where the target has SIMD (wasm32 with `simd128`: the
+/// component).
+#[cfg(any(not(target_arch = "wasm32"), target_feature = "simd128"))]
 fn marks(bytes: &[u8]) -> impl Iterator<Item = usize> + '_ {
     memchr::memchr2_iter(b':', b'\\', bytes)
 }
@@ -200,14 +201,17 @@ fn marks(bytes: &[u8]) -> impl Iterator<Item = usize> + '_ {
 /// of the stage (JSON has a `:` every 25 bytes or so); [`Marks`] reads 8 bytes
 /// at a time and never restarts (Fluent Bit bench: 5.6 instead of 12.9 wasm
 /// instructions a byte).
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", not(target_feature = "simd128")))]
 fn marks(bytes: &[u8]) -> Marks<'_> {
     Marks::new(bytes)
 }
 
 /// The positions of every `:` and `\\` in the bytes, found eight bytes at
 /// a time in a `u64` (SWAR).
-#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code, reason = "the wasm32 scanner, tested natively"))]
+#[cfg_attr(
+    any(not(target_arch = "wasm32"), target_feature = "simd128"),
+    allow(dead_code, reason = "the scanner for wasm32 without SIMD, tested natively")
+)]
 struct Marks<'a> {
     words: std::slice::ChunksExact<'a, u8>,
     /// The last bytes (fewer than 8), until read.
@@ -220,7 +224,10 @@ struct Marks<'a> {
     mask: u64,
 }
 
-#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code, reason = "the wasm32 scanner, tested natively"))]
+#[cfg_attr(
+    any(not(target_arch = "wasm32"), target_feature = "simd128"),
+    allow(dead_code, reason = "the scanner for wasm32 without SIMD, tested natively")
+)]
 impl<'a> Marks<'a> {
     fn new(bytes: &'a [u8]) -> Marks<'a> {
         let words = bytes.chunks_exact(8);
