@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 
-use crate::{Failure, usage};
+use crate::{Failure, PackArgs, read_text, usage};
 
 /// What to export.
 #[derive(Debug, Subcommand)]
@@ -19,31 +19,20 @@ pub(crate) enum Export {
 
 #[derive(Debug, Args)]
 pub(crate) struct VrlArgs {
-    /// A TOML rule pack that replaces the built-in one.
-    #[arg(long, value_name = "FILE")]
-    rules: Option<PathBuf>,
-    /// With `--rules`: keep the built-in pack as well.
-    #[arg(long, requires = "rules")]
-    with_builtin: bool,
-    /// The JSON config (its points, threat tactic and allowlists are built
-    /// into the program).
-    #[arg(long, value_name = "FILE")]
-    config: Option<PathBuf>,
+    /// The rule pack and the config (its points, threat tactic and
+    /// allowlists are built into the program).
+    #[command(flatten)]
+    pack: PackArgs,
     /// Write the program here instead of stdout.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
 }
 
-fn read(path: Option<&PathBuf>) -> Result<Option<String>, Failure> {
-    path.map(|p| std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display())).map_err(usage))
-        .transpose()
-}
-
 pub(crate) fn run(export: &Export) -> Result<(), Failure> {
     let Export::Vrl(args) = export;
-    let rules = read(args.rules.as_ref())?;
-    let config = read(args.config.as_ref())?;
-    let program = modwatch_vrl::export(rules.as_deref(), args.with_builtin, config.as_deref())
+    let rules = read_text(args.pack.rules.as_deref())?;
+    let config = read_text(args.pack.config.as_deref())?;
+    let program = modwatch_vrl::export(rules.as_deref(), args.pack.with_builtin, config.as_deref())
         .map_err(|e| usage(anyhow::anyhow!("{e}")))?;
     match &args.out {
         Some(path) => std::fs::write(path, program).with_context(|| format!("cannot write {}", path.display()))?,

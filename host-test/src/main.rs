@@ -70,9 +70,10 @@ struct ScanArgs {
     quiet: bool,
 }
 
-/// How the engine is made: the options `scan` and `serve` share.
+/// The rule pack and the config: the options `scan`, `serve` and
+/// `export vrl` share.
 #[derive(Debug, Args)]
-struct EngineArgs {
+struct PackArgs {
     /// A TOML rule pack that replaces the built-in one.
     #[arg(long, value_name = "FILE")]
     rules: Option<PathBuf>,
@@ -82,6 +83,13 @@ struct EngineArgs {
     /// A JSON config file.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+}
+
+/// How the engine is made: the options `scan` and `serve` share.
+#[derive(Debug, Args)]
+struct EngineArgs {
+    #[command(flatten)]
+    pack: PackArgs,
     /// Load the per-principal scoring state from FILE if it exists, and
     /// save it there at the end.
     #[arg(long, value_name = "FILE")]
@@ -221,14 +229,7 @@ impl EngineArgs {
     /// The engine these options describe, with its saved state loaded.
     fn detector(&self) -> Result<Detector, Failure> {
         let config = config(self)?;
-        let rules = match &self.rules {
-            Some(path) => Some(
-                std::fs::read_to_string(path)
-                    .with_context(|| format!("cannot read {}", path.display()))
-                    .map_err(usage)?,
-            ),
-            None => None,
-        };
+        let rules = read_text(self.pack.rules.as_deref())?;
         let mut detector = detector(config.as_deref(), rules.as_deref())?;
         if let Some(path) = &self.state {
             load_state(&mut detector, path)?;
@@ -237,19 +238,20 @@ impl EngineArgs {
     }
 }
 
+/// The text of a file named on the command line, if one is.
+fn read_text(path: Option<&Path>) -> Result<Option<String>, Failure> {
+    path.map(|p| std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display())).map_err(usage))
+        .transpose()
+}
+
 /// The config text for the engine: the file, with the flags merged in.
 fn config(args: &EngineArgs) -> Result<Option<String>, Failure> {
-    let text = match &args.config {
-        Some(path) => Some(
-            std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display())).map_err(usage)?,
-        ),
-        None => None,
-    };
+    let text = read_text(args.pack.config.as_deref())?;
     let mut flags = Vec::new();
     if args.validate {
         flags.push(["input", "validate"]);
     }
-    if args.with_builtin {
+    if args.pack.with_builtin {
         flags.push(["rules", "builtin"]);
     }
     let mut value = match &text {
