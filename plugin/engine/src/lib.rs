@@ -17,7 +17,7 @@ mod prefilter;
 mod rules;
 mod score;
 mod tag;
-mod time;
+pub mod time;
 mod verdict;
 
 pub use config::{ChangeWindow, Config, OutputMode, Scoring, Tactic};

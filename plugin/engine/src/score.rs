@@ -200,8 +200,8 @@ impl Scorer {
                 threshold: to_f64(cfg.threshold_milli),
                 window_minutes: (cfg.window_secs / 60) as u32,
                 operations,
-                first: time::format(first.unwrap_or(ts)),
-                last: time::format(ts),
+                first: time::format_rfc3339(first.unwrap_or(ts)),
+                last: time::format_rfc3339(ts),
             });
         }
         if alert.is_some() {
