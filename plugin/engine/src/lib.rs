@@ -16,6 +16,7 @@ mod normalise;
 mod prefilter;
 mod rules;
 mod score;
+pub mod split;
 mod tag;
 pub mod time;
 mod verdict;
