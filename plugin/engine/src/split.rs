@@ -16,8 +16,9 @@
 //!   blank. A line that is not JSON is still an event (the engine gives it an
 //!   error verdict); so is a line holding a batch (the engine splits it).
 //! - **values**: the first value spans lines (pretty-printed events, one
-//!   after another): one event per value. Bytes that do not start a value are
-//!   an event each, and an unbalanced value runs to the end of the input.
+//!   after another): one event per value. Whatever lies between values and
+//!   is not one (a stray comma, a word) is an event of its own, and an
+//!   unbalanced value runs to the end of the input.
 //!   Whether `[`/`{` … `]`/`}` balance decides; an input whose first value
 //!   never closes is read as NDJSON instead.
 //!
