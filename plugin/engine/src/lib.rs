@@ -16,8 +16,9 @@ mod normalise;
 mod prefilter;
 mod rules;
 mod score;
+pub mod split;
 mod tag;
-mod time;
+pub mod time;
 mod verdict;
 
 pub use config::{ChangeWindow, Config, OutputMode, Scoring, Tactic};
