@@ -1,6 +1,6 @@
 //! A compiled condition as plain data, for translating rules to other
 //! languages (`modwatch export vrl`). Only built with the `export` feature;
-//! `crate::export` re-exports the types.
+//! the crate's `export` module re-exports the types.
 
 use super::Query;
 use super::ast::{Cmp, Expr, Leaf, Lit, NumLit, Test};
