@@ -879,7 +879,8 @@ mod tests {
                 Err(Errors(e)) => e.iter().filter_map(|e| e.location()).map(|l| (l.line, l.column)).collect(),
             }
         };
-        let text = "{\n  \"input\": {\"max_depth\": 0},\n  \"ü\": 1,\n  \"allowlist\": {\"principals\": [\"a\", \"*\"]}\n}";
+        let text =
+            "{\n  \"input\": {\"max_depth\": 0},\n  \"ü\": 1,\n  \"allowlist\": {\"principals\": [\"a\", \"*\"]}\n}";
         assert_eq!(at(text), vec![(3, 3), (2, 13), (4, 37)]);
         let windows = r#"{"scoring":{"change_windows":[{"days":["mon","xyz"],"start":"09:00","end":"09:00"}]}}"#;
         assert_eq!(at(windows), vec![(1, 46), (1, 53)]);

@@ -192,7 +192,8 @@ mod tests {
 
     #[test]
     fn keys_and_items() {
-        let text = "{\n  \"input\": {\"max_depth\": 1000},\n  \"scoring\": {\"change_windows\": [{}, {\"days\": [\"x\"]}]}\n}";
+        let text =
+            "{\n  \"input\": {\"max_depth\": 1000},\n  \"scoring\": {\"change_windows\": [{}, {\"days\": [\"x\"]}]}\n}";
         assert_eq!(at(text, &[key("input")]), Some((2, 3)));
         assert_eq!(at(text, &[key("input"), key("max_depth")]), Some((2, 13)));
         let days = [key("scoring"), key("change_windows"), Step::Index(1), key("days")];
