@@ -274,7 +274,7 @@ impl Config {
                 None => error,
             }])
         })?;
-        let mut v = Validator { text, errors: Vec::new() };
+        let mut v = Validator { locator: locate::Locator::new(text), errors: Vec::new() };
         let root = Path::default();
         let Value::Object(map) = value else {
             v.error(ErrorKind::ConfigSyntax, &root, "config must be a JSON object".into());
@@ -509,15 +509,15 @@ impl fmt::Display for Path {
 }
 
 struct Validator<'t> {
-    /// The config text, to find where each problem is.
-    text: &'t str,
+    /// Finds where in the config text each problem is.
+    locator: locate::Locator<'t>,
     errors: Vec<Error>,
 }
 
 impl Validator<'_> {
     fn error(&mut self, kind: ErrorKind, at: &Path, message: String) {
         let error = Error::new(kind, message);
-        self.errors.push(match locate::path(self.text, &at.0) {
+        self.errors.push(match self.locator.path(&at.0) {
             Some(location) => error.at(location),
             None => error,
         });
@@ -887,5 +887,17 @@ mod tests {
         assert_eq!(at("{\n \"points\": {\"a.b\": 1}}"), vec![(2, 13)]);
         assert_eq!(at("{\n  \"input\": }"), vec![(2, 12)]);
         assert_eq!(at("{\"input\":{\"validate\":1},\"input\":{\"validate\":2}}"), vec![(1, 34)]);
+    }
+
+    /// Placing thousands of problems on one long line walks the text once
+    /// (a walk per problem would take minutes here).
+    #[test]
+    fn many_errors_are_placed_at_once() {
+        let members: Vec<String> = (0..20_000).map(|i| format!("\"bad{i:05}\":1")).collect();
+        let text = format!("{{\"points\":{{{}}}}}", members.join(","));
+        let Err(Errors(errors)) = Config::from_json(&text) else { panic!("bad categories are refused") };
+        assert_eq!(errors.len(), 20_000);
+        let last = errors.last().and_then(Error::location).map(|l| (l.line, l.column));
+        assert_eq!(last, Some((1, 12 + 19_999 * 13)));
     }
 }

@@ -155,7 +155,9 @@ impl Engine {
     /// Memory per tracked principal with a key of `key_len` bytes (the
     /// account and principal id), for capacity planning.
     pub fn bytes_per_principal(key_len: usize) -> usize {
-        Scorer::bytes_per_principal(key_len)
+        // The cost is linear in the key: added here saturating, so that no
+        // key length can overflow.
+        Scorer::bytes_per_principal(0).saturating_add(key_len)
     }
 
     /// The verdicts on one event: one per record.

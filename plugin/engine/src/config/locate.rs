@@ -3,34 +3,79 @@
 //!
 //! The validator works on the parsed `Value`, which has no positions, so this
 //! walks the original text again, one key (or array index) at a time. It
-//! only ever reads bytes through `get`, never recurses and never allocates
-//! more than one decoded key at a time: it runs on text that the JSON parser
-//! accepted, but must not panic on any text.
+//! only ever reads bytes through `get` and never recurses: it runs on text
+//! that the JSON parser accepted, but must not panic on any text. Each
+//! object and array it walks is scanned once and remembered, and lines are
+//! indexed once, so placing every problem of a config with thousands of them
+//! stays linear in the text.
+
+use std::collections::HashMap;
 
 use super::Step;
 use crate::error::Location;
 
-/// The position of `steps` in `text`: a key's opening quote, or an array
-/// item's first character. When a step is not in the text (a missing key),
-/// the deepest step that is; the root value's first character for no steps.
-/// `None` for a text with no value at all.
-pub(super) fn path(text: &str, steps: &[Step]) -> Option<Location> {
-    let b = text.as_bytes();
-    let mut pos = skip_ws(b, 0);
-    if pos >= b.len() {
-        return None;
+/// Finds key paths in one config text.
+#[derive(Debug)]
+pub(super) struct Locator<'t> {
+    b: &'t [u8],
+    /// Per object (by the offset of its `{`): each member's decoded key →
+    /// the offsets of its key and its value.
+    objects: HashMap<usize, HashMap<String, (usize, usize)>>,
+    /// Per array (by the offset of its `[`): the offset of each item.
+    arrays: HashMap<usize, Vec<usize>>,
+    /// The offset where each line starts.
+    lines: Vec<usize>,
+    /// The last offset placed, its line and its column: problems come
+    /// mostly in text order, so columns are counted on from there.
+    last: (usize, usize, usize),
+}
+
+impl<'t> Locator<'t> {
+    pub(super) fn new(text: &'t str) -> Locator<'t> {
+        let b = text.as_bytes();
+        let lines = std::iter::once(0).chain(b.iter().enumerate().filter(|(_, c)| **c == b'\n').map(|(i, _)| i + 1));
+        Locator { b, objects: HashMap::new(), arrays: HashMap::new(), lines: lines.collect(), last: (0, 0, 1) }
     }
-    let mut found = pos;
-    for step in steps {
-        let next = match step {
-            Step::Key(key) => member(b, pos, key),
-            Step::Index(index) => item(b, pos, *index),
+
+    /// The position of `steps`: a key's opening quote, or an array item's
+    /// first character. When a step is not in the text (a missing key), the
+    /// deepest step that is; the root value's first character for no steps.
+    /// `None` for a text with no value at all.
+    pub(super) fn path(&mut self, steps: &[Step]) -> Option<Location> {
+        let b = self.b;
+        let mut pos = skip_ws(b, 0);
+        if pos >= b.len() {
+            return None;
+        }
+        let mut found = pos;
+        for step in steps {
+            let next = match step {
+                Step::Key(key) => self.objects.entry(pos).or_insert_with(|| members(b, pos)).get(key.as_str()).copied(),
+                Step::Index(index) => {
+                    self.arrays.entry(pos).or_insert_with(|| items(b, pos)).get(*index).map(|&at| (at, at))
+                }
+            };
+            let Some((mark, value)) = next else { break };
+            found = mark;
+            pos = value;
+        }
+        Some(self.at_offset(found))
+    }
+
+    /// The line:column of a byte offset, the column counted in characters.
+    fn at_offset(&mut self, offset: usize) -> Location {
+        let offset = offset.min(self.b.len());
+        let line = self.lines.partition_point(|start| *start <= offset).saturating_sub(1);
+        let (last_offset, last_line, last_column) = self.last;
+        let column = if line == last_line && last_offset <= offset {
+            last_column + self.b.get(last_offset..offset).map_or(0, chars)
+        } else {
+            let start = self.lines.get(line).copied().unwrap_or(0);
+            1 + self.b.get(start..offset).map_or(0, chars)
         };
-        let Some((mark, value)) = next else { break };
-        found = mark;
-        pos = value;
+        self.last = (offset, line, column);
+        location(line + 1, column)
     }
-    Some(at_offset(b, found))
 }
 
 /// The position of a JSON syntax error that serde_json reports as a 1-based
@@ -56,15 +101,6 @@ fn location(line: usize, column: usize) -> Location {
     Location { rule_id: None, line: n(line), column: n(column), pack_line: None }
 }
 
-/// The line:column of a byte offset, the column counted in characters.
-fn at_offset(b: &[u8], offset: usize) -> Location {
-    let before = b.get(..offset).unwrap_or(b);
-    let line_start = before.iter().rposition(|c| *c == b'\n').map_or(0, |i| i + 1);
-    let line = 1 + before.iter().filter(|c| **c == b'\n').count();
-    let column = 1 + before.get(line_start..).map_or(0, chars);
-    location(line, column)
-}
-
 /// Characters in UTF-8 bytes: the bytes that are not continuation bytes.
 fn chars(bytes: &[u8]) -> usize {
     bytes.iter().filter(|c| **c & 0xC0 != 0x80).count()
@@ -77,17 +113,17 @@ fn skip_ws(b: &[u8], mut at: usize) -> usize {
     at
 }
 
-/// In the object at `pos`, the last member named `key` (serde_json keeps the
-/// last of repeated keys, so that is the value the validator saw): the
-/// offsets of its key and of its value.
-fn member(b: &[u8], pos: usize, key: &str) -> Option<(usize, usize)> {
+/// The members of the object at `pos`: decoded key → the offsets of the
+/// key and of its value. A repeated key keeps its last place, as serde_json
+/// keeps its last value (the one the validator saw).
+fn members(b: &[u8], pos: usize) -> HashMap<String, (usize, usize)> {
+    let mut out = HashMap::new();
     if b.get(pos) != Some(&b'{') {
-        return None;
+        return out;
     }
     let mut at = skip_ws(b, pos + 1);
-    let mut hit = None;
     while b.get(at) == Some(&b'"') {
-        let end = skip_string(b, at)?;
+        let Some(end) = skip_string(b, at) else { break };
         // Keys may be written with escapes (`"inp\u0075t"`): compare them
         // decoded, as the parser did.
         let name = b.get(at..end).and_then(|raw| serde_json::from_slice::<String>(raw).ok());
@@ -96,40 +132,34 @@ fn member(b: &[u8], pos: usize, key: &str) -> Option<(usize, usize)> {
             break;
         }
         let value = skip_ws(b, colon + 1);
-        if name.as_deref() == Some(key) {
-            hit = Some((at, value));
+        if let Some(name) = name {
+            out.insert(name, (at, value));
         }
-        let after = skip_ws(b, skip_value(b, value)?);
+        let Some(after) = skip_value(b, value).map(|end| skip_ws(b, end)) else { break };
         if b.get(after) != Some(&b',') {
             break;
         }
         at = skip_ws(b, after + 1);
     }
-    hit
+    out
 }
 
-/// In the array at `pos`, item `index`: its offset, twice (an item has no
-/// key; the item itself is the mark).
-fn item(b: &[u8], pos: usize, index: usize) -> Option<(usize, usize)> {
+/// The offset of each item of the array at `pos`.
+fn items(b: &[u8], pos: usize) -> Vec<usize> {
+    let mut out = Vec::new();
     if b.get(pos) != Some(&b'[') {
-        return None;
+        return out;
     }
     let mut at = skip_ws(b, pos + 1);
-    let mut n = 0;
-    loop {
-        if b.get(at).is_none_or(|c| *c == b']') {
-            return None;
-        }
-        if n == index {
-            return Some((at, at));
-        }
-        let after = skip_ws(b, skip_value(b, at)?);
+    while b.get(at).is_some_and(|c| *c != b']') {
+        out.push(at);
+        let Some(after) = skip_value(b, at).map(|end| skip_ws(b, end)) else { break };
         if b.get(after) != Some(&b',') {
-            return None;
+            break;
         }
         at = skip_ws(b, after + 1);
-        n += 1;
     }
+    out
 }
 
 /// The offset just past the string whose opening quote is at `at`.
@@ -183,7 +213,7 @@ mod tests {
     use super::*;
 
     fn at(text: &str, steps: &[Step]) -> Option<(u32, u32)> {
-        path(text, steps).map(|l| (l.line, l.column))
+        Locator::new(text).path(steps).map(|l| (l.line, l.column))
     }
 
     fn key(k: &str) -> Step {
@@ -202,6 +232,12 @@ mod tests {
         // A missing key: the deepest step found.
         assert_eq!(at(text, &[key("input"), key("validate")]), Some((2, 3)));
         assert_eq!(at(text, &[]), Some((1, 1)));
+        // Out of text order, and after a wide character, on one locator.
+        let mut locator = Locator::new(r#"{"é":{"a":1,"b":2}}"#);
+        let mut place = |steps: &[Step]| locator.path(steps).map(|l| (l.line, l.column));
+        assert_eq!(place(&[key("é"), key("b")]), Some((1, 13)));
+        assert_eq!(place(&[key("é"), key("a")]), Some((1, 7)));
+        assert_eq!(place(&[key("é"), key("b")]), Some((1, 13)));
     }
 
     #[test]
@@ -214,7 +250,7 @@ mod tests {
     #[test]
     fn any_text_is_safe() {
         for text in ["", " ", "{", "{\"", "{\"a\"", "{\"a\":", "[", "[1,", "\"\\", "}", "{\"a\":[[[[", "é"] {
-            let _ = path(text, &[key("a"), Step::Index(3), key("b")]);
+            let _ = Locator::new(text).path(&[key("a"), Step::Index(3), key("b")]);
             let _ = syntax(text, 3, 99);
         }
         assert_eq!(syntax("{\n  é?", 2, 6).map(|l| (l.line, l.column)), Some((2, 4)));
