@@ -20,7 +20,7 @@ use crate::time;
 
 /// Buckets per window: the window's resolution is a fifteenth of it (one
 /// minute at the default fifteen minutes).
-pub(crate) const BUCKETS: usize = 15;
+use crate::config::BUCKETS;
 /// Source IPs remembered per principal (most recent kept).
 const KNOWN_IPS: usize = 8;
 /// Scored operations remembered per principal, to score each once.
