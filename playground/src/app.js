@@ -7,9 +7,9 @@ import { drawChart } from "./chart.js";
 const $ = (id) => document.getElementById(id);
 const PAGE = 100;
 const STORE = { pack: "modwatch.playground.pack", config: "modwatch.playground.config" };
-const QUERY_CODES = new Set([202, 203, 205]); // positions inside a rule's query
-const HIGH = new Set(["EXPOSE_PUBLIC", "EXPORT", "SHARE_EXTERNAL", "GUARDRAIL_OFF"]);
 const fmt = new Intl.NumberFormat("en-US");
+/** How the engine's splitter read the input, in words. */
+const KINDS = { array: "JSON array", batch: "batch object", values: "JSON", ndjson: "NDJSON", empty: "empty" };
 
 const state = {
   builtinPack: "",
@@ -152,39 +152,11 @@ function lineColumn(text, offset) {
   return { line, column: offset - start + 1 };
 }
 
-/** Where a rule pack error is in the editor. Query errors count line:column in the query. */
-function packPosition(e) {
-  let line = e.packLine ?? null;
-  let column = e.column || 1;
-  if (line && QUERY_CODES.has(e.code) && e.line === 1) {
-    const inline = /^\s*query\s*=\s*('''|"""|'|")/.exec(pack.line(line));
-    if (inline) column += inline[0].length;
-  }
-  if (!line && e.ruleId) {
-    // No position (a duplicate id): the last rule with that id.
-    const quoted = e.ruleId.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-    const re = new RegExp(`^\\s*id\\s*=\\s*["']${quoted}["']`, "gm");
-    let last = -1;
-    for (let m = re.exec(pack.value); m; m = re.exec(pack.value)) last = m.index;
-    if (last >= 0) return lineColumn(pack.value, last);
-  }
-  return line ? { line, column } : {};
-}
-
-/** Where a config error is: the engine places each at its key (a syntax error where parsing stopped). */
-function configPosition(e) {
-  return e.line ? { line: e.line, column: e.column || 1 } : {};
-}
-
 function problemsOf(error) {
   const list = error.errors?.length ? error.errors : [error];
-  return list.map((e) => ({
-    source: error.source,
-    code: e.code,
-    // The position is shown as a link: the engine's sentence, without the pack's name.
-    text: e.code ? `E${e.code}${e.ruleId ? ` rule "${e.ruleId}"` : ""}: ${e.message.replace(/^rule pack: /, "")}` : e.message,
-    ...(error.source === "config" ? configPosition(e) : error.source === "rules" ? packPosition(e) : {}),
-  }));
+  // The engine says where each problem is in the text it refused, and how to
+  // word it beside that position.
+  return list.map((e) => ({ source: error.source, code: e.code, text: e.display ?? e.message, ...(e.at ?? {}) }));
 }
 
 function showProblems(problems) {
@@ -409,7 +381,6 @@ function failed(error) {
 function take(rows) {
   for (const row of rows) {
     row.i = state.rows.length;
-    row.t = parseTime(row.time);
     state.rows.push(row);
     state.counts[row.status] = (state.counts[row.status] ?? 0) + 1;
     if (row.alert) state.counts.alerts = (state.counts.alerts ?? 0) + 1;
@@ -445,21 +416,10 @@ function done(data) {
   take(data.rows);
   checked({ id: state.checkId, ok: true, rules: data.rules }); // it loaded: no problems
   const rate = data.total / Math.max(data.ms / 1000, 1e-9);
-  $("run-status").textContent = `Done: ${fmt.format(data.total)} events (${data.kind === "array" ? "JSON array" : data.kind === "values" ? "JSON" : "NDJSON"}) in ${fmt.format(Math.round(data.ms))} ms, ${fmt.format(Math.round(rate))} events/s.`;
+  $("run-status").textContent = `Done: ${fmt.format(data.total)} events (${KINDS[data.kind] ?? data.kind}) in ${fmt.format(Math.round(data.ms))} ms, ${fmt.format(Math.round(rate))} events/s.`;
   summary(data);
   render();
   principals();
-}
-
-function parseTime(text) {
-  if (!text) return null;
-  const m = /^(\d{4}-\d\d-\d\d)[ T](\d\d:\d\d(?::\d\d)?)(\.\d+)?\s*(Z|[+-]\d\d:?\d\d)?$/i.exec(text.trim());
-  if (m) {
-    const zone = (m[4] ?? "Z").replace(/^([+-]\d\d)(\d\d)$/, "$1:$2");
-    return Date.parse(`${m[1]}T${m[2]}${m[3] ? m[3].slice(0, 4) : ""}${zone}`);
-  }
-  const t = Date.parse(text);
-  return Number.isNaN(t) ? null : t;
 }
 
 // ---------------------------------------------------------------- results
@@ -536,7 +496,7 @@ function render() {
     }
     let category = "";
     if (r.status === "suppressed") category = badge("suppressed", "sup", r.suppressedBy);
-    else if (r.category) category = badge(r.category, HIGH.has(r.category) ? "cat-hi" : "cat");
+    else if (r.category) category = badge(r.category, r.high ? "cat-hi" : "cat");
     const points = document.createDocumentFragment();
     if (r.added !== null) {
       points.append(`+${r.added}`);

@@ -6,8 +6,7 @@
 //               · detail {id, row} · bench {id, config, pack, text|file, runs}
 // Messages out: hello · checked · load-error · progress · done · detail · bench · failed
 
-import init, { Engine, builtinPack, defaultConfig, version } from "../pkg/modwatch_web.js";
-import { splitEvents } from "./split.js";
+import init, { Engine, batchRecord, builtinPack, defaultConfig, splitEvents, version } from "../pkg/modwatch_web.js";
 
 const ready = init();
 
@@ -26,50 +25,22 @@ const yieldToMessages = () => new Promise((resolve) => {
   channel.port2.postMessage(null);
 });
 
-const CLOUD = { aws: "aws", azure: "azure", gcp: "gcp" };
-
 /** A plain copy of an error, to cross postMessage (an Error loses its own fields). */
 function plain(e) {
   if (e && e.name === "ModwatchError") {
-    const { message, source, code, kind, ruleId, line, column, packLine, errors } = e;
-    return { message, source, code, kind, ruleId, line, column, packLine, errors };
+    const { message, source, code, kind, ruleId, line, column, packLine, at, display, errors } = e;
+    return { message, source, code, kind, ruleId, line, column, packLine, at, display, errors };
   }
   return { message: String(e?.message ?? e), source: "engine", errors: [] };
 }
 
-/** One result row. `key` is the engine's scoring key for the principal (the `keys` of `Engine.tag`). */
-function summary(verdict, key, e, r, records) {
-  const score = verdict.score;
-  const principal = verdict.principal;
-  const format = verdict.format ?? "";
-  return {
-    e,
-    r,
-    records,
-    status: verdict.status,
-    time: verdict.time ?? "",
-    cloud: CLOUD[format.split("-")[0]] ?? "",
-    format,
-    op: verdict.op ?? "",
-    principal: principal ? principal.display ?? principal.id : "",
-    principalId: principal?.id ?? "",
-    key: key ?? "",
-    category: verdict.category ?? "",
-    rule: verdict.matches?.[0]?.rule_id ?? "",
-    rules: verdict.matches?.length ?? 0,
-    points: verdict.points,
-    added: score ? score.points : null,
-    score: score ? score.principal_score : null,
-    reasons: score?.reasons ?? [],
-    alert: Boolean(score?.alert),
-    suppressedBy: verdict.suppressed_by ?? "",
-    error: verdict.error ? `E${verdict.error.code} ${verdict.error.message}` : "",
-  };
-}
-
 async function input({ text, file }) {
   const bytes = file ? new Uint8Array(await file.arrayBuffer()) : new TextEncoder().encode(text ?? "");
-  return { bytes, ...splitEvents(bytes) };
+  // The engine's splitter, as the CLI and the sidecar split their inputs.
+  const split = splitEvents(bytes);
+  const result = { bytes, kind: split.kind, spans: split.spans };
+  split.free();
+  return result;
 }
 
 /** The engine the last check built, unused: the next run with the same rules takes it. */
@@ -104,12 +75,14 @@ async function run({ id, config, pack, text, file }) {
     let rows = [];
     let posted = performance.now();
     for (let e = 0; e < total; e++) {
-      const result = JSON.parse(engine.tag(bytes.subarray(spans[2 * e], spans[2 * e + 1])));
+      const result = JSON.parse(engine.rows(bytes.subarray(spans[2 * e], spans[2 * e + 1])));
       if (result.output === "replaced") mine.outputs.set(e, result.event);
-      const records = result.verdicts.length;
+      const records = result.rows.length;
       for (let r = 0; r < records; r++) {
-        const row = summary(result.verdicts[r], result.keys[r], e, r, records);
-        mine.verdicts.push(result.verdicts[r]);
+        // The verdict stays here for the details; the page gets the row.
+        const { verdict, ...row } = result.rows[r];
+        Object.assign(row, { e, r, records });
+        mine.verdicts.push(verdict);
         mine.rows.push(row);
         rows.push(row);
       }
@@ -139,16 +112,9 @@ function pretty(text) {
   }
 }
 
-/** One record of a batch event, when the event is a batch. */
+/** Record `r` of an event that is a batch of `records`, as the engine splits it. */
 function record(text, r, records) {
-  if (records < 2) return text;
-  try {
-    const value = JSON.parse(text);
-    const list = value.Records ?? value.records;
-    return Array.isArray(list) && list.length === records ? JSON.stringify(list[r]) : text;
-  } catch {
-    return text;
-  }
+  return records < 2 ? text : batchRecord(new TextEncoder().encode(text), r) ?? text;
 }
 
 function detail({ id, row }) {

@@ -1,14 +1,25 @@
-// How the playground splits an input into events (src/split.js).
+// How the page splits an input into events: the engine's splitter, through
+// the web build (`splitEvents`), so the page splits as the CLI and the
+// sidecar do. Needs `just build-web`.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { splitEvents } from "../src/split.js";
+import { existsSync, readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+
+const pkg = new URL("../pkg/", import.meta.url);
+const wasmPath = new URL("modwatch_web_bg.wasm", pkg);
+if (!existsSync(wasmPath)) {
+  throw new Error(`the web build is missing (${fileURLToPath(wasmPath)}): run \`just build-web\``);
+}
+const web = await import(new URL("modwatch_web.js", pkg));
+web.initSync({ module: readFileSync(wasmPath) });
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
 function split(text) {
   const bytes = enc.encode(text);
-  const { kind, spans } = splitEvents(bytes);
+  const { kind, spans } = web.splitEvents(bytes);
   const events = [];
   for (let i = 0; i < spans.length; i += 2) events.push(dec.decode(bytes.subarray(spans[i], spans[i + 1])));
   return [kind, events];
@@ -23,12 +34,18 @@ const cases = [
   ["empty array", "[]", ["array", []]],
   ["array of scalars", '[1, "x", null]', ["array", ["1", '"x"', "null"]]],
   ["array followed by more is ndjson", "[1]\n[2]", ["ndjson", ["[1]", "[2]"]]],
-  ["pretty batch is one event", '{\n  "Records": [\n    {"a": 1}\n  ]\n}\n', ["values", ['{\n  "Records": [\n    {"a": 1}\n  ]\n}']]],
+  ["a pretty batch gives its records", '{\n  "Records": [\n    {"a": 1},\n    {"b": 2}\n  ]\n}\n', ["batch", ['{"a": 1}', '{"b": 2}']]],
   ["several pretty objects", '{\n "a": 1\n}\n{\n "b": 2\n}', ["values", ['{\n "a": 1\n}', '{\n "b": 2\n}']]],
-  ["pretty, then unbalanced", '{\n "a": 1\n}\n{\n "b": ', ["values", ['{\n "a": 1\n}', '{\n "b": ']]],
   ["braces in strings", '{"q":"{{[["}\n{"r":"\\\\"}', ["ndjson", ['{"q":"{{[["}', '{"r":"\\\\"}']]],
 ];
 
 for (const [name, input, want] of cases) {
   test(name, () => assert.deepEqual(split(input), want));
 }
+
+test("a record of a batch, as the engine splits it", () => {
+  const batch = enc.encode('{"records":[{"a":1}, {"b":[2]}]}');
+  assert.equal(web.batchRecord(batch, 1), '{"b":[2]}');
+  assert.equal(web.batchRecord(batch, 2), undefined);
+  assert.equal(web.batchRecord(enc.encode('{"a":1}'), 0), undefined);
+});

@@ -7,7 +7,7 @@
 
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { valueEnd } from "../src/split.js";
+import { valueEnd } from "./json-member.mjs";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const out = fileURLToPath(new URL("../pkg/samples.json", import.meta.url));

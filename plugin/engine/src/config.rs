@@ -451,7 +451,7 @@ impl Config {
     }
 
     /// The points of a category (0 for one the config does not know).
-    pub(crate) fn points_of(&self, category: &str) -> u32 {
+    pub fn points_of(&self, category: &str) -> u32 {
         self.points.get(category).copied().unwrap_or(0)
     }
 }

@@ -123,6 +123,9 @@ pub struct Location {
     pub column: u32,
     /// 1-based line in the rule pack file, when known.
     pub pack_line: Option<u32>,
+    /// 1-based column (in characters) on `pack_line`, when known: where an
+    /// editor showing the pack puts its cursor.
+    pub pack_column: Option<u32>,
 }
 
 /// An error from the engine: a kind with a stable code, a message that quotes
@@ -294,6 +297,7 @@ mod tests {
             line: 2,
             column: 7,
             pack_line: Some(14),
+            pack_column: Some(9),
         });
         assert_eq!(e.to_string(), "E202 rule \"r1\" at 2:7 (pack line 14) expected a value, found \"=\"");
     }

@@ -90,6 +90,9 @@ pub(crate) struct Rule {
     pub(crate) own_account: Option<FieldPath>,
     pub(crate) bulk: Option<Bulk>,
     pub(crate) examples: Vec<Example>,
+    /// The pack line and column of the rule's `id = …`, for errors about
+    /// the rule as a whole (a duplicate id).
+    pub(crate) id_at: (u32, u32),
 }
 
 /// How a rule reads the number of resources a bulk call affects.
@@ -157,10 +160,15 @@ impl RuleSet {
         let mut seen = std::collections::HashSet::new();
         for rule in &rules {
             if !seen.insert(rule.id.as_str()) {
-                errors.push(
-                    Error::new(ErrorKind::DuplicateRuleId, format!("rule id {:?} is used twice", rule.id))
-                        .at(Location { rule_id: Some(rule.id.clone()), ..Location::default() }),
-                );
+                errors.push(Error::new(ErrorKind::DuplicateRuleId, format!("rule id {:?} is used twice", rule.id)).at(
+                    Location {
+                        rule_id: Some(rule.id.clone()),
+                        line: rule.id_at.0,
+                        column: rule.id_at.1,
+                        pack_line: Some(rule.id_at.0),
+                        pack_column: Some(rule.id_at.1),
+                    },
+                ));
             }
         }
         if errors.is_empty() { Ok(RuleSet::from_parts(rules, catalogue)) } else { Err(Errors(errors)) }
@@ -330,6 +338,7 @@ fn load_pack(
                 line,
                 column,
                 pack_line: Some(line),
+                pack_column: Some(column),
             }));
             return;
         }
@@ -344,28 +353,34 @@ fn load_pack(
         let def = match RuleDef::deserialize(toml::Value::Table(table)) {
             Ok(def) => def,
             Err(e) => {
-                errors.push(
-                    Error::new(ErrorKind::RuleInvalid, format!("{file}: {}", e.message().trim())).at(Location {
+                errors.push(Error::new(ErrorKind::RuleInvalid, format!("{file}: {}", e.message().trim())).at(
+                    Location {
                         rule_id: id_hint,
                         line: rule_line,
                         column: 1,
                         pack_line: Some(rule_line),
-                    }),
-                );
+                        pack_column: Some(1),
+                    },
+                ));
                 continue;
             }
         };
         // The span of an array-of-tables entry may cover only its header:
         // look for the query from the rule's start on.
         let rule_text = text.get(span.start..).unwrap_or("");
-        let query_line = query_pack_line(rule_text).map(|l| l + rule_line - 1);
-        if let Some(rule) = compile_rule(def, &ruleset, file, rule_line, query_line, errors) {
+        let query_line = query_start(rule_text).map(|q| QueryStart { line: q.line + rule_line - 1, ..q });
+        // Where a duplicate id is reported: this rule's `id = …`.
+        let id_at = key_line(rule_text, "id").map_or((rule_line, 1), |(line, text)| {
+            (line + rule_line - 1, (text.len() - text.trim_start().len()) as u32 + 1)
+        });
+        if let Some(mut rule) = compile_rule(def, &ruleset, file, rule_line, query_line, errors) {
+            rule.id_at = id_at;
             rules.push(rule);
         }
     }
     for spanned in pack.operation {
         let (line, _) = lines.at(spanned.span().start);
-        let at = Location { rule_id: None, line, column: 1, pack_line: Some(line) };
+        let at = Location { rule_id: None, line, column: 1, pack_line: Some(line), pack_column: Some(1) };
         match OperationDef::deserialize(toml::Value::Table(spanned.into_inner())) {
             Ok(op) if is_category_name(&op.category) => catalogue.push(Operation {
                 pattern: Wildcard::parse(&op.op, Syntax::Eql, true),
@@ -385,24 +400,38 @@ fn load_pack(
     }
 }
 
-/// The pack line (relative to the rule's first line) where the query's first
-/// line lies: the line after `query = '''` when the string starts with a
-/// newline (TOML trims it), else the line of `query =`.
-fn query_pack_line(rule_text: &str) -> Option<u32> {
-    let mut line = 0u32;
-    for l in rule_text.lines() {
-        line += 1;
-        let t = l.trim_start();
-        if let Some(rest) = t.strip_prefix("query") {
-            let rest = rest.trim_start();
-            if let Some(value) = rest.strip_prefix('=') {
-                let value = value.trim();
-                let multiline_opens_line = value == "'''" || value == "\"\"\"";
-                return Some(if multiline_opens_line { line + 1 } else { line });
-            }
-        }
+/// Where a rule's query text starts in its pack.
+#[derive(Debug, Clone, Copy)]
+struct QueryStart {
+    /// The pack line (relative to the rule's first line) of the query's first
+    /// line: the line after `query = '''` when the string starts with a
+    /// newline (TOML trims it), else the line of `query =`.
+    line: u32,
+    /// The column (in characters) of the query's first character on that line.
+    column: u32,
+}
+
+/// Where the query of the rule whose text starts `rule_text` begins.
+fn query_start(rule_text: &str) -> Option<QueryStart> {
+    let (line, text) = key_line(rule_text, "query")?;
+    let Some(after_eq) = text.split_once('=').map(|(_, v)| v) else { return Some(QueryStart { line, column: 1 }) };
+    let value = after_eq.trim();
+    if value == "'''" || value == "\"\"\"" {
+        return Some(QueryStart { line: line + 1, column: 1 });
     }
-    None
+    // An inline string: the query starts after its opening quotes.
+    let quotes = ["'''", "\"\"\"", "'", "\""].iter().find(|q| value.starts_with(**q)).map_or(0, |q| q.len());
+    let before = text.len() - after_eq.trim_start().len() + quotes;
+    Some(QueryStart { line, column: text.get(..before).map_or(1, |b| b.chars().count() as u32 + 1) })
+}
+
+/// The first line of `rule_text` that sets `key` (`key = …`): its number
+/// (1-based, relative to `rule_text`) and its text.
+fn key_line<'t>(rule_text: &'t str, key: &str) -> Option<(u32, &'t str)> {
+    rule_text.lines().enumerate().find_map(|(i, l)| {
+        let rest = l.trim_start().strip_prefix(key)?;
+        rest.trim_start().starts_with('=').then_some((i as u32 + 1, l))
+    })
 }
 
 fn compile_rule(
@@ -410,7 +439,7 @@ fn compile_rule(
     ruleset: &str,
     file: &str,
     rule_line: u32,
-    query_line: Option<u32>,
+    query_line: Option<QueryStart>,
     errors: &mut Vec<Error>,
 ) -> Option<Rule> {
     let id = def.id.clone();
@@ -421,6 +450,7 @@ fn compile_rule(
             line: rule_line,
             column: 1,
             pack_line: Some(rule_line),
+            pack_column: Some(1),
         }));
     };
     if id.is_empty() || !id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_') {
@@ -456,10 +486,15 @@ fn compile_rule(
         Ok(q) => Some(q),
         Err(e) => {
             let loc = e.location().cloned().unwrap_or_default();
-            let pack_line = query_line.map(|q| q + loc.line.saturating_sub(1));
+            let pack_line = query_line.map(|q| q.line + loc.line.saturating_sub(1));
+            // The query's first line may start after `query = '` on its
+            // pack line; its other lines are pack lines as they are.
+            let pack_column =
+                query_line.map(|q| if loc.line <= 1 { q.column + loc.column.max(1) - 1 } else { loc.column });
             errors.push(Error::new(e.kind(), format!("{file}: {}", e.message())).at(Location {
                 rule_id: Some(id.clone()),
                 pack_line,
+                pack_column,
                 ..loc
             }));
             None
@@ -485,6 +520,7 @@ fn compile_rule(
         own_account: path(def.own_account),
         bulk: path(def.bulk).map(Bulk::Count).or_else(|| path(def.bulk_sum).map(Bulk::Sum)),
         examples,
+        id_at: (rule_line, 1),
     })
 }
 
@@ -555,6 +591,31 @@ query = 'any where true'
         assert_eq!(e.len(), 2, "{e:#?}");
         assert!(e[0].starts_with("E202 rule \"bad-query\" at 2:22 (pack line 14)"), "{}", e[0]);
         assert!(e[1].contains("rule \"bad-severity\"") && e[1].contains("urgent"), "{}", e[1]);
+    }
+
+    /// Pack positions (line, column) of every error, for an editor's cursor.
+    fn pack_positions(pack: &str) -> Vec<(Option<u32>, Option<u32>)> {
+        let errors = RuleSet::load(&Config::default(), Some(pack)).err().map(|e| e.0).unwrap_or_default();
+        errors.iter().map(|e| e.location().map_or((None, None), |l| (l.pack_line, l.pack_column))).collect()
+    }
+
+    #[test]
+    fn errors_carry_their_pack_position() {
+        let rule = |id: &str, query: &str| format!("[[rule]]\n  id = '{id}'\nname='n'\nseverity='low'\n{query}\n");
+        // Inline queries: the column counts from the pack line's start.
+        assert_eq!(pack_positions(&rule("a", "query = 'any where x = 1'")), [(Some(5), Some(22))]);
+        assert_eq!(pack_positions(&rule("a", "query = \"\"\"any where x = 1\"\"\"")), [(Some(5), Some(24))]);
+        // A multi-line query: its lines are pack lines.
+        assert_eq!(pack_positions(&rule("a", "query = '''\nany where\n  x = 1\n'''")), [(Some(7), Some(5))]);
+        // A duplicate id: the second rule's `id`.
+        let dup = format!("{}\n{}", rule("a", "query='any where true'"), rule("a", "query='any where true'"));
+        assert_eq!(pack_positions(&dup), [(Some(8), Some(3))]);
+        // A rule-level problem: the rule's header; TOML syntax: where it breaks.
+        assert_eq!(
+            pack_positions("[[rule]]\nid='a'\nname='a'\nseverity='urgent'\nquery='any where true'\n"),
+            [(Some(1), Some(1))]
+        );
+        assert_eq!(pack_positions("\n[[rule]\nid='a'"), [(Some(2), Some(8))]);
     }
 
     #[test]

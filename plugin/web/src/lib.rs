@@ -5,9 +5,13 @@
 //! out as JSON whose verdicts are the engine's own [`me::Verdict::to_json`]
 //! lines, so every host prints the same bytes; 64-bit counters are decimal
 //! strings (a JS number is a double). Load errors become JS `Error`s named
-//! `ModwatchError` carrying the engine's code, kind and message and, for rule
-//! errors, the rule id and line:column. The plain functions under the
-//! wrappers hold all of it and are tested natively (`tests/skin.rs`).
+//! `ModwatchError` carrying the engine's code, kind and message, the rule id,
+//! and where the problem is in the text that was refused (`at`). The page
+//! knows nothing the engine knows: inputs are split by the engine's splitter
+//! ([`split_events`]), and each record comes back as a result row
+//! ([`rows_json`]) with its principal's scoring key, its time in
+//! milliseconds and its risk already worked out. The plain functions under
+//! the wrappers hold all of it and are tested natively (`tests/skin.rs`).
 
 use modwatch_engine as me;
 use serde_json::Value;
@@ -42,13 +46,85 @@ pub fn load(config: Option<&str>, rules: Option<&str>) -> Result<me::Engine, Str
 }
 
 /// Tags one event: `{"output":"unchanged"|"replaced"|"dropped","event":"<the
-/// tagged event, when replaced>","verdicts":[…],"keys":[…]}`. `keys` has one
-/// entry per verdict: the principal's scoring key
-/// ([`me::Verdict::principal_key`]), or `null`.
+/// tagged event, when replaced>","verdicts":[…]}`.
 pub fn tag_json(engine: &mut me::Engine, event: &[u8]) -> String {
     let tagged = engine.tag(event);
     let mut out = String::with_capacity(256);
-    match &tagged.output {
+    output_json(&mut out, &tagged.output);
+    out.push_str(r#""verdicts":["#);
+    out.push_str(&join(&tagged.verdicts, ","));
+    out.push_str("]}");
+    out
+}
+
+/// Tags one event and summarises each record for the playground's results
+/// table: `{"output":…,"event":…,"rows":[{row},…]}` (`output` and `event` as
+/// in [`tag_json`]). A row holds what the page shows and groups by: `status`,
+/// `time` (as written) and `t` (Unix milliseconds, `null` when the record has
+/// no time the engine reads), `cloud`, `format`, `op`, `principal` (display
+/// name), `principalId`, `key` (the principal's scoring key: rows with the
+/// same key share a window), `category`, `high` (a category worth 4 points
+/// or more), `rule` (the best match), `rules` (how many matched), `points`,
+/// `added` and `score` (what scoring added and the principal's score after
+/// it, `null` when not scored), `reasons`, `alert`, `suppressedBy`, `error`
+/// (the event error as one line), and `verdict`, the engine's verdict.
+pub fn rows_json(engine: &mut me::Engine, event: &[u8]) -> String {
+    let tagged = engine.tag(event);
+    let mut out = String::with_capacity(512);
+    output_json(&mut out, &tagged.output);
+    out.push_str(r#""rows":["#);
+    for (i, v) in tagged.verdicts.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let row = row(engine.config(), v).to_string();
+        // The verdict goes in as the engine's own JSON text, not re-serialised.
+        out.push_str(&row[..row.len() - 1]);
+        out.push_str(r#","verdict":"#);
+        out.push_str(&v.to_json());
+        out.push('}');
+    }
+    out.push_str("]}");
+    out
+}
+
+/// The result row of one record (see [`rows_json`]), without its verdict.
+fn row(config: &me::Config, v: &me::Verdict) -> Value {
+    let principal = v.principal.as_ref();
+    let score = v.score.as_ref();
+    let category = v.category.as_deref();
+    serde_json::json!({
+        "status": v.status,
+        "time": v.time.as_deref().unwrap_or(""),
+        "t": v.time.as_deref().and_then(me::time::parse_millis),
+        "cloud": v.format.map_or("", |f| f.cloud()),
+        "format": v.format.map_or("", |f| f.name()),
+        "op": v.op.as_deref().unwrap_or(""),
+        "principal": principal.map_or("", |p| p.display.as_deref().unwrap_or(&p.id)),
+        "principalId": principal.map_or("", |p| p.id.as_str()),
+        "key": v.principal_key().unwrap_or(""),
+        "category": category.unwrap_or(""),
+        "high": category.is_some_and(|c| config.points_of(c) >= HIGH_RISK_POINTS),
+        "rule": v.matches.first().map_or("", |m| m.rule_id.as_str()),
+        "rules": v.matches.len(),
+        "points": v.points,
+        "added": score.map(|s| s.points),
+        "score": score.map(|s| s.principal_score),
+        "reasons": score.map_or(&[][..], |s| &s.reasons[..]),
+        "alert": score.is_some_and(|s| s.alert.is_some()),
+        "suppressedBy": v.suppressed_by.as_deref().unwrap_or(""),
+        "error": v.error.as_ref().map_or(String::new(), |e| format!("E{} {}", e.code, e.message)),
+    })
+}
+
+/// Categories whose configured points reach this are shown as high risk
+/// (with the default points: public exposure, export, external share and
+/// guard-rails switched off).
+const HIGH_RISK_POINTS: u32 = 4;
+
+/// `{"output":"…",` and, when replaced, `"event":"…",`.
+fn output_json(out: &mut String, output: &me::Output) {
+    match output {
         me::Output::Unchanged => out.push_str(r#"{"output":"unchanged","#),
         me::Output::Dropped => out.push_str(r#"{"output":"dropped","#),
         me::Output::Replaced(bytes) => {
@@ -58,13 +134,6 @@ pub fn tag_json(engine: &mut me::Engine, event: &[u8]) -> String {
             out.push(',');
         }
     }
-    out.push_str(r#""verdicts":["#);
-    out.push_str(&join(&tagged.verdicts, ","));
-    out.push_str(r#"],"keys":"#);
-    let keys = tagged.verdicts.iter().map(|v| v.principal_key().map_or(Value::Null, Value::from));
-    out.push_str(&Value::Array(keys.collect()).to_string());
-    out.push('}');
-    out
 }
 
 /// The verdicts on one event, one `Verdict::to_json` line per record.
@@ -91,11 +160,14 @@ pub fn stats_json(stats: &me::Stats) -> String {
 }
 
 /// Errors as the fields of a `ModwatchError`: `message` lists them all, the
-/// first one's `code`, `kind`, `ruleId`, `line`, `column` and `packLine` are at
-/// the top, and `errors` holds each. `source` says which input was refused:
-/// `config`, `rules` or `state`. For query errors `line:column` is in the
-/// query and `packLine` the line of the pack where that query line is; for
-/// config errors `line:column` is the offending key in the config text.
+/// first one's `code`, `kind`, `ruleId`, `line`, `column`, `packLine` and `at`
+/// are at the top, and `errors` holds each. `source` says which input was
+/// refused: `config`, `rules` or `state`. For query errors `line:column` is
+/// in the query and `packLine` the line of the pack where that query line is;
+/// for config errors `line:column` is the offending key in the config text.
+/// `at` is `{line, column}` in the text that was refused (the config or the
+/// pack, where an editor puts its cursor), or `null`; `display` is the error
+/// as one line for a list of problems.
 pub fn errors_json(source: &str, errors: &me::Errors) -> String {
     let list: Vec<Value> = errors.0.iter().map(error_value).collect();
     let mut top = list.first().cloned().unwrap_or_else(|| Value::Object(serde_json::Map::new()));
@@ -118,7 +190,32 @@ fn error_value(e: &me::Error) -> Value {
         "line": at.map(|l| l.line),
         "column": at.map(|l| l.column),
         "packLine": at.and_then(|l| l.pack_line),
+        "at": editor_position(e),
+        "display": display(e),
     })
+}
+
+/// Where the error is in the text that was refused, for an editor.
+fn editor_position(e: &me::Error) -> Option<Value> {
+    let at = e.location()?;
+    let (line, column) = match (at.pack_line, at.pack_column) {
+        (Some(line), column) => (line, column.unwrap_or(1)),
+        // Config errors: their line:column is in the config text.
+        (None, _) if at.line > 0 => (at.line, at.column.max(1)),
+        (None, _) => return None,
+    };
+    Some(serde_json::json!({ "line": line, "column": column }))
+}
+
+/// `E202 rule "r1": message`: the error without its position (an editor
+/// shows that) or the name of the pack the message starts with.
+fn display(e: &me::Error) -> String {
+    let message = e.message();
+    let message = message.strip_prefix("rule pack: ").unwrap_or(message);
+    match e.location().and_then(|l| l.rule_id.as_deref()) {
+        Some(id) => format!("E{} rule {id:?}: {message}", e.code()),
+        None => format!("E{}: {message}", e.code()),
+    }
 }
 
 #[wasm_bindgen(inline_js = "export function modwatch_error(json) {
@@ -150,6 +247,12 @@ impl WebEngine {
     /// Tags one event (bytes): JSON text, see [`tag_json`]. Never throws.
     pub fn tag(&mut self, event: &[u8]) -> String {
         tag_json(&mut self.0, event)
+    }
+
+    /// Tags one event and summarises each record: JSON text, see
+    /// [`rows_json`]. Never throws.
+    pub fn rows(&mut self, event: &[u8]) -> String {
+        rows_json(&mut self.0, event)
     }
 
     /// The verdicts on one event: one JSON line per record. Never throws.
@@ -191,6 +294,68 @@ impl WebEngine {
     pub fn rule_count(&self) -> u32 {
         u32::try_from(self.0.rules().len()).unwrap_or(u32::MAX)
     }
+}
+
+/// An input split into events by the engine's splitter, as every host
+/// splits it: how it was read and where each event's bytes are.
+#[wasm_bindgen]
+#[derive(Debug)]
+pub struct Split {
+    kind: &'static str,
+    spans: Vec<u32>,
+}
+
+#[wasm_bindgen]
+impl Split {
+    /// How the input was read: `ndjson`, `array`, `batch`, `values` or `empty`.
+    #[wasm_bindgen(getter)]
+    pub fn kind(&self) -> String {
+        self.kind.to_string()
+    }
+
+    /// The events' byte ranges, flat: `[start0, end0, start1, end1, …]`.
+    #[wasm_bindgen(getter)]
+    pub fn spans(&self) -> Vec<u32> {
+        self.spans.clone()
+    }
+}
+
+/// Splits an input (bytes) into events; see [`Split`].
+#[wasm_bindgen(js_name = splitEvents)]
+pub fn split_events(input: &[u8]) -> Split {
+    let split = me::split::split(input);
+    Split { kind: layout_name(split.layout), spans: spans(&split) }
+}
+
+/// Record `index` of a batch event (`{"Records":[…]}`, `{"records":[…]}`),
+/// as the engine's splitter finds it, for showing one record of a batch;
+/// `undefined` when the event is not a batch or has no such record.
+#[wasm_bindgen(js_name = batchRecord)]
+pub fn batch_record(event: &[u8], index: u32) -> Option<String> {
+    let split = me::split::split(event);
+    if split.layout != me::split::Layout::Batch {
+        return None;
+    }
+    let span = split.events.get(usize::try_from(index).ok()?)?;
+    Some(String::from_utf8_lossy(event.get(span.range())?).into_owned())
+}
+
+/// The name the page knows a layout by.
+fn layout_name(layout: me::split::Layout) -> &'static str {
+    match layout {
+        me::split::Layout::Empty => "empty",
+        me::split::Layout::Array => "array",
+        me::split::Layout::Batch => "batch",
+        me::split::Layout::Ndjson => "ndjson",
+        me::split::Layout::Values => "values",
+    }
+}
+
+/// The events' byte ranges, flat. An input over 4 GiB cannot reach a
+/// browser's wasm memory, so every offset fits a `u32`.
+fn spans(split: &me::split::Split) -> Vec<u32> {
+    let at = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+    split.events.iter().flat_map(|s| [at(s.start), at(s.end)]).collect()
 }
 
 /// The built-in rule pack as one TOML text (see [`builtin_pack_text`]).

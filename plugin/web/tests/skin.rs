@@ -5,7 +5,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test fails by panicking")]
 
 use modwatch_engine::{Config, Engine, RuleSet};
-use modwatch_web::{DEFAULT_CONFIG, builtin_pack_text, errors_json, load, stats_json, tag_json};
+use modwatch_web::{
+    DEFAULT_CONFIG, batch_record, builtin_pack_text, errors_json, load, rows_json, split_events, stats_json, tag_json,
+};
 use serde_json::Value;
 
 const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
@@ -65,6 +67,9 @@ fn rule_errors_carry_the_rule_and_position() {
     assert!(e["message"].as_str().unwrap().starts_with("E202 rule \"r1\" at 2:22 (pack line 7) "), "{e}");
     assert_eq!(e["errors"].as_array().map(Vec::len), Some(1));
     assert!(!e["errors"][0]["message"].as_str().unwrap().starts_with("E202"), "the plain sentence: {e}");
+    // Where an editor of the pack puts its cursor, and the line beside it.
+    assert_eq!(e["at"], serde_json::json!({"line": 7, "column": 22}), "{e}");
+    assert_eq!(e["display"], r#"E202 rule "r1": `=` is not supported, use `==`"#, "{e}");
 
     let two = load_err(None, Some("[[rule]]\nid = \"a\"\nseverity = \"urgent\"\n"));
     assert_eq!(two["code"], 201);
@@ -83,6 +88,7 @@ fn config_errors_say_so_and_list_every_problem() {
     assert_eq!((e["line"].as_u64(), e["column"].as_u64()), (Some(1), Some(29)), "{e}");
     assert_eq!((e["errors"][1]["line"].as_u64(), e["errors"][1]["column"].as_u64()), (Some(1), Some(13)), "{e}");
     assert_eq!(e["ruleId"], Value::Null);
+    assert_eq!(e["at"], serde_json::json!({"line": 1, "column": 29}), "{e}");
     assert_eq!(load_err(Some("{"), None)["code"], 300);
     assert_eq!(json(&errors_json("state", &modwatch_engine::Errors(Vec::new())))["source"], "state");
 }
@@ -100,16 +106,52 @@ fn tag_gives_the_output_and_the_engines_verdict_lines() {
     let modwatch_engine::Output::Replaced(bytes) = want.output else { panic!("corpus event 1 is a match") };
     assert_eq!(got["event"].as_str().map(str::as_bytes), Some(bytes.as_slice()));
     let text = tag_json(&mut engine, b"{\"eventName\":\"GetObject\"}");
-    assert_eq!(text, r#"{"output":"unchanged","verdicts":[{"status":"no_match","points":0}],"keys":[null]}"#);
+    assert_eq!(text, r#"{"output":"unchanged","verdicts":[{"status":"no_match","points":0}]}"#);
     let truncated = br#"{"eventSource":"ec2.amazonaws.com","eventName":"TerminateInstances""#;
     assert!(tag_json(&mut engine, truncated).contains(r#""code":100"#));
     let verdicts = tag_json(&mut Engine::new(None, None).unwrap(), matching.as_bytes());
-    let key = want.verdicts[0].principal_key().unwrap();
-    assert!(key.ends_with(&format!("|{}", want.verdicts[0].principal.as_ref().unwrap().id)), "{key}");
-    let tail = format!("\"verdicts\":[{}],\"keys\":[{}]}}", want.verdicts[0].to_json(), Value::from(key));
-    assert!(verdicts.ends_with(&tail), "{verdicts}");
+    assert!(verdicts.ends_with(&format!("\"verdicts\":[{}]}}", want.verdicts[0].to_json())), "{verdicts}");
 
     let stats = json(&stats_json(&engine.stats()));
     assert_eq!(stats["events"], "3");
     assert_eq!(stats["by_category"]["DELETE"], "1", "{stats}");
+}
+
+#[test]
+fn rows_carry_what_the_page_shows_from_the_engine() {
+    let mut engine = load(None, None).unwrap();
+    let mut native = Engine::new(None, None).unwrap();
+    for event in corpus() {
+        let want = native.tag(event.as_bytes());
+        let got = json(&rows_json(&mut engine, event.as_bytes()));
+        let rows = got["rows"].as_array().unwrap();
+        assert_eq!(rows.len(), want.verdicts.len(), "{event}");
+        for (row, v) in rows.iter().zip(&want.verdicts) {
+            assert_eq!(row["verdict"], json(&v.to_json()), "the engine's own verdict: {event}");
+            assert_eq!(row["key"], v.principal_key().unwrap_or(""), "the scoring key: {event}");
+            let t = v.time.as_deref().and_then(modwatch_engine::time::parse_millis);
+            assert_eq!(row["t"].as_i64(), t, "the time the engine reads: {event}");
+            let high = v.category.as_deref().is_some_and(|c| Config::default().points_of(c) >= 4);
+            assert_eq!(row["high"], high, "{event}");
+            assert_eq!(row["cloud"], v.format.map_or("", |f| f.cloud()));
+        }
+    }
+    // The rows of a bad event (one the prefilter lets through): one, with its error as one line.
+    let bad = json(&rows_json(&mut engine, br#"{"eventSource":"ec2.amazonaws.com","eventName":"TerminateInstances""#));
+    assert_eq!(bad["rows"][0]["status"], "error");
+    assert!(bad["rows"][0]["error"].as_str().unwrap().starts_with("E100 "), "{bad}");
+}
+
+#[test]
+fn the_page_splits_with_the_engines_splitter() {
+    let s = split_events(b" [ {\"a\":1} , {\"b\":2} ]\n");
+    assert_eq!((s.kind(), s.spans()), ("array".to_string(), vec![3, 10, 13, 20]));
+    let batch = br#"{"Records": [ {"x":1}, {"y":[2]} ]}"#;
+    let s = split_events(batch);
+    assert_eq!((s.kind(), s.spans()), ("batch".to_string(), vec![14, 21, 23, 32]));
+    assert_eq!(batch_record(batch, 1).as_deref(), Some(r#"{"y":[2]}"#));
+    assert_eq!(batch_record(batch, 2), None);
+    assert_eq!(batch_record(b"{\"a\":1}\n{\"b\":2}", 0), None, "not a batch");
+    assert_eq!(split_events(b"{\"a\":1}\n\n{\"b\":2}\r\n").spans(), vec![0, 7, 9, 16]);
+    assert_eq!(split_events(b"  \n").kind(), "empty");
 }

@@ -98,7 +98,7 @@ pub(super) fn syntax(text: &str, line: usize, byte_column: usize) -> Option<Loca
 
 fn location(line: usize, column: usize) -> Location {
     let n = |x: usize| u32::try_from(x).unwrap_or(u32::MAX);
-    Location { rule_id: None, line: n(line), column: n(column), pack_line: None }
+    Location { rule_id: None, line: n(line), column: n(column), pack_line: None, pack_column: None }
 }
 
 /// Characters in UTF-8 bytes: the bytes that are not continuation bytes.

@@ -150,7 +150,7 @@ fn collect_fields<'q>(e: &'q Expr, out: &mut Vec<&'q str>) {
 }
 
 fn error_at(kind: ErrorKind, pos: Pos, message: impl Into<String>) -> Error {
-    Error::new(kind, message).at(Location { rule_id: None, line: pos.line, column: pos.col, pack_line: None })
+    Error::new(kind, message).at(Location { rule_id: None, line: pos.line, column: pos.col, ..Location::default() })
 }
 
 /// The query text does not parse.
