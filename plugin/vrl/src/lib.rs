@@ -50,7 +50,21 @@ pub fn export(rules: Option<&str>, with_builtin: bool, config: Option<&str>) -> 
 /// The program for a loaded rule set and config.
 pub fn program(rules: &RuleSet, config: &Config) -> String {
     let pack = modwatch_engine::export::pack(rules, config);
-    Generator::new(&pack).program()
+    Generator::new(&pack, &[]).program()
+}
+
+/// The key [`probe`]'s program adds to each record.
+pub const PROBE_KEY: &str = "modwatch_probe";
+
+/// For tests of the normalisation, not for use: [`program`] that also adds
+/// [`PROBE_KEY`] to every record it reads (each record of a batch), an
+/// object from each of `fields` to the list of values the program's field
+/// lookup gives it (the lookup the rules read, not a copy of it), or `null`
+/// for a record of no known format.
+#[doc(hidden)]
+pub fn probe(rules: &RuleSet, config: &Config, fields: &[&str]) -> String {
+    let pack = modwatch_engine::export::pack(rules, config);
+    Generator::new(&pack, fields).program()
 }
 
 /// A VRL string literal.
@@ -108,16 +122,28 @@ struct Generator<'p> {
     order: Vec<String>,
     /// (format, alias index) → root name, for the aliases some field uses.
     alias_roots: BTreeMap<(&'static str, usize), String>,
+    /// The fields [`probe`] reports, as variable numbers.
+    probe: Vec<(String, usize)>,
 }
 
 impl<'p> Generator<'p> {
-    fn new(pack: &'p Pack) -> Generator<'p> {
-        let mut g = Generator { pack, fields: BTreeMap::new(), order: Vec::new(), alias_roots: BTreeMap::new() };
+    fn new(pack: &'p Pack, probe: &[&str]) -> Generator<'p> {
+        let mut g = Generator {
+            pack,
+            fields: BTreeMap::new(),
+            order: Vec::new(),
+            alias_roots: BTreeMap::new(),
+            probe: Vec::new(),
+        };
         for rule in &pack.rules {
             g.collect(&rule.condition);
             for f in rule.foreign_account.iter().chain(&rule.own_account) {
                 g.field(f);
             }
+        }
+        for name in probe {
+            let n = g.field(name);
+            g.probe.push((name.to_string(), n));
         }
         g
     }
@@ -156,6 +182,14 @@ impl<'p> Generator<'p> {
                 "#@RULES" => Some(self.rules_code()),
                 "#@CATALOGUE" => Some(self.catalogue_code()),
                 "#@SUPPRESS" => Some(self.suppress_code()),
+                "#@PROBE_INIT" => Some(self.probe_code(|_| "  _probe = null\n".to_string())),
+                "#@PROBE" => Some(self.probe_code(|g| {
+                    let values = object(g.probe.iter().map(|(name, n)| (name.as_str(), format!("_v{n}"))));
+                    format!("    _probe = {values}\n")
+                })),
+                "#@PROBE_OUT" => Some(self.probe_code(|_| {
+                    format!("  _tags = merge(_tags, {{{}: _probe}})\n", string(PROBE_KEY))
+                })),
                 _ => None,
             };
             match replaced {
@@ -245,6 +279,11 @@ impl<'p> Generator<'p> {
             let _ = writeln!(out, "    }}");
         }
         out
+    }
+
+    /// `code` in a probe program, nothing in the real one.
+    fn probe_code(&self, code: impl Fn(&Self) -> String) -> String {
+        if self.probe.is_empty() { String::new() } else { code(self) }
     }
 
     fn alias_roots_code(&self) -> String {
