@@ -187,9 +187,9 @@ impl<'p> Generator<'p> {
                 "#@SUPPRESS" => Some(self.suppress_code()),
                 "#@PROBE_INIT" => Some(self.probe_code(|_| "  _probe = null\n".to_string())),
                 "#@PROBE" => Some(probe.clone()),
-                "#@PROBE_OUT" => Some(self.probe_code(|_| {
-                    format!("  _tags = merge(_tags, {{{}: _probe}})\n", string(PROBE_KEY))
-                })),
+                "#@PROBE_OUT" => {
+                    Some(self.probe_code(|_| format!("  _tags = merge(_tags, {{{}: _probe}})\n", string(PROBE_KEY))))
+                }
                 _ => None,
             };
             match replaced {

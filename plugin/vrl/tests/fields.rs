@@ -299,11 +299,7 @@ fn every_documented_field_reads_as_the_engine_reads_it() {
                 let key = if exceptions.contains_key(&(field.as_str(), label.as_str())) { label.as_str() } else { "*" };
                 let excepted = exceptions.get_mut(&(field.as_str(), key));
                 match excepted {
-                    Some((_, seen)) => {
-                        if want != got {
-                            *seen = true;
-                        }
-                    }
+                    Some((_, seen)) => *seen |= want != got,
                     None if want != got => {
                         diffs.push(format!(
                             "  {field}\n    engine: {}\n    vrl:    {}",
