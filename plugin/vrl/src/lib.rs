@@ -7,7 +7,9 @@
 //! from the same data the engine runs on. What has no table in the engine
 //! (sniffing the format, reading each format's fields) is hand-written VRL in
 //! `prelude.vrl`, mirroring `normalise/{aws,azure,gcp}.rs`; the parity test
-//! runs the program on VRL itself against the engine over every corpus event.
+//! runs the program on VRL itself against the engine over every corpus event,
+//! and the field test runs [`probe`]'s variant of it to compare every field
+//! of `docs/fields.md`, value by value, with the engine's normalised view.
 //!
 //! The program adds the fields the engine's tag mode adds, minus the ones
 //! that need per-principal state: `modwatch.scored_points`,
