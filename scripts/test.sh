@@ -11,6 +11,13 @@ if ! command -v just >/dev/null 2>&1; then
     PATH="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))'):$HOME/.local/bin:$PATH"
     export PATH
 fi
-rustup show active-toolchain >/dev/null  # installs the pinned toolchain and targets if missing
+# rustup installs the pinned toolchain with rust-toolchain.toml's targets and
+# components only when the toolchain is missing; a machine that already has
+# that toolchain without the wasm target (seen on a fresh machine) needs them
+# added, so add them every time (a no-op when present).
+rustup show active-toolchain >/dev/null
+toolchain=$(sed -n 's/^channel = "\(.*\)"/\1/p' rust-toolchain.toml)
+rustup target add --toolchain "$toolchain" wasm32-unknown-unknown
+rustup component add --toolchain "$toolchain" rustfmt clippy
 
 exec just test

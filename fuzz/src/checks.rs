@@ -11,7 +11,7 @@
 use std::cell::RefCell;
 use std::sync::OnceLock;
 
-use modwatch_engine::{Config, Engine, ErrorKind, Errors, Output, RuleSet, Status, Tagged, Verdict};
+use modwatch_engine::{Config, Engine, ErrorKind, Errors, LoadError, Output, RuleSet, Status, Tagged, Verdict};
 use serde_json::Value;
 
 use super::json::{kept, parse};
@@ -168,8 +168,8 @@ pub fn one_rule_pack(query: &str) -> String {
 pub fn eql(data: &[u8]) -> String {
     let Ok(query) = std::str::from_utf8(data) else { return "not-utf8".into() };
     let pack = one_rule_pack(query);
-    let validate = Config { builtin_rules: Some(false), validate: true, ..Config::default() };
-    let plain = Config { builtin_rules: Some(false), ..Config::default() };
+    let plain = Config::default().with_builtin_rules(false);
+    let validate = plain.clone().with_validate(true);
     match RuleSet::load(&validate, Some(&pack)) {
         Err(Errors(errors)) => {
             let lines = query.split('\n').count() as u32;
@@ -228,9 +228,10 @@ pub fn rules(data: &[u8]) -> String {
 /// `Engine::new`; a refusal gives `refused:<first error's kind>` and must
 /// list only errors with codes in `codes`.
 fn build(config: Option<&str>, rules: Option<&str>, codes: std::ops::Range<u16>) -> Result<Engine, String> {
-    Engine::new(config, rules).map_err(|Errors(errors)| {
+    Engine::new(config, rules).map_err(|refused| {
+        let errors = refused.errors();
         assert!(!errors.is_empty(), "refused without a reason");
-        for e in &errors {
+        for e in errors {
             assert!(codes.contains(&e.code()), "an error outside {codes:?}: {e}");
         }
         format!("refused:{}", errors[0].kind().name())
@@ -311,7 +312,7 @@ pub fn state(data: &[u8]) -> String {
         let engine = fresh.reset();
         match engine.import_state(text) {
             Err(e) => {
-                assert_eq!(e.kind(), ErrorKind::StateInvalid, "{e}");
+                assert!(matches!(&e, LoadError::State(s) if s.kind() == ErrorKind::StateInvalid), "{e}");
                 "refused".into()
             }
             Ok(()) => {

@@ -171,22 +171,9 @@ function packPosition(e) {
   return line ? { line, column } : {};
 }
 
-/** Where a config error is: serde's "at line L column C", else the key its message names. */
+/** Where a config error is: the engine places each at its key (a syntax error where parsing stopped). */
 function configPosition(e) {
-  const at = /at line (\d+) column (\d+)/.exec(e.message);
-  if (at) return { line: Number(at[1]), column: Number(at[2]) };
-  const path = /^unknown config key "([^"]+)"/.exec(e.message)?.[1] ?? /^([A-Za-z_]+(?:\.[A-Za-z0-9_]+|\[\d+\])+)/.exec(e.message)?.[1];
-  if (!path) return {};
-  const text = config.value;
-  let offset = -1;
-  for (const key of path.split(".").map((k) => k.replace(/\[\d+\]$/, ""))) {
-    const re = new RegExp(`"${key.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}"\\s*:`, "g");
-    re.lastIndex = Math.max(offset, 0);
-    const hit = re.exec(text);
-    if (!hit) break;
-    offset = hit.index;
-  }
-  return offset >= 0 ? lineColumn(text, offset + 1) : {};
+  return e.line ? { line: e.line, column: e.column || 1 } : {};
 }
 
 function problemsOf(error) {

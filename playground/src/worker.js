@@ -37,7 +37,8 @@ function plain(e) {
   return { message: String(e?.message ?? e), source: "engine", errors: [] };
 }
 
-function summary(verdict, e, r, records) {
+/** One result row. `key` is the engine's scoring key for the principal (the `keys` of `Engine.tag`). */
+function summary(verdict, key, e, r, records) {
   const score = verdict.score;
   const principal = verdict.principal;
   const format = verdict.format ?? "";
@@ -52,7 +53,7 @@ function summary(verdict, e, r, records) {
     op: verdict.op ?? "",
     principal: principal ? principal.display ?? principal.id : "",
     principalId: principal?.id ?? "",
-    key: principal ? `${principal.account ?? ""}|${principal.id}` : "",
+    key: key ?? "",
     category: verdict.category ?? "",
     rule: verdict.matches?.[0]?.rule_id ?? "",
     rules: verdict.matches?.length ?? 0,
@@ -107,7 +108,7 @@ async function run({ id, config, pack, text, file }) {
       if (result.output === "replaced") mine.outputs.set(e, result.event);
       const records = result.verdicts.length;
       for (let r = 0; r < records; r++) {
-        const row = summary(result.verdicts[r], e, r, records);
+        const row = summary(result.verdicts[r], result.keys[r], e, r, records);
         mine.verdicts.push(result.verdicts[r]);
         mine.rows.push(row);
         rows.push(row);

@@ -1,7 +1,9 @@
 // Writes pkg/samples.json, the page's bundled samples, from the repository's
-// own test files: the SPEC §9 scenarios and SPEC §5 scoring files of
-// tests/scenarios/, and labelled events of tests/corpus/. Each event keeps its
-// bytes as written. Run by `just build-web`.
+// own test files: the end-to-end scenarios and the scoring-behaviour files of
+// tests/scenarios/ (docs/detection.md#scenarios), and labelled events of
+// tests/corpus/. Each event keeps its bytes as written. Run by `just build-web`.
+// The `spec-N` ids are kept as they are: links (`#sample=spec-4`) and the
+// browser tests use them.
 
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -21,11 +23,11 @@ function member(line, key) {
 }
 
 const NAMES = {
-  "1-aws-snapshot-share": ["spec-1", "§9.1 AWS: snapshot created, then shared with another account and made public"],
-  "2-azure-snapshot-capture": ["spec-2", "§9.2 Azure: snapshot written, then a VM captured (Started, then Succeeded)"],
-  "3-aws-run-then-terminate": ["spec-3", "§9.3 AWS: RunInstances, then the same instance terminated"],
-  "scenario-4-vm-deletes-new-ip-outside-window": ["spec-4", "§9.4 Five VM deletions in ten minutes from a new IP, outside the change window: alert"],
-  "scenario-5-backup-account-nightly": ["spec-5", "§9.5 A backup service account's nightly snapshots: no alert"],
+  "1-aws-snapshot-share": ["spec-1", "1. AWS: snapshot created, shared with another account, un-shared, then made public"],
+  "2-azure-snapshot-capture": ["spec-2", "2. Azure: snapshot written, then a VM captured (Started, then Succeeded)"],
+  "3-aws-run-then-terminate": ["spec-3", "3. AWS: RunInstances, then the same instance terminated"],
+  "scenario-4-vm-deletes-new-ip-outside-window": ["spec-4", "4. Five VM deletions in ten minutes from a new IP, outside the change window: alert"],
+  "scenario-5-backup-account-nightly": ["spec-5", "5. Backup service accounts' nightly snapshots: suppressed, no alert"],
   "score-1-window": ["score-window", "Window: events leave the 15-minute window; a late event"],
   "score-2-threshold": ["score-threshold", "Threshold: the event that reaches 10 points carries the alert"],
   "score-3-bulk": ["score-bulk", "Bulk: one call on several resources scores points × count"],
@@ -53,7 +55,7 @@ for (const file of readdirSync(`${root}tests/scenarios`).filter((f) => f.endsWit
       expect.push(parsed.expect ?? null);
     }
   }
-  const group = id.startsWith("spec-") ? "SPEC §9 scenarios" : "Scoring behaviours (SPEC §5)";
+  const group = id.startsWith("spec-") ? "End-to-end scenarios" : "Scoring behaviours";
   samples.push({ id, group, name, source: `tests/scenarios/${file}`, config, text: events.join("\n") + "\n", expect });
 }
 

@@ -39,11 +39,11 @@ fn main() -> Result<(), String> {
         texts.push(text);
     }
     if let Err(errors) = modwatch_engine::Engine::new(texts[1].as_deref(), texts[0].as_deref()) {
-        eprintln!("the embedded rule pack or config is refused:");
-        for e in &errors.0 {
+        eprintln!("the embedded {} is refused:", errors.input());
+        for e in errors.errors() {
             eprintln!("  {e}");
         }
-        return Err("the embedded rule pack or config is refused (the problems are listed above)".to_string());
+        return Err(format!("the embedded {} is refused (the problems are listed above)", errors.input()));
     }
     let file = out.join("embedded.rs");
     fs::write(&file, code).map_err(|e| format!("writing {}: {e}", file.display()))

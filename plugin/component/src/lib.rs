@@ -35,14 +35,17 @@ struct Engine(RefCell<me::Engine>);
 
 impl wit::GuestEngine for Engine {
     fn create(config: Option<String>, rules: Option<String>) -> Result<wit::Engine, wit::Error> {
-        // The same steps as `me::Engine::new`, taken one at a time so the
-        // error says which input was refused.
-        let config = match config {
-            Some(text) => me::Config::from_json(&text).map_err(|e| wit::Error::Config(problems(&e)))?,
-            None => me::Config::default(),
-        };
-        let rules = me::RuleSet::load(&config, rules.as_deref()).map_err(|e| wit::Error::Rules(problems(&e)))?;
-        Ok(wit::Engine::new(Engine(RefCell::new(me::Engine::with_parts(config, rules)))))
+        Self::create_with_options(config, rules, wit::Options { validate: None, builtin_rules: None })
+    }
+
+    fn create_with_options(
+        config: Option<String>,
+        rules: Option<String>,
+        options: wit::Options,
+    ) -> Result<wit::Engine, wit::Error> {
+        let overrides = me::Overrides { validate: options.validate, builtin_rules: options.builtin_rules };
+        let engine = me::Engine::load(config.as_deref(), rules.as_deref(), &overrides).map_err(load_error)?;
+        Ok(wit::Engine::new(Engine(RefCell::new(engine))))
     }
 
     fn evaluate(&self, event: Vec<u8>) -> Vec<wit::Verdict> {
@@ -81,18 +84,22 @@ impl wit::GuestEngine for Engine {
     }
 
     fn import_state(&self, state: String) -> Result<(), wit::Error> {
-        self.0.borrow_mut().import_state(&state).map_err(|e| wit::Error::State(problem(&e)))
+        self.0.borrow_mut().import_state(&state).map_err(load_error)
     }
 
     fn max_event_bytes(&self) -> u64 {
-        self.0.borrow().config().max_event_bytes as u64
+        self.0.borrow().config().max_event_bytes() as u64
     }
 }
 
 // Conversions, engine → WIT. Every field the engine adds lands here.
 
-fn problems(errors: &me::Errors) -> Vec<wit::Problem> {
-    errors.0.iter().map(problem).collect()
+fn load_error(e: me::LoadError) -> wit::Error {
+    match e {
+        me::LoadError::Config(errors) => wit::Error::Config(errors.0.iter().map(problem).collect()),
+        me::LoadError::Rules(errors) => wit::Error::Rules(errors.0.iter().map(problem).collect()),
+        me::LoadError::State(error) => wit::Error::State(problem(&error)),
+    }
 }
 
 fn problem(e: &me::Error) -> wit::Problem {
@@ -144,6 +151,7 @@ fn verdict(v: &me::Verdict) -> wit::Verdict {
             display: p.display.clone(),
             kind: p.kind.clone(),
             account: p.account.clone(),
+            key: v.principal_key().unwrap_or_default().to_string(),
         }),
         time: v.time.clone(),
         matches: v

@@ -6,11 +6,11 @@ use serde::Serialize;
 
 use serde_json::Value;
 
-use crate::config::{Config, OutputMode};
+use crate::config::{Config, OutputMode, Overrides};
 use crate::eql::{Document, Scalar, Syntax, Wildcard};
-use crate::error::{Error, ErrorKind, Errors};
+use crate::error::{Error, ErrorKind, LoadError};
 use crate::input;
-use crate::normalise::{self, View};
+use crate::normalise::{self, Phase, View};
 use crate::prefilter::Candidates;
 use crate::rules::{Bulk, Rule, RuleSet};
 use crate::score::{self, Scorer};
@@ -94,17 +94,27 @@ impl Allowlist {
 
 impl Engine {
     /// Builds an engine from a JSON config (`None`: defaults) and a rule pack
-    /// in TOML (`None`: the built-in pack). Reports every error at once.
-    pub fn new(config: Option<&str>, rules: Option<&str>) -> Result<Engine, Errors> {
+    /// in TOML (`None`: the built-in pack). The error says which input was
+    /// refused and lists every problem with it.
+    pub fn new(config: Option<&str>, rules: Option<&str>) -> Result<Engine, LoadError> {
+        Engine::load(config, rules, &Overrides::default())
+    }
+
+    /// As [`Engine::new`], with settings a host takes from its own flags
+    /// applied over the JSON config.
+    pub fn load(config: Option<&str>, rules: Option<&str>, overrides: &Overrides) -> Result<Engine, LoadError> {
         let config = match config {
-            Some(text) => Config::from_json(text)?,
+            Some(text) => Config::from_json(text).map_err(LoadError::Config)?,
             None => Config::default(),
         };
-        let rules = RuleSet::load(&config, rules)?;
+        let config = config.with_overrides(overrides);
+        let rules = RuleSet::load(&config, rules).map_err(LoadError::Rules)?;
         Ok(Engine::with_parts(config, rules))
     }
 
-    /// Builds an engine from an already loaded config and rule set.
+    /// Builds an engine from a config and a rule set. Any pair works: a
+    /// [`Config`] is valid by construction, and the config only decides
+    /// which packs [`RuleSet::load`] reads, not how their rules run.
     pub fn with_parts(config: Config, rules: RuleSet) -> Engine {
         let allow = Allowlist::new(&config);
         Engine { config, rules, allow, scorer: Scorer::default(), stats: Stats::default() }
@@ -137,15 +147,17 @@ impl Engine {
 
     /// Replaces the scoring state with one from [`Engine::export_state`]. On
     /// error the current state is kept.
-    pub fn import_state(&mut self, state: &str) -> Result<(), Error> {
-        self.scorer = Scorer::import(&self.config.scoring, state)?;
+    pub fn import_state(&mut self, state: &str) -> Result<(), LoadError> {
+        self.scorer = Scorer::import(&self.config.scoring, state).map_err(LoadError::State)?;
         Ok(())
     }
 
     /// Memory per tracked principal with a key of `key_len` bytes (the
     /// account and principal id), for capacity planning.
     pub fn bytes_per_principal(key_len: usize) -> usize {
-        Scorer::bytes_per_principal(key_len)
+        // The cost is linear in the key: added here saturating, so that no
+        // key length can overflow.
+        Scorer::bytes_per_principal(0).saturating_add(key_len)
     }
 
     /// The verdicts on one event: one per record.
@@ -293,7 +305,8 @@ fn judge(
         principal: facts.principal.clone(),
         time: facts.time.map(str::to_string),
         ..Verdict::bare(Status::NoMatch)
-    };
+    }
+    .with_key(facts.account.as_deref());
     let mut hits: Vec<(usize, u32, RuleMatch)> = Vec::new();
     for (i, rule) in rules.rules.iter().enumerate() {
         let wanted = match candidates {
@@ -333,10 +346,9 @@ fn judge(
     if hits.is_empty() {
         return (verdict, None);
     }
-    let key = facts.principal.as_ref().map(|p| format!("{}|{}", facts.account.as_deref().unwrap_or(""), p.id));
     // A dry run changes nothing: never a match; it teaches the IP learner.
     if facts.outcome == Some(Outcome::DryRun) {
-        if let Some(key) = &key {
+        if let Some(key) = verdict.principal_key() {
             scorer.teach(&config.scoring, key, facts.time, facts.source_ip);
         }
         return (verdict, None);
@@ -346,7 +358,7 @@ fn judge(
     // Per-record adjustments apply to every match alike, after ranking:
     // a failed call is probing (1 point), an Azure `Started` record
     // scores nothing (its operation scores on a later record).
-    let lifecycle_only = matches!(facts.phase, Some("start" | "other" | "last"));
+    let lifecycle_only = facts.phase.is_some_and(Phase::is_lifecycle_only);
     let adjust = |points: u32| match (facts.outcome, lifecycle_only) {
         (_, true) => 0,
         (Some(Outcome::Failure), _) => points.min(1),
@@ -368,8 +380,8 @@ fn judge(
         return (verdict, None);
     }
     verdict.status = Status::Match;
-    if let Some(key) = &key {
-        verdict.score = Some(scorer.score(
+    if let Some(key) = verdict.principal_key() {
+        let score = scorer.score(
             &config.scoring,
             &score::Input {
                 key,
@@ -381,7 +393,8 @@ fn judge(
                 failed: facts.outcome == Some(Outcome::Failure),
                 lifecycle_only,
             },
-        ));
+        );
+        verdict.score = Some(score);
     }
     let tags = want_tags.then(|| tag::tags(&verdict, best_rule.severity.number(), &best_rule.ruleset, config));
     (verdict, tags)

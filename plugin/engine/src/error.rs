@@ -104,16 +104,20 @@ impl ErrorKind {
     }
 }
 
-/// Where in a rule pack an error is: the rule and a 1-based line:column.
+/// Where in a rule pack or config an error is: the rule, if any, and a
+/// 1-based line:column.
 ///
 /// For query errors, `line`/`column` are positions inside the rule's query
 /// text; `pack_line` is the line of the rule pack file where that query
-/// position lies, when the pack came from text.
+/// position lies, when the pack came from text. For config errors they are
+/// the position in the config text of the offending key (or array item), or
+/// where the JSON parser stopped for a syntax error.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Location {
     /// The id of the rule, when the error belongs to one.
     pub rule_id: Option<String>,
-    /// 1-based line (in the query for query errors, else in the pack).
+    /// 1-based line (in the query for query errors, else in the pack or
+    /// config text).
     pub line: u32,
     /// 1-based column, in characters.
     pub column: u32,
@@ -122,7 +126,7 @@ pub struct Location {
 }
 
 /// An error from the engine: a kind with a stable code, a message that quotes
-/// the offending value, and for rule errors the place.
+/// the offending value, and for rule and config errors the place.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Error {
     kind: ErrorKind,
@@ -155,7 +159,7 @@ impl Error {
         &self.message
     }
 
-    /// The rule and position, for rule pack errors.
+    /// The rule and position, for rule pack and config errors.
     pub fn location(&self) -> Option<&Location> {
         self.location.as_ref()
     }
@@ -198,6 +202,59 @@ impl fmt::Display for Errors {
 }
 
 impl std::error::Error for Errors {}
+
+/// Why an engine could not be built or state not imported: which input was
+/// refused, and why. Mirrors the component's `error` variant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoadError {
+    /// The JSON config was refused; every problem is listed.
+    Config(Errors),
+    /// The rule pack was refused; every problem is listed.
+    Rules(Errors),
+    /// Exported state could not be imported (the first problem found).
+    State(Error),
+}
+
+impl LoadError {
+    /// The refused input: `config`, `rules` or `state`.
+    pub fn input(&self) -> &'static str {
+        match self {
+            LoadError::Config(_) => "config",
+            LoadError::Rules(_) => "rules",
+            LoadError::State(_) => "state",
+        }
+    }
+
+    /// The problems, in the order found.
+    pub fn errors(&self) -> &[Error] {
+        match self {
+            LoadError::Config(errors) | LoadError::Rules(errors) => &errors.0,
+            LoadError::State(error) => std::slice::from_ref(error),
+        }
+    }
+
+    /// The problems, owned.
+    pub fn into_errors(self) -> Errors {
+        match self {
+            LoadError::Config(errors) | LoadError::Rules(errors) => errors,
+            LoadError::State(error) => Errors(vec![error]),
+        }
+    }
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.errors().iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for LoadError {}
 
 #[cfg(test)]
 mod tests {

@@ -16,13 +16,14 @@ mod normalise;
 mod prefilter;
 mod rules;
 mod score;
+pub mod split;
 mod tag;
-mod time;
+pub mod time;
 mod verdict;
 
-pub use config::{ChangeWindow, Config, OutputMode, Scoring, Tactic};
+pub use config::{ChangeWindow, Config, OutputMode, Overrides, Scoring, Tactic};
 pub use engine::{Engine, Output, Stats, Tagged};
-pub use error::{Error, ErrorKind, Errors, Location};
+pub use error::{Error, ErrorKind, Errors, LoadError, Location};
 pub use rules::{Example, RuleSet};
 pub use score::{Alert, Score};
 pub use verdict::{EventError, Format, Outcome, Principal, RuleMatch, Status, Verdict};

@@ -493,7 +493,7 @@ mod tests {
     use super::*;
 
     fn load(text: &str) -> Result<RuleSet, Vec<String>> {
-        let config = Config { builtin_rules: Some(false), ..Config::default() };
+        let config = Config::default().with_builtin_rules(false);
         RuleSet::load(&config, Some(text)).map_err(|Errors(e)| e.iter().map(|e| e.to_string()).collect())
     }
 

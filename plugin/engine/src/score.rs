@@ -7,10 +7,12 @@
 //! state has a fixed size; at most `scoring.max_principals` are tracked, the
 //! least recently seen evicted first. Nothing here reads the wall clock.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
 
-use serde::Serialize;
-use serde_json::{Value, json};
+use hashlink::LruCache;
+use hashlink::linked_hash_map::RawEntryMut;
+use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
+use serde_json::error::Category;
 
 use crate::config::Scoring;
 use crate::error::{Error, ErrorKind};
@@ -18,12 +20,11 @@ use crate::time;
 
 /// Buckets per window: the window's resolution is a fifteenth of it (one
 /// minute at the default fifteen minutes).
-pub(crate) const BUCKETS: usize = 15;
+use crate::config::BUCKETS;
 /// Source IPs remembered per principal (most recent kept).
 const KNOWN_IPS: usize = 8;
 /// Scored operations remembered per principal, to score each once.
 const RECENT_OPS: usize = 16;
-const NONE: u32 = u32::MAX;
 
 /// What scoring added to a verdict.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -99,27 +100,12 @@ struct State {
     op_count: u8,
 }
 
-#[derive(Debug, Clone)]
-struct Slot {
-    key: Box<str>,
-    prev: u32,
-    next: u32,
-    state: State,
-}
-
 /// The scoring state of every tracked principal.
 #[derive(Debug, Clone)]
 pub(crate) struct Scorer {
-    /// Key hash → slot. A key whose hash another key already holds goes to
-    /// `overflow` instead, so the index stays exact without a second copy of
-    /// every key.
-    index: HashMap<u64, u32>,
-    overflow: HashMap<Box<str>, u32>,
-    slots: Vec<Slot>,
-    /// Most recently seen.
-    head: u32,
-    /// Least recently seen: evicted first.
-    tail: u32,
+    /// `account|principal id` → state, least recently seen first (the
+    /// front is evicted first).
+    principals: LruCache<Box<str>, State>,
     /// The latest event time seen: the time of events that carry none.
     latest: Option<i64>,
     pub(crate) evictions: u64,
@@ -128,16 +114,9 @@ pub(crate) struct Scorer {
 
 impl Default for Scorer {
     fn default() -> Scorer {
-        Scorer {
-            index: HashMap::new(),
-            overflow: HashMap::new(),
-            slots: Vec::new(),
-            head: NONE,
-            tail: NONE,
-            latest: None,
-            evictions: 0,
-            alerts: 0,
-        }
+        // Unbounded: the cap is the config's, passed to each call, and a
+        // bounded cache would allocate its table for the whole cap up front.
+        Scorer { principals: LruCache::new_unbounded(), latest: None, evictions: 0, alerts: 0 }
     }
 }
 
@@ -160,43 +139,15 @@ fn to_f64(milli: u64) -> f64 {
 impl Scorer {
     /// Principals tracked.
     pub(crate) fn len(&self) -> usize {
-        self.index.len() + self.overflow.len()
-    }
-
-    fn find(&self, key: &str) -> Option<u32> {
-        match self.index.get(&fnv(key)) {
-            Some(&slot) if *self.slots[slot as usize].key == *key => Some(slot),
-            _ => self.overflow.get(key).copied(),
-        }
-    }
-
-    fn forget(&mut self, key: &str, slot: u32) {
-        let h = fnv(key);
-        if self.index.get(&h) == Some(&slot) {
-            self.index.remove(&h);
-        } else {
-            self.overflow.remove(key);
-        }
-    }
-
-    fn remember(&mut self, key: &str, slot: u32) {
-        match self.index.entry(fnv(key)) {
-            std::collections::hash_map::Entry::Vacant(e) => {
-                e.insert(slot);
-            }
-            std::collections::hash_map::Entry::Occupied(_) => {
-                self.overflow.insert(key.into(), slot);
-            }
-        }
+        self.principals.len()
     }
 
     /// Scores one matched event of one principal.
     pub(crate) fn score(&mut self, cfg: &Scoring, input: &Input<'_>) -> Score {
         let ts = input.time.and_then(time::parse).or(self.latest).unwrap_or(0);
         self.latest = Some(self.latest.map_or(ts, |l| l.max(ts)));
-        let slot = self.touch(input.key, ts, cfg.max_principals);
         let width = cfg.bucket_secs();
-        let state = &mut self.slots[slot as usize].state;
+        let state = self.touch(input.key, ts, cfg.max_principals);
         state.last_seen = state.last_seen.max(ts);
         let now = state.last_seen;
         let before = state.live(now, width);
@@ -249,8 +200,8 @@ impl Scorer {
                 threshold: to_f64(cfg.threshold_milli),
                 window_minutes: (cfg.window_secs / 60) as u32,
                 operations,
-                first: time::format(first.unwrap_or(ts)),
-                last: time::format(ts),
+                first: time::format_rfc3339(first.unwrap_or(ts)),
+                last: time::format_rfc3339(ts),
             });
         }
         if alert.is_some() {
@@ -263,200 +214,212 @@ impl Scorer {
     /// learner and score nothing).
     pub(crate) fn teach(&mut self, cfg: &Scoring, key: &str, time: Option<&str>, ip: Option<&str>) {
         let ts = time.and_then(time::parse).or(self.latest).unwrap_or(0);
-        let slot = self.touch(key, ts, cfg.max_principals);
+        let state = self.touch(key, ts, cfg.max_principals);
         if let Some(ip) = ip {
-            self.slots[slot as usize].state.learn_ip(fnv32(ip));
+            state.learn_ip(fnv32(ip));
         }
     }
 
-    /// The slot of a principal, created (evicting the least recently seen
-    /// when full) if new, and moved to the front.
-    fn touch(&mut self, key: &str, ts: i64, cap: usize) -> u32 {
-        if let Some(slot) = self.find(key) {
-            self.unlink(slot);
-            self.push_front(slot);
-            return slot;
-        }
-        let state = State::new(ts);
-        let slot = if self.len() >= cap.max(1) && self.tail != NONE {
-            let victim = self.tail;
-            self.unlink(victim);
-            let old = std::mem::replace(&mut self.slots[victim as usize].key, key.into());
-            self.forget(&old, victim);
-            self.slots[victim as usize].state = state;
+    /// The state of a principal, created if new (evicting the least recently
+    /// seen when `cap` are tracked), and marked the most recently seen.
+    fn touch(&mut self, key: &str, ts: i64, cap: usize) -> &mut State {
+        // Evict before the lookup that returns the state: the borrow it
+        // returns would otherwise be held across the eviction.
+        if self.principals.len() >= cap.max(1) && !self.principals.contains_key(key) {
+            self.principals.remove_lru();
             self.evictions += 1;
-            victim
-        } else {
-            if self.slots.len() == self.slots.capacity() {
-                // Grow by doubling, but never past the cap: at the cap the
-                // slots take exactly what they need.
-                let more = self.slots.len().max(16).min(cap.saturating_sub(self.slots.len()).max(1));
-                self.slots.reserve_exact(more);
+        }
+        match self.principals.raw_entry_mut().from_key(key) {
+            RawEntryMut::Occupied(mut known) => {
+                known.to_back();
+                known.into_mut()
             }
-            self.slots.push(Slot { key: key.into(), prev: NONE, next: NONE, state });
-            (self.slots.len() - 1) as u32
-        };
-        self.remember(key, slot);
-        self.push_front(slot);
-        slot
-    }
-
-    fn unlink(&mut self, slot: u32) {
-        let (prev, next) = (self.slots[slot as usize].prev, self.slots[slot as usize].next);
-        if prev != NONE {
-            self.slots[prev as usize].next = next;
-        } else if self.head == slot {
-            self.head = next;
-        }
-        if next != NONE {
-            self.slots[next as usize].prev = prev;
-        } else if self.tail == slot {
-            self.tail = prev;
-        }
-        self.slots[slot as usize].prev = NONE;
-        self.slots[slot as usize].next = NONE;
-    }
-
-    fn push_front(&mut self, slot: u32) {
-        let head = self.head;
-        let s = &mut self.slots[slot as usize];
-        s.prev = NONE;
-        s.next = head;
-        if head != NONE {
-            self.slots[head as usize].prev = slot;
-        }
-        self.head = slot;
-        if self.tail == NONE {
-            self.tail = slot;
+            RawEntryMut::Vacant(new) => new.insert(key.into(), State::new(ts)).1,
         }
     }
 
     /// The state as JSON, least recently seen principal first, so that an
     /// import rebuilds the same eviction order.
-    pub(crate) fn export(&self, cfg: &Scoring) -> Value {
-        let mut principals = Vec::with_capacity(self.len());
-        let mut slot = self.tail;
-        while slot != NONE {
-            let s = &self.slots[slot as usize];
-            let st = &s.state;
-            let buckets: Vec<Value> = st
-                .buckets
-                .iter()
-                .filter(|b| b.count > 0 || b.milli > 0)
-                .map(|b| json!([b.index, b.milli, b.count, b.first]))
-                .collect();
-            let hex = |hs: &[u32]| hs.iter().map(|h| format!("{h:08x}")).collect::<Vec<_>>();
-            principals.push(json!({
-                "key": s.key,
-                "first_seen": st.first_seen,
-                "last_seen": st.last_seen,
-                "alerted": st.alerted,
-                "buckets": buckets,
-                "ips": hex(&st.ips[..usize::from(st.ip_count)]),
-                "ops": hex(&st.ops[..usize::from(st.op_count)]),
-            }));
-            slot = s.prev;
-        }
-        json!({
-            "format": "modwatch-state",
-            "version": 1,
-            "bucket_secs": cfg.bucket_secs(),
-            "latest": self.latest,
-            "evictions": self.evictions,
-            "alerts": self.alerts,
-            "principals": principals,
-        })
+    pub(crate) fn export(&self, cfg: &Scoring) -> String {
+        let principals = self
+            .principals
+            .iter()
+            .map(|(key, st)| PrincipalFile {
+                key: Cow::Borrowed(key),
+                first_seen: EventTime(st.first_seen),
+                last_seen: EventTime(st.last_seen),
+                alerted: st.alerted,
+                buckets: st
+                    .buckets
+                    .iter()
+                    .filter(|b| b.count > 0 || b.milli > 0)
+                    .map(|b| (u64::from(b.index), u64::from(b.milli), u64::from(b.count), u64::from(b.first)))
+                    .collect(),
+                ips: st.ips[..usize::from(st.ip_count)].iter().copied().map(Hex).collect(),
+                ops: st.ops[..usize::from(st.op_count)].iter().copied().map(Hex).collect(),
+            })
+            .collect();
+        let file = StateFile {
+            format: Some(FORMAT.into()),
+            version: Some(VERSION),
+            bucket_secs: Some(cfg.bucket_secs()),
+            latest: self.latest.map(EventTime),
+            evictions: self.evictions,
+            alerts: self.alerts,
+            principals: Some(principals),
+        };
+        // Plain structs with string keys: serialising them cannot fail.
+        serde_json::to_string(&file).unwrap_or_default()
     }
 
     /// Rebuilds the state from [`Scorer::export`]'s JSON.
     pub(crate) fn import(cfg: &Scoring, text: &str) -> Result<Scorer, Error> {
         let bad = |msg: String| Error::new(ErrorKind::StateInvalid, msg);
-        let v: Value = serde_json::from_str(text).map_err(|e| bad(format!("state is not valid json: {e}")))?;
-        if v["format"] != "modwatch-state" || v["version"] != 1 {
-            return Err(bad("state is not a modwatch-state version 1 document".into()));
+        let file: StateFile<'_> = serde_json::from_str(text).map_err(|e| match e.classify() {
+            Category::Data => bad(format!("state is not a modwatch state: {e}")),
+            _ => bad(format!("state is not valid json: {e}")),
+        })?;
+        if file.format.as_deref() != Some(FORMAT) || file.version != Some(VERSION) {
+            return Err(bad(format!("state is not a {FORMAT} version {VERSION} document")));
         }
-        if v["bucket_secs"].as_i64() != Some(cfg.bucket_secs()) {
+        if file.bucket_secs != Some(cfg.bucket_secs()) {
+            let saved = file.bucket_secs.map_or_else(|| "no bucket_secs".to_string(), |b| format!("{b} s buckets"));
             return Err(bad(format!(
-                "state was saved with {} s buckets, the config's window gives {} s",
-                v["bucket_secs"],
+                "state was saved with {saved}, the config's window gives {} s",
                 cfg.bucket_secs()
             )));
         }
-        let list = v["principals"].as_array().ok_or_else(|| bad("state has no principals list".into()))?;
+        let list = file.principals.ok_or_else(|| bad("state has no principals list".into()))?;
         let mut scorer = Scorer {
-            latest: match &v["latest"] {
-                Value::Null => None,
-                t => Some(event_time(t).ok_or_else(|| bad(format!("latest {t} is not an event time")))?),
-            },
-            evictions: v["evictions"].as_u64().unwrap_or(0),
-            alerts: v["alerts"].as_u64().unwrap_or(0),
+            latest: file.latest.map(|t| t.0),
+            evictions: file.evictions,
+            alerts: file.alerts,
             ..Scorer::default()
         };
         // Keep the most recently seen if the config now allows fewer.
         let skip = list.len().saturating_sub(cfg.max_principals.max(1));
-        for (i, p) in list.iter().enumerate().skip(skip) {
-            let field = |k: &str| p.get(k).ok_or_else(|| bad(format!("principal {i}: missing {k:?}")));
-            let key = field("key")?.as_str().ok_or_else(|| bad(format!("principal {i}: key is not a string")))?;
-            let time =
-                |k: &str| event_time(field(k)?).ok_or_else(|| bad(format!("principal {i}: {k} is not an event time")));
-            let mut state = State::new(time("first_seen")?);
-            state.last_seen = time("last_seen")?;
-            state.alerted = field("alerted")?.as_bool().unwrap_or(false);
-            for b in field("buckets")?.as_array().into_iter().flatten() {
-                let n = |j: usize| b.get(j).and_then(Value::as_u64);
-                let (Some(index), Some(milli), Some(count), Some(first)) = (n(0), n(1), n(2), n(3)) else {
-                    return Err(bad(format!("principal {i}: a bucket is not [index, milli, count, first]")));
-                };
+        for (i, p) in list.into_iter().enumerate().skip(skip) {
+            let mut state = State::new(p.first_seen.0);
+            state.last_seen = p.last_seen.0;
+            state.alerted = p.alerted;
+            for (index, milli, count, first) in p.buckets {
                 let bucket = Bucket {
-                    index: u32::try_from(index).map_err(|_| bad(format!("principal {i}: bucket index {index}")))?,
-                    milli: u32::try_from(milli).map_err(|_| bad(format!("principal {i}: bucket points {milli}")))?,
+                    index: u32::try_from(index)
+                        .map_err(|_| bad(format!("principal {i}: bucket index {index} is over 32 bits")))?,
+                    milli: u32::try_from(milli)
+                        .map_err(|_| bad(format!("principal {i}: bucket points {milli} are over 32 bits")))?,
                     count: u16::try_from(count).unwrap_or(u16::MAX),
                     first: u16::try_from(first).unwrap_or(0),
                 };
                 state.buckets[bucket.index as usize % BUCKETS] = bucket;
             }
-            let hashes = |k: &str| -> Result<Vec<u32>, Error> {
-                field(k)?
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|h| {
-                        h.as_str()
-                            .and_then(|s| u32::from_str_radix(s, 16).ok())
-                            .ok_or_else(|| bad(format!("principal {i}: {k} holds {h}, not a hex hash")))
-                    })
-                    .collect()
-            };
-            for h in hashes("ips")?.into_iter().take(KNOWN_IPS) {
+            for Hex(h) in p.ips.into_iter().take(KNOWN_IPS) {
                 state.learn_ip(h);
             }
-            for h in hashes("ops")?.into_iter().take(RECENT_OPS) {
+            for Hex(h) in p.ops.into_iter().take(RECENT_OPS) {
                 state.remember_op(h);
             }
-            let slot = scorer.touch(key, state.first_seen, usize::MAX);
-            scorer.slots[slot as usize].state = state;
+            let first_seen = state.first_seen;
+            *scorer.touch(&p.key, first_seen, usize::MAX) = state;
         }
         Ok(scorer)
     }
 
-    /// Bytes per tracked principal for a key of `key_len` bytes: its slot,
-    /// its key, and its index entry (with a control byte) at the table's
-    /// maximum load of 7/8.
+    /// Bytes per tracked principal for a key of `key_len` bytes: its node in
+    /// the LRU (key and state, and the two links of the recency list), its
+    /// key's bytes, and its table entry (a pointer to the node and a control
+    /// byte) at the table's maximum load of 7/8.
     pub(crate) fn bytes_per_principal(key_len: usize) -> usize {
-        let entry = (std::mem::size_of::<(u64, u32)>() + 1) * 8 / 7;
-        std::mem::size_of::<Slot>() + entry + key_len
+        let node = std::mem::size_of::<(Box<str>, State)>() + 2 * std::mem::size_of::<usize>();
+        let entry = (std::mem::size_of::<usize>() + 1) * 8 / 7;
+        node + key_len + entry
     }
+}
+
+/// The state document's `format` and `version`.
+const FORMAT: &str = "modwatch-state";
+const VERSION: u64 = 1;
+
+/// The state document. The fields an import checks with a message of its
+/// own (not a modwatch state, another window, no principals) are options,
+/// so that their absence gets that message; `export` sets them all.
+#[derive(Serialize, Deserialize)]
+struct StateFile<'a> {
+    format: Option<Cow<'a, str>>,
+    version: Option<u64>,
+    bucket_secs: Option<i64>,
+    latest: Option<EventTime>,
+    #[serde(default)]
+    evictions: u64,
+    #[serde(default)]
+    alerts: u64,
+    #[serde(borrow)]
+    principals: Option<Vec<PrincipalFile<'a>>>,
+}
+
+/// One principal of the state document.
+#[derive(Serialize, Deserialize)]
+struct PrincipalFile<'a> {
+    #[serde(borrow)]
+    key: Cow<'a, str>,
+    first_seen: EventTime,
+    last_seen: EventTime,
+    alerted: bool,
+    /// `[index, milli, count, first]`, the buckets that hold anything.
+    buckets: Vec<(u64, u64, u64, u64)>,
+    ips: Vec<Hex>,
+    ops: Vec<Hex>,
 }
 
 /// The Unix seconds of any time `time::parse` reads (years 0000 to 9999)
 /// lie within this of 0; so do all that `export` writes.
 const MAX_EVENT_TIME: i64 = 1 << 40;
 
-/// An imported time, if it is one an exported state can hold: outside
-/// ±[`MAX_EVENT_TIME`] it was not written by `export`, and the window
-/// arithmetic (`first_seen + learning`, `now - window`) could overflow.
-fn event_time(v: &Value) -> Option<i64> {
-    v.as_i64().filter(|t| (-MAX_EVENT_TIME..=MAX_EVENT_TIME).contains(t))
+/// A time of the state document. An import refuses one outside
+/// ±[`MAX_EVENT_TIME`]: `export` never wrote it, and the window arithmetic
+/// (`first_seen + learning`, `now - window`) could overflow.
+#[derive(Clone, Copy, Serialize)]
+#[serde(transparent)]
+struct EventTime(i64);
+
+impl<'de> Deserialize<'de> for EventTime {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<EventTime, D::Error> {
+        let t = i64::deserialize(d)?;
+        if (-MAX_EVENT_TIME..=MAX_EVENT_TIME).contains(&t) {
+            Ok(EventTime(t))
+        } else {
+            Err(de::Error::custom(format_args!("{t} is not an event time (more than 2^40 s from 1970)")))
+        }
+    }
+}
+
+/// A member of a principal's IP or operation set: a 32-bit hash, written as
+/// eight hex digits.
+#[derive(Clone, Copy)]
+struct Hex(u32);
+
+impl Serialize for Hex {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&format_args!("{:08x}", self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for Hex {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Hex, D::Error> {
+        struct HexVisitor;
+        impl de::Visitor<'_> for HexVisitor {
+            type Value = Hex;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a hash as hex digits")
+            }
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<Hex, E> {
+                u32::from_str_radix(text, 16)
+                    .map(Hex)
+                    .map_err(|_| E::custom(format_args!("{text:?} is not a hash as hex digits")))
+            }
+        }
+        d.deserialize_str(HexVisitor)
+    }
 }
 
 impl State {

@@ -176,6 +176,11 @@ pub struct Verdict {
     /// Per-principal scoring, for matches with a known principal.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub score: Option<crate::Score>,
+    /// The key the scorer tracks the principal under (see
+    /// [`Verdict::principal_key`]). Not in the JSON: the verdict lines are a
+    /// stable format held by golden files.
+    #[serde(skip)]
+    pub(crate) key: Option<String>,
 }
 
 impl Verdict {
@@ -193,7 +198,25 @@ impl Verdict {
             suppressed_by: None,
             error: None,
             score: None,
+            key: None,
         }
+    }
+
+    /// Sets the scoring key from the principal and the account that owns
+    /// the resource (not the principal's own account: a cross-account call
+    /// scores in the account it acts on).
+    pub(crate) fn with_key(mut self, owner_account: Option<&str>) -> Verdict {
+        self.key = self.principal.as_ref().map(|p| format!("{}|{}", owner_account.unwrap_or(""), p.id));
+        self
+    }
+
+    /// The key per-principal scoring tracks this record's principal under:
+    /// `"<owner account>|<principal id>"`, the owner account being the one
+    /// the call acts on (empty when the record does not say). Set whenever
+    /// [`Verdict::principal`] is; hosts that group verdicts by principal
+    /// (the playground's timeline) should use this rather than rebuild it.
+    pub fn principal_key(&self) -> Option<&str> {
+        self.key.as_deref()
     }
 
     pub(crate) fn error(err: &crate::Error) -> Verdict {

@@ -370,9 +370,9 @@ fn giant_patterns_are_refused_at_load() {
         let ((), heap) = peak_heap(|| match Engine::new(None, Some(&pack(&query))) {
             Ok(_) => panic!("{name}: loaded"),
             Err(errors) => {
-                let codes: Vec<u16> = errors.0.iter().map(|e| e.code()).collect();
+                let codes: Vec<u16> = errors.errors().iter().map(|e| e.code()).collect();
                 assert_eq!(codes, [code], "{name}: {errors}");
-                assert!(errors.0[0].to_string().contains("rule \"hostile\""), "{name}: {errors}");
+                assert!(errors.errors()[0].to_string().contains("rule \"hostile\""), "{name}: {errors}");
             }
         });
         println!("{name}: refused, peak heap {heap} bytes");
@@ -501,7 +501,7 @@ fn absurd_configs_are_refused() {
             Ok(_) => failures.push(format!("{name}: accepted {config}")),
             Err(errors) => {
                 let text = errors.to_string();
-                if !errors.0.iter().all(|e| e.code() == code) || !text.contains(key) {
+                if !errors.errors().iter().all(|e| e.code() == code) || !text.contains(key) {
                     failures.push(format!("{name}: expected E{code} naming {key:?}, got {text}"));
                 }
             }

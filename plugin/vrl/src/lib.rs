@@ -43,7 +43,7 @@ pub fn export(rules: Option<&str>, with_builtin: bool, config: Option<&str>) -> 
         None => Config::default(),
     };
     if rules.is_some() && with_builtin {
-        config.builtin_rules = Some(true);
+        config = config.with_builtin_rules(true);
     }
     let set = RuleSet::load(&config, rules)?;
     Ok(program(&set, &config))

@@ -34,19 +34,17 @@ pub fn builtin_pack_text() -> String {
     out
 }
 
-/// Builds an engine, as `Engine::new` does but saying which input was refused.
-/// A blank config means the defaults. The error is a `ModwatchError`'s JSON.
+/// Builds an engine with `Engine::new`. A blank config means the defaults.
+/// The error is a `ModwatchError`'s JSON, saying which input was refused.
 pub fn load(config: Option<&str>, rules: Option<&str>) -> Result<me::Engine, String> {
-    let config = match config.filter(|text| !text.trim().is_empty()) {
-        Some(text) => me::Config::from_json(text).map_err(|e| errors_json("config", &e))?,
-        None => me::Config::default(),
-    };
-    let rules = me::RuleSet::load(&config, rules).map_err(|e| errors_json("rules", &e))?;
-    Ok(me::Engine::with_parts(config, rules))
+    let config = config.filter(|text| !text.trim().is_empty());
+    me::Engine::new(config, rules).map_err(|e| errors_json(e.input(), &e.into_errors()))
 }
 
 /// Tags one event: `{"output":"unchanged"|"replaced"|"dropped","event":"<the
-/// tagged event, when replaced>","verdicts":[…]}`.
+/// tagged event, when replaced>","verdicts":[…],"keys":[…]}`. `keys` has one
+/// entry per verdict: the principal's scoring key
+/// ([`me::Verdict::principal_key`]), or `null`.
 pub fn tag_json(engine: &mut me::Engine, event: &[u8]) -> String {
     let tagged = engine.tag(event);
     let mut out = String::with_capacity(256);
@@ -62,7 +60,10 @@ pub fn tag_json(engine: &mut me::Engine, event: &[u8]) -> String {
     }
     out.push_str(r#""verdicts":["#);
     out.push_str(&join(&tagged.verdicts, ","));
-    out.push_str("]}");
+    out.push_str(r#"],"keys":"#);
+    let keys = tagged.verdicts.iter().map(|v| v.principal_key().map_or(Value::Null, Value::from));
+    out.push_str(&Value::Array(keys.collect()).to_string());
+    out.push('}');
     out
 }
 
@@ -93,7 +94,8 @@ pub fn stats_json(stats: &me::Stats) -> String {
 /// first one's `code`, `kind`, `ruleId`, `line`, `column` and `packLine` are at
 /// the top, and `errors` holds each. `source` says which input was refused:
 /// `config`, `rules` or `state`. For query errors `line:column` is in the
-/// query and `packLine` the line of the pack where that query line is.
+/// query and `packLine` the line of the pack where that query line is; for
+/// config errors `line:column` is the offending key in the config text.
 pub fn errors_json(source: &str, errors: &me::Errors) -> String {
     let list: Vec<Value> = errors.0.iter().map(error_value).collect();
     let mut top = list.first().cloned().unwrap_or_else(|| Value::Object(serde_json::Map::new()));
@@ -170,18 +172,18 @@ impl WebEngine {
     /// current state if `state` is not one.
     #[wasm_bindgen(js_name = importState)]
     pub fn import_state(&mut self, state: &str) -> Result<(), JsValue> {
-        self.0.import_state(state).map_err(|e| modwatch_error(&errors_json("state", &me::Errors(vec![e]))))
+        self.0.import_state(state).map_err(|e| modwatch_error(&errors_json(e.input(), &e.into_errors())))
     }
 
     /// The alert threshold, in points (`scoring.threshold`).
     pub fn threshold(&self) -> f64 {
-        self.0.config().scoring.threshold_milli as f64 / 1000.0
+        self.0.config().scoring().threshold_milli() as f64 / 1000.0
     }
 
     /// The scoring window, in minutes (`scoring.window_minutes`).
     #[wasm_bindgen(js_name = windowMinutes)]
     pub fn window_minutes(&self) -> f64 {
-        self.0.config().scoring.window_secs as f64 / 60.0
+        self.0.config().scoring().window_secs() as f64 / 60.0
     }
 
     /// How many rules are loaded.

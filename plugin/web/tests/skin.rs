@@ -79,7 +79,10 @@ fn config_errors_say_so_and_list_every_problem() {
     let e = load_err(Some(r#"{"scoring":{"threshold":-1},"colour":1}"#), None);
     assert_eq!(e["source"], "config");
     assert_eq!(e["errors"].as_array().map(Vec::len), Some(2), "{e}");
-    assert_eq!(e["line"], Value::Null);
+    // Each at its key: `colour` (column 29, listed first), `threshold` (column 13).
+    assert_eq!((e["line"].as_u64(), e["column"].as_u64()), (Some(1), Some(29)), "{e}");
+    assert_eq!((e["errors"][1]["line"].as_u64(), e["errors"][1]["column"].as_u64()), (Some(1), Some(13)), "{e}");
+    assert_eq!(e["ruleId"], Value::Null);
     assert_eq!(load_err(Some("{"), None)["code"], 300);
     assert_eq!(json(&errors_json("state", &modwatch_engine::Errors(Vec::new())))["source"], "state");
 }
@@ -97,11 +100,14 @@ fn tag_gives_the_output_and_the_engines_verdict_lines() {
     let modwatch_engine::Output::Replaced(bytes) = want.output else { panic!("corpus event 1 is a match") };
     assert_eq!(got["event"].as_str().map(str::as_bytes), Some(bytes.as_slice()));
     let text = tag_json(&mut engine, b"{\"eventName\":\"GetObject\"}");
-    assert_eq!(text, r#"{"output":"unchanged","verdicts":[{"status":"no_match","points":0}]}"#);
+    assert_eq!(text, r#"{"output":"unchanged","verdicts":[{"status":"no_match","points":0}],"keys":[null]}"#);
     let truncated = br#"{"eventSource":"ec2.amazonaws.com","eventName":"TerminateInstances""#;
     assert!(tag_json(&mut engine, truncated).contains(r#""code":100"#));
     let verdicts = tag_json(&mut Engine::new(None, None).unwrap(), matching.as_bytes());
-    assert!(verdicts.ends_with(&format!("\"verdicts\":[{}]}}", want.verdicts[0].to_json())), "{verdicts}");
+    let key = want.verdicts[0].principal_key().unwrap();
+    assert!(key.ends_with(&format!("|{}", want.verdicts[0].principal.as_ref().unwrap().id)), "{key}");
+    let tail = format!("\"verdicts\":[{}],\"keys\":[{}]}}", want.verdicts[0].to_json(), Value::from(key));
+    assert!(verdicts.ends_with(&tail), "{verdicts}");
 
     let stats = json(&stats_json(&engine.stats()));
     assert_eq!(stats["events"], "3");

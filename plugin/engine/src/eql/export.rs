@@ -1,9 +1,9 @@
 //! A compiled condition as plain data, for translating rules to other
-//! languages (`modwatch export vrl`). Only built with the `export` feature.
+//! languages (`modwatch export vrl`). Only built with the `export` feature;
+//! the crate's `export` module re-exports the types.
 
 use super::Query;
 use super::ast::{Cmp, Expr, Leaf, Lit, NumLit, Test};
-use crate::export::{Compare, Condition, Literal, ValueTest};
 
 impl Query {
     /// The whole query as one condition (a category query's `event.category`
@@ -61,4 +61,86 @@ fn literal(l: &Lit) -> Literal {
         Lit::Num(n) => number(n),
         Lit::Bool(b) => Literal::Bool(*b),
     }
+}
+
+/// A condition: the compiled form of a rule's query, with Elastic's
+/// semantics (a leaf holds when some value of the field passes its test;
+/// negated, when none does, a missing field included).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Condition {
+    /// `true` or `false`.
+    Const(bool),
+    /// All must hold.
+    And(Vec<Condition>),
+    /// One must hold.
+    Or(Vec<Condition>),
+    /// Two-valued negation.
+    Not(Box<Condition>),
+    /// A test on the values of one field.
+    Leaf {
+        /// The dotted field name as the query wrote it.
+        field: String,
+        /// True: holds when no value passes.
+        negated: bool,
+        /// What one value must satisfy.
+        test: ValueTest,
+    },
+}
+
+/// What one value of a field must satisfy.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ValueTest {
+    /// Any value.
+    Exists,
+    /// Equal to one of these (strings case-sensitively, numbers numerically
+    /// with numbers and by their text with strings, booleans with booleans
+    /// and with `"true"`/`"false"`).
+    Equals(Vec<Literal>),
+    /// The value's text matches one of these anchored regular expressions
+    /// (Rust `regex` syntax; wildcards and Lucene regexps translated). Empty:
+    /// matches nothing.
+    Regex(Vec<String>),
+    /// `value <op> literal`: numbers numerically, anything else as text.
+    Range(Compare, Literal),
+    /// A string value that is an IP address inside one of these ranges
+    /// (IPv6 CIDR text; IPv4 ranges in their IPv4-mapped form).
+    Cidr(Vec<String>),
+    /// The length of the value's text in UTF-16 units, compared.
+    Length(Compare, Literal),
+}
+
+/// A comparison operator, `value <op> literal`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compare {
+    /// `==`
+    Eq,
+    /// `!=`
+    Ne,
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+}
+
+/// A literal of a query.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Literal {
+    /// A string.
+    Str(String),
+    /// A number: its text as written, its value, and its exact value when
+    /// it is an integer.
+    Num {
+        /// As written.
+        text: String,
+        /// As a float.
+        value: f64,
+        /// Exactly, for an integer.
+        int: Option<i128>,
+    },
+    /// `true` or `false`.
+    Bool(bool),
 }

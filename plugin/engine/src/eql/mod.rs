@@ -19,7 +19,7 @@ mod ast;
 mod cidr;
 mod eval;
 #[cfg(feature = "export")]
-mod export;
+pub(crate) mod export;
 mod lexer;
 mod literals;
 mod parse;

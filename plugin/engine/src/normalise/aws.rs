@@ -4,7 +4,7 @@ use std::borrow::Cow;
 
 use serde_json::Value;
 
-use super::{Builder, Field, Subtree, at, is_ip, s};
+use super::{Builder, Field, Phase, Subtree, at, is_ip, s};
 use crate::verdict::{Outcome, Principal};
 
 /// ECS names Elastic's aws.cloudtrail pipeline produces, onto raw paths.
@@ -195,7 +195,7 @@ impl<'a> Facts<'a> {
             }
             _ => None,
         };
-        f.phase = Some("call");
+        f.phase = Some(Phase::Call);
         f.ok = Some(!self.failed);
         f.outcome = Some(if is_dry_run(self.error_code) {
             Outcome::DryRun

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use serde_json::Value;
 
-use super::{Builder, Field, Subtree, at, is_ip, s};
+use super::{Builder, Field, Phase, Subtree, at, is_ip, s};
 use crate::verdict::{Format, Outcome, Principal};
 
 const CLAIM_NAME: &str = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name";
@@ -164,16 +164,16 @@ fn subscription_of(resource_id: &str) -> Option<&str> {
 
 /// The lifecycle phase and outcome of a result type (`resultType`,
 /// `status.value`, `ActivityStatusValue`): both spellings of each occur.
-fn phase_of(result: Option<&str>) -> (&'static str, Option<bool>, Outcome) {
+fn phase_of(result: Option<&str>) -> (Phase, Option<bool>, Outcome) {
     let Some(r) = result.map(str::to_ascii_lowercase) else {
-        return ("other", None, Outcome::Unknown);
+        return (Phase::Other, None, Outcome::Unknown);
     };
     match r.as_str() {
-        "start" | "started" => ("start", None, Outcome::Unknown),
-        "accept" | "accepted" => ("accept", Some(true), Outcome::Success),
-        "success" | "succeeded" => ("end", Some(true), Outcome::Success),
-        "failure" | "failed" => ("end", Some(false), Outcome::Failure),
-        _ => ("other", None, Outcome::Unknown),
+        "start" | "started" => (Phase::Start, None, Outcome::Unknown),
+        "accept" | "accepted" => (Phase::Accept, Some(true), Outcome::Success),
+        "success" | "succeeded" => (Phase::End, Some(true), Outcome::Success),
+        "failure" | "failed" => (Phase::End, Some(false), Outcome::Failure),
+        _ => (Phase::Other, None, Outcome::Unknown),
     }
 }
 
@@ -250,10 +250,10 @@ mod tests {
 
     #[test]
     fn phases() {
-        assert_eq!(phase_of(Some("Started")).0, "start");
+        assert_eq!(phase_of(Some("Started")).0, Phase::Start);
         assert_eq!(phase_of(Some("Accept")).2, Outcome::Success);
-        assert_eq!(phase_of(Some("Succeeded")), ("end", Some(true), Outcome::Success));
-        assert_eq!(phase_of(Some("Failure")), ("end", Some(false), Outcome::Failure));
-        assert_eq!(phase_of(Some("Updated")).0, "other");
+        assert_eq!(phase_of(Some("Succeeded")), (Phase::End, Some(true), Outcome::Success));
+        assert_eq!(phase_of(Some("Failure")), (Phase::End, Some(false), Outcome::Failure));
+        assert_eq!(phase_of(Some("Updated")).0, Phase::Other);
     }
 }

@@ -4,7 +4,7 @@ use std::borrow::Cow;
 
 use serde_json::Value;
 
-use super::{Builder, Field, Subtree, at, is_ip, s};
+use super::{Builder, Field, Phase, Subtree, at, is_ip, s};
 use crate::verdict::{Outcome, Principal};
 
 /// A raw LogEntry with an AuditLog `protoPayload`.
@@ -146,9 +146,9 @@ impl<'a> Facts<'a> {
         let f = &mut b.facts;
         f.op = self.method.map(|m| strip_version(m.trim()).to_ascii_lowercase());
         f.phase = Some(match (self.first, self.last) {
-            (true, false) => "first",
-            (false, true) => "last",
-            _ => "single",
+            (true, false) => Phase::First,
+            (false, true) => Phase::Last,
+            _ => Phase::Single,
         });
         f.ok = Some(!self.failed);
         f.outcome = Some(if self.failed { Outcome::Failure } else { Outcome::Success });

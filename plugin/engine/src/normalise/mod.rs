@@ -59,13 +59,57 @@ impl<'a> Subtree<'a> {
     }
 }
 
+/// Where a record sits in its operation's lifecycle (`modwatch.phase`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// AWS: one record per call.
+    Call,
+    /// Azure `Started`: the operation is not accepted yet.
+    Start,
+    /// Azure `Accepted`: a long-running operation was accepted.
+    Accept,
+    /// Azure `Succeeded`/`Failed`.
+    End,
+    /// Azure: any other status, or none.
+    Other,
+    /// GCP: the first entry of a long-running operation.
+    First,
+    /// GCP: the last entry of a long-running operation.
+    Last,
+    /// GCP: the only entry of an operation.
+    Single,
+}
+
+impl Phase {
+    /// The name in `modwatch.phase`.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Phase::Call => "call",
+            Phase::Start => "start",
+            Phase::Accept => "accept",
+            Phase::End => "end",
+            Phase::Other => "other",
+            Phase::First => "first",
+            Phase::Last => "last",
+            Phase::Single => "single",
+        }
+    }
+
+    /// True for records that are tagged but never scored: the operation
+    /// scores on another record of its lifecycle (Azure's accepted or ended
+    /// one, GCP's first).
+    pub(crate) fn is_lifecycle_only(self) -> bool {
+        matches!(self, Phase::Start | Phase::Other | Phase::Last)
+    }
+}
+
 /// The canonical record (`spec/field-map.md`, "Proposed normalised record").
 #[derive(Debug, Default)]
 pub(crate) struct Facts<'a> {
     /// Lower-case operation.
     pub(crate) op: Option<String>,
-    /// `call`, `start`, `accept`, `end`, `other`, `first`, `last`, `single`.
-    pub(crate) phase: Option<&'static str>,
+    /// Where the record sits in its operation's lifecycle.
+    pub(crate) phase: Option<Phase>,
     pub(crate) ok: Option<bool>,
     pub(crate) outcome: Option<Outcome>,
     pub(crate) principal: Option<Principal>,
@@ -314,7 +358,7 @@ impl<'a> Builder<'a> {
             }
         };
         put("modwatch.op", f.op.clone().map(Cow::Owned));
-        put("modwatch.phase", f.phase.map(Cow::Borrowed));
+        put("modwatch.phase", f.phase.map(|p| Cow::Borrowed(p.name())));
         put("modwatch.outcome", f.outcome.map(|o| Cow::Borrowed(outcome_name(o))));
         if let Some(p) = &f.principal {
             put("modwatch.principal.id", Some(Cow::Owned(p.id.clone())));
