@@ -151,3 +151,33 @@ pub fn pack(rules: &RuleSet, config: &Config) -> Pack {
         aliases: formats.iter().map(|f| (f.name(), crate::normalise::aliases(*f))).collect(),
     }
 }
+
+/// The values of `field` in each record of `event`, as rules see them: the
+/// lookup EQL does on the normalised view (normalised fields, then ECS
+/// aliases, then the record's own fields), every scalar of an array, null
+/// and "" left out. One entry per record (a batch has several), `None` for a
+/// record whose format is not recognised. For checking a translation of the
+/// normalisation against the engine, field by field.
+pub fn field_values(event: &serde_json::Value, field: &str) -> Vec<Option<Vec<serde_json::Value>>> {
+    use crate::eql::{Document as _, FieldPath, Scalar};
+    let path = FieldPath::new(field);
+    let records = crate::input::records(event, crate::input::shape(event));
+    records
+        .into_iter()
+        .map(|record| {
+            let format = crate::normalise::sniff(record)?;
+            let view = crate::normalise::View::new(record, format);
+            let mut values = Vec::new();
+            view.any_value(&path, &mut |v| {
+                values.push(match v {
+                    Scalar::Str(s) => serde_json::Value::String(s.to_string()),
+                    Scalar::Num(n) => serde_json::Value::Number(n.clone()),
+                    Scalar::Bool(b) => serde_json::Value::Bool(b),
+                });
+                // Not found yet: every value is wanted.
+                false
+            });
+            Some(values)
+        })
+        .collect()
+}

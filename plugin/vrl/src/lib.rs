@@ -7,7 +7,9 @@
 //! from the same data the engine runs on. What has no table in the engine
 //! (sniffing the format, reading each format's fields) is hand-written VRL in
 //! `prelude.vrl`, mirroring `normalise/{aws,azure,gcp}.rs`; the parity test
-//! runs the program on VRL itself against the engine over every corpus event.
+//! runs the program on VRL itself against the engine over every corpus event,
+//! and the field test runs [`probe`]'s variant of it to compare every field
+//! of `docs/fields.md`, value by value, with the engine's normalised view.
 //!
 //! The program adds the fields the engine's tag mode adds, minus the ones
 //! that need per-principal state: `modwatch.scored_points`,
@@ -50,7 +52,26 @@ pub fn export(rules: Option<&str>, with_builtin: bool, config: Option<&str>) -> 
 /// The program for a loaded rule set and config.
 pub fn program(rules: &RuleSet, config: &Config) -> String {
     let pack = modwatch_engine::export::pack(rules, config);
-    Generator::new(&pack).program()
+    Generator::new(&pack, &[]).program()
+}
+
+/// The key [`probe`]'s program adds to each record.
+pub const PROBE_KEY: &str = "modwatch_probe";
+
+/// For tests of the normalisation, not for use: [`program`] that also adds
+/// [`PROBE_KEY`] to every record it reads (each record of a batch): for each
+/// of `fields`, in order, a line with the JSON list of the values the
+/// program's field lookup gives it (the lookup the rules read, not a copy of
+/// it); `null` for a record of no known format. The rules are left out: the
+/// program tags nothing.
+#[doc(hidden)]
+pub fn probe(rules: &RuleSet, config: &Config, fields: &[&str]) -> String {
+    let mut pack = modwatch_engine::export::pack(rules, config);
+    // Without the rules: their hundreds of variables would make VRL's
+    // compiler, whose work per statement grows with the variables in scope,
+    // take minutes over the probe's thousands of statements.
+    pack.rules.clear();
+    Generator::new(&pack, fields).program()
 }
 
 /// A VRL string literal.
@@ -108,17 +129,26 @@ struct Generator<'p> {
     order: Vec<String>,
     /// (format, alias index) → root name, for the aliases some field uses.
     alias_roots: BTreeMap<(&'static str, usize), String>,
+    /// The fields [`probe`] reports.
+    probe: Vec<String>,
 }
 
 impl<'p> Generator<'p> {
-    fn new(pack: &'p Pack) -> Generator<'p> {
-        let mut g = Generator { pack, fields: BTreeMap::new(), order: Vec::new(), alias_roots: BTreeMap::new() };
+    fn new(pack: &'p Pack, probe: &[&str]) -> Generator<'p> {
+        let mut g = Generator {
+            pack,
+            fields: BTreeMap::new(),
+            order: Vec::new(),
+            alias_roots: BTreeMap::new(),
+            probe: Vec::new(),
+        };
         for rule in &pack.rules {
             g.collect(&rule.condition);
             for f in rule.foreign_account.iter().chain(&rule.own_account) {
                 g.field(f);
             }
         }
+        g.probe = probe.iter().map(|f| f.to_string()).collect();
         g
     }
 
@@ -145,6 +175,7 @@ impl<'p> Generator<'p> {
 
     fn program(mut self) -> String {
         let fields = self.fields_code();
+        let probe = self.probe_code(|g| g.probe_fields_code());
         let rule_meta = self.rule_meta();
         let mut out = String::with_capacity(PRELUDE.len() * 4);
         for line in PRELUDE.lines() {
@@ -156,6 +187,11 @@ impl<'p> Generator<'p> {
                 "#@RULES" => Some(self.rules_code()),
                 "#@CATALOGUE" => Some(self.catalogue_code()),
                 "#@SUPPRESS" => Some(self.suppress_code()),
+                "#@PROBE_INIT" => Some(self.probe_code(|_| "  _probe = null\n".to_string())),
+                "#@PROBE" => Some(probe.clone()),
+                "#@PROBE_OUT" => {
+                    Some(self.probe_code(|_| format!("  _tags = merge(_tags, {{{}: _probe}})\n", string(PROBE_KEY))))
+                }
                 _ => None,
             };
             match replaced {
@@ -212,39 +248,66 @@ impl<'p> Generator<'p> {
         let mut out = String::new();
         let names = self.order.clone();
         for (n, name) in names.iter().enumerate() {
-            let _ = writeln!(out, "    # {name}");
-            let _ = writeln!(out, "    _v{n} = []");
-            let _ = writeln!(out, "    _t{n} = []");
-            let lookup = |k: &str| {
-                format!("_v{n} = array(get(_ix, [{k}]) ?? []) ?? []; _t{n} = array(get(_ixt, [{k}]) ?? []) ?? []")
-            };
-            let special = [("modwatch.params", "p"), ("modwatch.response", "q")]
-                .into_iter()
-                .find_map(|(prefix, root)| strip_segment(name, prefix).map(|rest| key(root, rest)));
-            if let Some(k) = special {
-                let _ = writeln!(out, "    {}", lookup(&string(&k)));
-                continue;
-            }
-            let _ = writeln!(out, "    _x = get(_n, [{}]) ?? null", string(name));
-            let _ = writeln!(out, "    if is_object(_x) {{");
-            let _ = writeln!(out, "      _xk = string(get(_x, [\"ix\"]) ?? null) ?? \"\"");
-            let _ = writeln!(out, "      {}", lookup("_xk"));
-            let _ = writeln!(out, "    }} else if _x != null {{");
-            let _ = writeln!(out, "      _v{n} = [_x]; _t{n} = [to_string(_x) ?? \"\"]");
-            let formats: Vec<&'static str> = self.pack.aliases.iter().map(|(f, _)| *f).collect();
-            for format in formats {
-                if let Some((i, _, rest)) = self.alias(format, name) {
-                    let root = format!("a{}_{i}", format.replace('-', "_"));
-                    self.alias_roots.insert((format, i), root.clone());
-                    let _ = writeln!(out, "    }} else if _fmt == {} {{", string(format));
-                    let _ = writeln!(out, "      {}", lookup(&string(&key(&root, &rest))));
-                }
-            }
-            let _ = writeln!(out, "    }} else {{");
-            let _ = writeln!(out, "      {}", lookup(&string(&key("r", name))));
-            let _ = writeln!(out, "    }}");
+            out.push_str(&self.lookup_code(name, &format!("_v{n}"), &format!("_t{n}")));
         }
         out
+    }
+
+    /// Sets `v` to the values of field `name` and `t` to their texts: the
+    /// lookup order of `docs/fields.md` (params and response subtrees, the
+    /// normalised fields, the format's ECS aliases, the record's own fields).
+    fn lookup_code(&mut self, name: &str, v: &str, t: &str) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "    # {name}");
+        let _ = writeln!(out, "    {v} = []");
+        let _ = writeln!(out, "    {t} = []");
+        let lookup =
+            |k: &str| format!("{v} = array(get(_ix, [{k}]) ?? []) ?? []; {t} = array(get(_ixt, [{k}]) ?? []) ?? []");
+        let special = [("modwatch.params", "p"), ("modwatch.response", "q")]
+            .into_iter()
+            .find_map(|(prefix, root)| strip_segment(name, prefix).map(|rest| key(root, rest)));
+        if let Some(k) = special {
+            let _ = writeln!(out, "    {}", lookup(&string(&k)));
+            return out;
+        }
+        let _ = writeln!(out, "    _x = get(_n, [{}]) ?? null", string(name));
+        let _ = writeln!(out, "    if is_object(_x) {{");
+        let _ = writeln!(out, "      _xk = string(get(_x, [\"ix\"]) ?? null) ?? \"\"");
+        let _ = writeln!(out, "      {}", lookup("_xk"));
+        let _ = writeln!(out, "    }} else if _x != null {{");
+        let _ = writeln!(out, "      {v} = [_x]; {t} = [to_string(_x) ?? \"\"]");
+        let formats: Vec<&'static str> = self.pack.aliases.iter().map(|(f, _)| *f).collect();
+        for format in formats {
+            if let Some((i, _, rest)) = self.alias(format, name) {
+                let root = format!("a{}_{i}", format.replace('-', "_"));
+                self.alias_roots.insert((format, i), root.clone());
+                let _ = writeln!(out, "    }} else if _fmt == {} {{", string(format));
+                let _ = writeln!(out, "      {}", lookup(&string(&key(&root, &rest))));
+            }
+        }
+        let _ = writeln!(out, "    }} else {{");
+        let _ = writeln!(out, "      {}", lookup(&string(&key("r", name))));
+        let _ = writeln!(out, "    }}");
+        out
+    }
+
+    /// The probe: each field looked up by [`Self::lookup_code`] into one
+    /// pair of variables, its values appended to a string as a line of JSON.
+    /// A variable per field, or an object that gains a key per field, would
+    /// give VRL's compiler a type state that grows with every field, and
+    /// work that grows with its square: many minutes for hundreds of fields.
+    fn probe_fields_code(&mut self) -> String {
+        let mut out = String::from("    _probe = \"\"\n");
+        for name in self.probe.clone() {
+            out.push_str(&self.lookup_code(&name, "_pv", "_pt"));
+            out.push_str("    _probe = _probe + encode_json(_pv) + \"\\n\"\n");
+        }
+        out
+    }
+
+    /// `code` in a probe program, nothing in the real one.
+    fn probe_code(&mut self, code: impl Fn(&mut Self) -> String) -> String {
+        if self.probe.is_empty() { String::new() } else { code(self) }
     }
 
     fn alias_roots_code(&self) -> String {
