@@ -7,7 +7,7 @@
 
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used, reason = "tests fail by panicking")]
 
-mod common;
+use modwatch_testkit::corpus;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
@@ -25,7 +25,7 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use modwatch_host::{Detector, Output, Status};
+use modwatch::{Detector, Output, Status};
 use serde_json::Value;
 
 // ---------------------------------------------------------------- harness
@@ -322,10 +322,10 @@ fn expected(detector: &mut Detector, sent: &Sent, only_matches: bool) -> Vec<Vec
 /// The corpus, the S3 batch file (one event of nine records) and generated
 /// traffic, as compact single-line events.
 fn events(generated: usize) -> Vec<Vec<u8>> {
-    let mut events: Vec<Vec<u8>> = common::events().into_iter().map(|e| e.event).collect();
-    let s3: Value = serde_json::from_str(&common::read("s3-batch.json")).unwrap();
+    let mut events: Vec<Vec<u8>> = corpus::events().into_iter().map(|e| e.event).collect();
+    let s3: Value = serde_json::from_str(&corpus::read("s3-batch.json")).unwrap();
     events.push(serde_json::to_vec(&s3).unwrap());
-    events.extend(modwatch_host::r#gen::mix(generated, 7).into_iter().map(String::into_bytes));
+    events.extend(modwatch_testkit::r#gen::mix(generated, 7).into_iter().map(String::into_bytes));
     events
 }
 
@@ -464,7 +464,7 @@ fn only_matches_forwards_the_matches() {
 
     // A batch without a match forwards nothing, and is still taken.
     let quiet =
-        Sent { raw: modwatch_host::r#gen::mix(50, 99).into_iter().map(String::into_bytes).collect(), enveloped: false };
+        Sent { raw: modwatch_testkit::r#gen::mix(50, 99).into_iter().map(String::into_bytes).collect(), enveloped: false };
     let want = expected(&mut reference, &quiet, true);
     let (status, _) =
         vector_post(&sidecar.url, &body(&quiet.encoded(), Codec::JsonArray), Codec::JsonArray, Compression::None);
@@ -670,7 +670,7 @@ fn bad_requests_are_refused_with_a_reason() {
     // Bad events inside a good NDJSON batch: each passes through (the line
     // that is not JSON wrapped as a message, so the array stays JSON).
     let mut reference = Detector::new(None, None).unwrap();
-    let good = common::events().remove(0).event;
+    let good = corpus::events().remove(0).event;
     let lines: Vec<Vec<u8>> = vec![
         b"this is not json".to_vec(),
         b"[1,2,3]".to_vec(),

@@ -1,0 +1,3 @@
+//! The VRL generator's integration tests, one module per file, in one test binary.
+
+mod parity;
