@@ -2,12 +2,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests")]
 
-use modwatch_testkit::corpus;
-
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
+use modwatch_testkit::corpus;
 use serde_json::Value;
 
 fn modwatch(args: &[&str]) -> Output {

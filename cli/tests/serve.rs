@@ -7,8 +7,6 @@
 
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used, reason = "tests fail by panicking")]
 
-use modwatch_testkit::corpus;
-
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
@@ -26,6 +24,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use modwatch::{Detector, Output, Status};
+use modwatch_testkit::corpus;
 use serde_json::Value;
 
 // ---------------------------------------------------------------- harness
@@ -463,8 +462,10 @@ fn only_matches_forwards_the_matches() {
     assert_eq!(receiver.take(), vec![want]);
 
     // A batch without a match forwards nothing, and is still taken.
-    let quiet =
-        Sent { raw: modwatch_testkit::r#gen::mix(50, 99).into_iter().map(String::into_bytes).collect(), enveloped: false };
+    let quiet = Sent {
+        raw: modwatch_testkit::r#gen::mix(50, 99).into_iter().map(String::into_bytes).collect(),
+        enveloped: false,
+    };
     let want = expected(&mut reference, &quiet, true);
     let (status, _) =
         vector_post(&sidecar.url, &body(&quiet.encoded(), Codec::JsonArray), Codec::JsonArray, Compression::None);

@@ -15,8 +15,8 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use modwatch_engine::Engine;
 use modwatch::{Detector, Status, TagResult};
+use modwatch_engine::Engine;
 use serde_json::{Value, json};
 
 const DEFAULT_EVENTS: usize = 100_000;

@@ -4,10 +4,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests")]
 
-use modwatch_testkit::corpus;
-
-use modwatch_engine as native;
 use modwatch::{Detector, Output, Status, Verdict};
+use modwatch_engine as native;
+use modwatch_testkit::corpus;
 
 /// Runs `event` through both, in step; returns the failures found.
 fn check(

@@ -5,10 +5,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests")]
 
-use modwatch_testkit::corpus;
-
-use modwatch_host_test::fluent_bit::{Answer, FILTER, FLUENT_BIT, FluentBit, Options};
 use modwatch::{Detector, Output, Status};
+use modwatch_host_test::fluent_bit::{Answer, FILTER, FLUENT_BIT, FluentBit, Options};
+use modwatch_testkit::corpus;
 use wasmtime::{Engine, ExternType, Module, ValType};
 
 /// Looks like a candidate to the prefilter, so the engine has to decode it.

@@ -40,4 +40,3 @@ pub fn rows() -> Vec<(&'static str, Vec<u8>, u16)> {
         ),
     ]
 }
-
