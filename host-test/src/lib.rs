@@ -49,12 +49,11 @@ pub fn modwatch_binary(profile: &str) -> anyhow::Result<PathBuf> {
     if !out.status.success() {
         bail!("building the modwatch binary failed ({}): {cmd:?}", out.status);
     }
-    // The last `compiler-artifact` message with an executable is the binary.
+    // The `compiler-artifact` message of the `modwatch` target names the binary.
     let executable = String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
         .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "modwatch")
-        .filter_map(|m| m["executable"].as_str().map(PathBuf::from))
-        .last();
+        .find_map(|m| m["executable"].as_str().map(PathBuf::from));
     executable.with_context(|| format!("cargo built no modwatch executable: {cmd:?}"))
 }
