@@ -11,15 +11,15 @@ default:
 
 # Run the bundled sample through the component and explain what it shows.
 run:
-    cargo run --release -p modwatch-host
+    cargo run --release -p modwatch
 
 # Scan files (NDJSON, JSON array or batch object) and write tagged NDJSON.
 scan *ARGS:
-    cargo run --release -p modwatch-host -- scan {{ARGS}}
+    cargo run --release -p modwatch -- scan {{ARGS}}
 
 # The sidecar for Vector's `http` sink (docs/vector.md): tags each batch, forwards it to FORWARD (e.g. Vector's `http_server` source); more options after it (--state FILE, --only-matches, --rules FILE …).
 serve forward="http://127.0.0.1:8688/" *ARGS:
-    cargo run --release -p modwatch-host -- serve --forward {{quote(forward)}} {{ARGS}}
+    cargo run --release -p modwatch -- serve --forward {{quote(forward)}} {{ARGS}}
 
 # Everything CI runs: formatting, lints, every test.
 test: fmt-check lint lint-fluent-bit test-rust test-web
@@ -32,30 +32,30 @@ fmt-check:
 lint:
     cargo clippy --workspace --all-targets -- -D warnings
 
-# Unit, integration and artefact tests (the host's build compiles the component).
+# Unit, integration and artefact tests (the CLI's build compiles the component, host-test's the Fluent Bit module).
 test-rust:
     cargo test --workspace
 
 # Print the VRL program for Vector's `remap` transform: stateless tagging with no sidecar (docs/vrl.md). ARGS: `--rules FILE [--with-builtin]`, `--config FILE`, `--out FILE`.
 export-vrl *ARGS:
-    cargo run --release -p modwatch-host -- export vrl {{ARGS}}
+    cargo run --release -p modwatch -- export vrl {{ARGS}}
 
-# Build the core module of the component (the host embeds the componentized form).
+# Build the core module of the component (the CLI embeds the componentized form).
 build-component:
     cargo build -p modwatch-component --target {{wasm_target}} --profile wasm
     mkdir -p target/artefacts
-    cargo run --release -p modwatch-host -- component --out target/artefacts/modwatch.component.wasm
+    cargo run --release -p modwatch -- component --out target/artefacts/modwatch.component.wasm
     @ls -l target/artefacts/modwatch.component.wasm
 
 # Benchmarks: throughput of the native engine, the component in wasmtime and a naive serde_json
 # baseline on a generated mix; scoring memory per principal, under spraying, and cost per event; then bench-serve.
 bench: && bench-serve
     cargo bench -p modwatch-engine --bench scoring
-    cargo bench -p modwatch-host --bench throughput
+    cargo bench -p modwatch-host-test --bench throughput
 
-# Events/s through `modwatch serve` (the Vector sidecar) on the same mix, batches of 1,000, to a receiver on loopback.
+# Events/s through `modwatch serve` (the Vector sidecar; the bench builds the real binary first) on the same mix, batches of 1,000, to a receiver on loopback.
 bench-serve:
-    cargo bench -p modwatch-host --bench serve
+    cargo bench -p modwatch-host-test --bench serve
 
 # Install what the web build and its tests need (Chromium from Debian, wasm-bindgen-cli, playwright-core); idempotent.
 setup-web *ARGS:
@@ -106,7 +106,7 @@ lint-fluent-bit:
 
 # Wasm instructions per record of the Fluent Bit module (wasmtime fuel), and the wasm stack it needs.
 bench-fluent-bit:
-    cargo bench -p modwatch-host --bench fluent_bit
+    cargo bench -p modwatch-host-test --bench fluent_bit
 
 # Fuzzing (cargo-fuzz and libFuzzer, `fuzz/`): builds the seed corpora (`fuzz/seed.sh`), then runs
 # every target for SECONDS each, one after another on one core: event (sniff, normalise, evaluate,
@@ -127,3 +127,7 @@ fuzz-target name seconds="60": setup-fuzz
 # Install cargo-fuzz (idempotent; `just fuzz` runs it on the stable toolchain with RUSTC_BOOTSTRAP=1).
 setup-fuzz:
     ./scripts/setup-fuzz.sh
+
+# Rewrite the rule table of rules/README.md from the built-in packs (a test fails when it is stale).
+rules-table:
+    cargo run -q -p modwatch-testkit --bin rules-table

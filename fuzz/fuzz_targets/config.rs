@@ -1,6 +1,6 @@
-//! `config`: see `modwatch_fuzz::checks::config`.
+//! `config`: see `modwatch_testkit::fuzz::checks::config`.
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    modwatch_fuzz::checks::config(data);
+    modwatch_testkit::fuzz::checks::config(data);
 });

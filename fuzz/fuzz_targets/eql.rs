@@ -1,6 +1,6 @@
-//! `eql`: see `modwatch_fuzz::checks::eql`.
+//! `eql`: see `modwatch_testkit::fuzz::checks::eql`.
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    modwatch_fuzz::checks::eql(data);
+    modwatch_testkit::fuzz::checks::eql(data);
 });

@@ -1,6 +1,6 @@
-//! `event`: see `modwatch_fuzz::checks::event`.
+//! `event`: see `modwatch_testkit::fuzz::checks::event`.
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    modwatch_fuzz::checks::event(data);
+    modwatch_testkit::fuzz::checks::event(data);
 });

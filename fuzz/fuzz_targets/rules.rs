@@ -1,6 +1,6 @@
-//! `rules`: see `modwatch_fuzz::checks::rules`.
+//! `rules`: see `modwatch_testkit::fuzz::checks::rules`.
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    modwatch_fuzz::checks::rules(data);
+    modwatch_testkit::fuzz::checks::rules(data);
 });

@@ -1,6 +1,6 @@
-//! `state`: see `modwatch_fuzz::checks::state`.
+//! `state`: see `modwatch_testkit::fuzz::checks::state`.
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    modwatch_fuzz::checks::state(data);
+    modwatch_testkit::fuzz::checks::state(data);
 });

@@ -14,7 +14,7 @@
 //!   candidate record the engine parses passes in.
 
 use anyhow::{Context as _, bail};
-use modwatch_host::fluent_bit::{Answer, FLUENT_BIT, FluentBit, Options};
+use modwatch_host_test::fluent_bit::{Answer, FLUENT_BIT, FluentBit, Options};
 
 /// The pass-through cost may be at most this multiple of one pass.
 const TARGET: f64 = 2.0;
@@ -74,7 +74,7 @@ fn main() -> anyhow::Result<()> {
     let touch_per_byte = (long_touch - touch) as f64 / 21_600.0;
     let fixed = pass.filter as f64 - per_byte * plain.len() as f64;
 
-    let mix = modwatch_host::r#gen::mix(2_000, 1578);
+    let mix = modwatch_testkit::r#gen::mix(2_000, 1578);
     let (mut pass_fuel, mut pass_bytes, mut touch_fuel, mut tag_fuel, mut tag_bytes, mut tagged_n) = (0, 0, 0, 0, 0, 0);
     for event in &mix {
         let answer = fb.filter("bench", 0, 0, event.as_bytes())?;

@@ -1,10 +1,12 @@
 //! `just bench-serve`: events/s through `modwatch serve`, the sidecar for
 //! Vector's `http` sink, on the mix of `just bench`
-//! (`modwatch_host::r#gen::mix(100_000, 1578)`), in batches of 1,000 as
+//! (`modwatch_testkit::r#gen::mix(100_000, 1578)`), in batches of 1,000 as
 //! Vector would post them, to a receiver on loopback that answers 200 at
 //! once.
 //!
-//! Each mode gets its own sidecar (the release binary), a warm-up of ten
+//! Each mode gets its own sidecar (the real `modwatch` binary of `cli/`,
+//! built by cargo with the bench profile before the run:
+//! `modwatch_host_test::modwatch_binary`), a warm-up of ten
 //! batches, then one timed pass over the whole mix; a request counts when its
 //! 200 came back, i.e. after the tagged batch was forwarded and acknowledged.
 //! For scale, the same mix through the component in this process
@@ -12,6 +14,7 @@
 //! changes the count.
 
 use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,7 +28,7 @@ use hyper::{Request, Response};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use modwatch_host::Detector;
+use modwatch::Detector;
 
 const DEFAULT_EVENTS: usize = 100_000;
 const SEED: u64 = 1578;
@@ -53,8 +56,9 @@ fn main() -> anyhow::Result<()> {
         Ok(text) => text.trim().parse().with_context(|| format!("MODWATCH_BENCH_EVENTS={text:?} is not a count"))?,
         Err(_) => DEFAULT_EVENTS,
     };
-    let events = modwatch_host::r#gen::mix(count, SEED);
-    let (bytes, _, _) = modwatch_host::r#gen::stats(&events);
+    let modwatch = modwatch_host_test::modwatch_binary("bench")?;
+    let events = modwatch_testkit::r#gen::mix(count, SEED);
+    let (bytes, _, _) = modwatch_testkit::r#gen::stats(&events);
     println!(
         "modwatch serve: {count} events ({:.1} MB, mean {} B), batches of {BATCH}, receiver on loopback",
         bytes as f64 / 1e6,
@@ -78,7 +82,7 @@ fn main() -> anyhow::Result<()> {
 
     for mode in &MODES {
         let bodies: Vec<Bytes> = events.chunks(BATCH).map(|chunk| Bytes::from(encode(chunk, mode))).collect();
-        let mut sidecar = Sidecar::start(&format!("http://{receiver}/"))?;
+        let mut sidecar = Sidecar::start(&modwatch, &format!("http://{receiver}/"))?;
         let post = |body: Bytes| {
             let client = client.clone();
             let url = sidecar.url.clone();
@@ -197,8 +201,8 @@ struct Sidecar {
 }
 
 impl Sidecar {
-    fn start(forward: &str) -> anyhow::Result<Sidecar> {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_modwatch"))
+    fn start(modwatch: &Path, forward: &str) -> anyhow::Result<Sidecar> {
+        let mut child = Command::new(modwatch)
             .args(["serve", "--listen", "127.0.0.1:0", "--forward", forward])
             .stdin(Stdio::null())
             .stdout(Stdio::null())

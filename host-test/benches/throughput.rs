@@ -2,7 +2,7 @@
 //! a naive `serde_json::Value`-per-event baseline, the native engine, and the
 //! component in wasmtime (one call per event, and batches of 1,000).
 //!
-//! The mix is `modwatch_host::r#gen::mix(100_000, 1578)` (`gen` is a
+//! The mix is `modwatch_testkit::r#gen::mix(100_000, 1578)` (`gen` is a
 //! reserved word in edition 2024): raw and ECS, AWS and
 //! Azure, 1–3 KB each, about 1% T1578. `MODWATCH_BENCH_EVENTS` changes the
 //! count. Each mode gets a fresh engine, a warm-up pass over the whole mix,
@@ -15,8 +15,8 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
+use modwatch::{Detector, Status, TagResult};
 use modwatch_engine::Engine;
-use modwatch_host::{Detector, Status, TagResult};
 use serde_json::{Value, json};
 
 const DEFAULT_EVENTS: usize = 100_000;
@@ -85,10 +85,10 @@ fn main() -> anyhow::Result<()> {
         Err(_) => DEFAULT_EVENTS,
     };
     let started = Instant::now();
-    let events = modwatch_host::r#gen::mix(count, SEED);
+    let events = modwatch_testkit::r#gen::mix(count, SEED);
     let generated = started.elapsed();
     let owned: Vec<Vec<u8>> = events.iter().map(|e| e.as_bytes().to_vec()).collect();
-    let (bytes, min, max) = modwatch_host::r#gen::stats(&events);
+    let (bytes, min, max) = modwatch_testkit::r#gen::stats(&events);
     let naive_ops: HashSet<&str> = NAIVE_OPERATIONS.iter().copied().collect();
 
     // Build every engine first: a bad rule pack fails before any timing.
@@ -244,7 +244,7 @@ fn generated_match(event: &str) -> bool {
     ["/eventName", "/operationName", "/event/action"]
         .iter()
         .find_map(|p| value.pointer(p).and_then(Value::as_str))
-        .is_some_and(|op| modwatch_host::r#gen::MATCHING_OPERATIONS.iter().any(|m| m.eq_ignore_ascii_case(op)))
+        .is_some_and(|op| modwatch_testkit::r#gen::MATCHING_OPERATIONS.iter().any(|m| m.eq_ignore_ascii_case(op)))
 }
 
 fn mb(bytes: usize) -> f64 {

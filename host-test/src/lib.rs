@@ -1,181 +1,59 @@
-//! modwatch in wasmtime: [`Detector`] runs the modwatch component (embedded
-//! in this crate by `build.rs`), [`fluent_bit`] drives the Fluent Bit module
-//! as Fluent Bit does, and [`input`] splits files into events. The
-//! `modwatch` CLI is built on both; tests and benchmarks use them too.
+//! The harness that runs every modwatch artefact in a real host, for the
+//! parity tests and benchmarks of this crate: [`fluent_bit`] drives the
+//! Fluent Bit module (built by `build.rs`) exactly as Fluent Bit does, the
+//! component runs through the `modwatch` crate's own [`modwatch::Detector`],
+//! and [`modwatch_binary`] gives the real `modwatch` binary to benchmarks
+//! that run it as a process.
 //!
 //! ```no_run
 //! # fn main() -> anyhow::Result<()> {
-//! let mut detector = modwatch_host::Detector::new(None, None)?;
-//! let verdicts = detector.evaluate(br#"{"eventSource":"ec2.amazonaws.com","eventName":"TerminateInstances"}"#)?;
-//! println!("{}", verdicts[0].json);
+//! use modwatch_host_test::fluent_bit::{Answer, FluentBit};
+//! let mut module = FluentBit::new()?;
+//! let answer = module.filter("cloudtrail", 0, 0, br#"{"log":"hello"}"#)?;
+//! assert_eq!(answer, Answer::Unchanged);
 //! # Ok(())
 //! # }
 //! ```
 
-// The component is the one place where untrusted bytes are handled; this crate
-// only moves them, and has no reason for `unsafe`.
+// The component and the Fluent Bit module are where untrusted bytes are
+// handled; this crate only moves them, and has no reason for `unsafe`.
 #![forbid(unsafe_code)]
 
-mod bindings;
 pub mod fluent_bit;
-pub mod r#gen;
-pub mod input;
 
-use std::fmt;
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
-use wasmtime::component::{Component, Linker, ResourceAny};
-use wasmtime::{Engine, Store};
+use anyhow::{Context as _, bail};
 
-use bindings::exports::modwatch::detector::detection::Guest;
-pub use bindings::exports::modwatch::detector::detection::{
-    Error as LoadError, EventError, Outcome, Output, Principal, Problem, RuleMatch, Stats, Status, TagResult, Verdict,
-};
-
-/// The modwatch component (`wit/detector.wit`, world `detector`), built for
-/// `wasm32-unknown-unknown` with `--profile wasm`. It imports nothing.
-pub const COMPONENT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/modwatch.component.wasm"));
-
-/// The component, compiled once per process: compiling takes far longer
-/// than instantiating, and every `Detector` shares the result.
-fn prepared() -> anyhow::Result<&'static bindings::DetectorPre<()>> {
-    static PREPARED: OnceLock<bindings::DetectorPre<()>> = OnceLock::new();
-    // Held while compiling, so threads that start together compile once.
-    static COMPILING: Mutex<()> = Mutex::new(());
-    if let Some(pre) = PREPARED.get() {
-        return Ok(pre);
+/// Builds the `modwatch` binary of the `cli` crate with cargo `profile`
+/// (e.g. `"bench"`, the profile `cargo bench` builds this crate with, so
+/// every dependency is already built) and returns its path.
+///
+/// A bench of this crate cannot name another package's binary
+/// (`CARGO_BIN_EXE_*` covers only its own), and a copy of `main` here would
+/// not be the program users install; so it asks cargo for the real one,
+/// which is a no-op when it is up to date. Cargo releases its build lock
+/// before it runs a bench, so the nested build does not wait on it.
+pub fn modwatch_binary(profile: &str) -> anyhow::Result<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(&root)
+        .args(["build", "-p", "modwatch", "--bin", "modwatch", "--profile", profile, "--message-format", "json"])
+        .arg("--manifest-path")
+        .arg(root.join("Cargo.toml"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    let out = cmd.output().with_context(|| format!("running {cmd:?}"))?;
+    if !out.status.success() {
+        bail!("building the modwatch binary failed ({}): {cmd:?}", out.status);
     }
-    let _compiling = COMPILING.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some(pre) = PREPARED.get() {
-        return Ok(pre);
-    }
-    let engine = Engine::default();
-    let component = Component::new(&engine, COMPONENT)?;
-    // The world has no imports: an empty linker instantiates it.
-    let pre = bindings::DetectorPre::new(Linker::new(&engine).instantiate_pre(&component)?)?;
-    Ok(PREPARED.get_or_init(|| pre))
-}
-
-/// One modwatch engine running in its own component instance: its rules,
-/// its per-principal state and its counters.
-pub struct Detector {
-    store: Store<()>,
-    guest: Guest,
-    engine: ResourceAny,
-}
-
-impl fmt::Debug for Detector {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Detector").finish_non_exhaustive()
-    }
-}
-
-impl Detector {
-    /// Instantiates the component and creates its engine from a JSON config
-    /// (`None`: defaults) and a TOML rule pack (`None`: the built-in pack).
-    pub fn new(config: Option<&str>, rules: Option<&str>) -> Result<Detector, DetectorError> {
-        let pre = prepared().map_err(DetectorError::Runtime)?;
-        let mut store = Store::new(pre.engine(), ());
-        let instance = pre.instantiate(&mut store).map_err(|e| DetectorError::Runtime(e.into()))?;
-        let guest = instance.modwatch_detector_detection().clone();
-        let created =
-            guest.engine().call_create(&mut store, config, rules).map_err(|e| DetectorError::Runtime(e.into()))?;
-        match created {
-            Ok(engine) => Ok(Detector { store, guest, engine }),
-            Err(refused) => Err(DetectorError::Refused(refused)),
-        }
-    }
-
-    /// The verdicts on one event: one per record.
-    pub fn evaluate(&mut self, event: &[u8]) -> anyhow::Result<Vec<Verdict>> {
-        Ok(self.guest.engine().call_evaluate(&mut self.store, self.engine, event)?)
-    }
-
-    /// Tags one event: what to pass on, and one verdict per record.
-    pub fn tag(&mut self, event: &[u8]) -> anyhow::Result<TagResult> {
-        Ok(self.guest.engine().call_tag(&mut self.store, self.engine, event)?)
-    }
-
-    /// Tags several events in one call, in order.
-    pub fn batch(&mut self, events: &[Vec<u8>]) -> anyhow::Result<Vec<TagResult>> {
-        Ok(self.guest.engine().call_batch(&mut self.store, self.engine, events)?)
-    }
-
-    /// Counters since the engine was created.
-    pub fn stats(&mut self) -> anyhow::Result<Stats> {
-        Ok(self.guest.engine().call_stats(&mut self.store, self.engine)?)
-    }
-
-    /// The per-principal scoring state, as JSON, to carry across a restart.
-    pub fn export_state(&mut self) -> anyhow::Result<String> {
-        Ok(self.guest.engine().call_export_state(&mut self.store, self.engine)?)
-    }
-
-    /// Replaces the scoring state with one from [`Detector::export_state`];
-    /// on error the current state is kept. The outer error is wasmtime's,
-    /// the inner one the engine's refusal.
-    pub fn import_state(&mut self, state: &str) -> anyhow::Result<Result<(), DetectorError>> {
-        let imported = self.guest.engine().call_import_state(&mut self.store, self.engine, state)?;
-        Ok(imported.map_err(DetectorError::Refused))
-    }
-
-    /// The largest event the engine evaluates (`input.max_event_bytes`).
-    pub fn max_event_bytes(&mut self) -> anyhow::Result<u64> {
-        Ok(self.guest.engine().call_max_event_bytes(&mut self.store, self.engine)?)
-    }
-}
-
-/// Why a [`Detector`] could not be made.
-#[derive(Debug)]
-pub enum DetectorError {
-    /// The engine refused the config or the rule pack; every problem is listed.
-    Refused(LoadError),
-    /// wasmtime could not compile or instantiate the component.
-    Runtime(anyhow::Error),
-}
-
-impl DetectorError {
-    /// The problems the engine reported (none for a runtime failure).
-    pub fn problems(&self) -> &[Problem] {
-        match self {
-            DetectorError::Refused(LoadError::Config(p) | LoadError::Rules(p)) => p,
-            DetectorError::Refused(LoadError::State(p)) => std::slice::from_ref(p),
-            DetectorError::Runtime(_) => &[],
-        }
-    }
-}
-
-impl fmt::Display for DetectorError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let what = match self {
-            DetectorError::Refused(LoadError::Config(_)) => "the config was refused",
-            DetectorError::Refused(LoadError::Rules(_)) => "the rule pack was refused",
-            DetectorError::Refused(LoadError::State(_)) => "the state was refused",
-            DetectorError::Runtime(e) => return write!(f, "the modwatch component could not run: {e:#}"),
-        };
-        write!(f, "{what}:")?;
-        for p in self.problems() {
-            write!(f, "\n  {p}")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for DetectorError {}
-
-/// `E202 rule "r1" at 2:7 (pack line 14): message`, as the engine prints it.
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "E{} {}", self.code, self.kind)?;
-        if let Some(id) = &self.rule_id {
-            write!(f, " rule {id:?}")?;
-        }
-        if let Some(line) = self.line {
-            write!(f, " at {line}:{}", self.column.unwrap_or(1))?;
-        }
-        if let Some(pack_line) = self.pack_line {
-            write!(f, " (pack line {pack_line})")?;
-        }
-        write!(f, ": {}", self.message)
-    }
+    // The `compiler-artifact` message of the `modwatch` target names the binary.
+    let executable = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "modwatch")
+        .find_map(|m| m["executable"].as_str().map(PathBuf::from));
+    executable.with_context(|| format!("cargo built no modwatch executable: {cmd:?}"))
 }

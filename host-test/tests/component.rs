@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests")]
 
-use modwatch_host::{COMPONENT, Detector, DetectorError, LoadError, Output, Status, TagResult};
+use modwatch::{COMPONENT, Detector, DetectorError, LoadError, Output, Status, TagResult};
 use wasmtime::component::Component;
 use wasmtime::{Engine, Store};
 

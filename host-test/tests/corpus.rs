@@ -4,10 +4,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests")]
 
-mod common;
-
+use modwatch::{Detector, Output, Status, Verdict};
 use modwatch_engine as native;
-use modwatch_host::{Detector, Output, Status, Verdict};
+use modwatch_testkit::corpus;
 
 /// Runs `event` through both, in step; returns the failures found.
 fn check(
@@ -64,16 +63,16 @@ fn corpus_verdicts_are_the_same_natively_and_in_the_component_and_follow_the_lab
     let mut engine = native::Engine::new(None, None).expect("the built-in pack loads natively");
     let mut detector = Detector::new(None, None).expect("the built-in pack loads in the component");
     let mut failures = Vec::new();
-    let events = common::events();
+    let events = corpus::events();
     assert!(events.len() >= 80, "the corpus has {} events", events.len());
     for e in &events {
         failures.extend(check(&e.id, &e.event, &[e.expect_match], &mut engine, &mut detector));
     }
     let batches: [(&str, &[(&str, bool)]); 2] =
-        [("s3-batch.json", &common::S3_BATCH_LABELS), ("azure-records-batch.json", &common::AZURE_BATCH_LABELS)];
+        [("s3-batch.json", &corpus::S3_BATCH_LABELS), ("azure-records-batch.json", &corpus::AZURE_BATCH_LABELS)];
     for (file, labels) in batches {
         let expected: Vec<bool> = labels.iter().map(|(_, m)| *m).collect();
-        failures.extend(check(file, common::read(file).as_bytes(), &expected, &mut engine, &mut detector));
+        failures.extend(check(file, corpus::read(file).as_bytes(), &expected, &mut engine, &mut detector));
     }
     let native_stats = engine.stats();
     let stats = detector.stats().unwrap();
@@ -89,12 +88,12 @@ fn corpus_verdicts_are_the_same_natively_and_in_the_component_and_follow_the_lab
 /// then the records of `s3-batch.json` one by one, through one engine.
 #[test]
 fn component_verdicts_are_the_golden_ones() {
-    let golden_path = common::corpus_dir().join("../golden/corpus.verdicts.ndjson");
+    let golden_path = corpus::corpus_dir().join("../golden/corpus.verdicts.ndjson");
     let golden = std::fs::read_to_string(&golden_path)
         .unwrap_or_else(|e| panic!("{}: {e} (the engine's tests write it)", golden_path.display()));
-    let batch: serde_json::Value = serde_json::from_str(&common::read("s3-batch.json")).unwrap();
+    let batch: serde_json::Value = serde_json::from_str(&corpus::read("s3-batch.json")).unwrap();
     let records = batch["Records"].as_array().unwrap().iter().enumerate();
-    let events = common::events()
+    let events = corpus::events()
         .into_iter()
         .map(|e| (e.id, e.event))
         .chain(records.map(|(i, r)| (format!("s3-batch#{}", i + 1), serde_json::to_vec(r).unwrap())));

@@ -1,14 +1,13 @@
 //! The Fluent Bit module driven exactly as Fluent Bit drives it
-//! (`modwatch_host::fluent_bit`): no trap, no dropped record, and the same
+//! (`modwatch_host_test::fluent_bit`): no trap, no dropped record, and the same
 //! output as the component's `tag` for every event, in order, through one
 //! instance of each (scoring is stateful).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests")]
 
-mod common;
-
-use modwatch_host::fluent_bit::{Answer, FILTER, FLUENT_BIT, FluentBit, Options};
-use modwatch_host::{Detector, Output, Status};
+use modwatch::{Detector, Output, Status};
+use modwatch_host_test::fluent_bit::{Answer, FILTER, FLUENT_BIT, FluentBit, Options};
+use modwatch_testkit::corpus;
 use wasmtime::{Engine, ExternType, Module, ValType};
 
 /// Looks like a candidate to the prefilter, so the engine has to decode it.
@@ -123,19 +122,19 @@ fn corpus_and_bad_inputs_give_the_components_output_with_no_trap_and_no_drop() {
         events += 1;
         failures.extend(compare(what, record, &mut fb, &mut component, &mut matches));
     };
-    let corpus = common::events();
+    let corpus = corpus::events();
     assert!(corpus.len() >= 80, "the corpus has {} events", corpus.len());
     for e in &corpus {
         run(&e.id, &e.event);
     }
     for file in ["s3-batch.json", "azure-records-batch.json"] {
-        run(file, common::read(file).trim().as_bytes());
+        run(file, corpus::read(file).trim().as_bytes());
     }
     for (what, record) in bad_inputs() {
         run(what, &record);
     }
     // The generated mix: both clouds, raw and ECS, scoring that crosses the threshold.
-    for (i, event) in modwatch_host::r#gen::mix(3_000, 1578).iter().enumerate() {
+    for (i, event) in modwatch_testkit::r#gen::mix(3_000, 1578).iter().enumerate() {
         run(&format!("mix #{i}"), event.as_bytes());
     }
     // The corpus again: the principals' windows now hold points, so scores and alerts differ.

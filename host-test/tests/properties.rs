@@ -1,19 +1,17 @@
 //! The native engine and the component in wasmtime give the same verdicts and
 //! the same output bytes on generated events: AWS, ECS, Azure and GCP events
-//! built from the pack's own operations (`plugin/engine/tests/shapes`), the
-//! benchmark mix (`modwatch_host::gen`), mutated corpus events and arbitrary
+//! built from the pack's own operations (`modwatch_testkit::shapes`), the
+//! benchmark mix (`modwatch_testkit::r#gen`), mutated corpus events and arbitrary
 //! JSON, in the same order through one engine each (so scoring state, alerts
 //! and evictions are compared too).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests")]
 
-#[path = "../../plugin/engine/tests/shapes/mod.rs"]
-mod shapes;
-
 use std::cell::RefCell;
 
+use modwatch::{Detector, Output};
 use modwatch_engine as native;
-use modwatch_host::{Detector, Output};
+use modwatch_testkit::shapes;
 use proptest::prelude::*;
 use proptest::test_runner::{Config as RunConfig, TestCaseError, TestRunner};
 
@@ -89,7 +87,7 @@ fn hostile_events_get_the_same_verdicts_natively_and_in_the_component() {
 fn the_benchmark_mix_gets_the_same_verdicts_natively_and_in_the_component() {
     // The mix is deterministic per seed; proptest picks seeds and slices.
     let slices = (any::<u64>(), 1usize..200).prop_map(|(seed, n)| {
-        modwatch_host::r#gen::mix(n, seed).into_iter().map(String::into_bytes).collect::<Vec<_>>()
+        modwatch_testkit::r#gen::mix(n, seed).into_iter().map(String::into_bytes).collect::<Vec<_>>()
     });
     in_step(20, Some(TIGHT), slices);
 }

@@ -4,7 +4,7 @@
 //    until the first row of results is drawn (navigation start to that
 //    moment: HTML, JS, wasm compile, rule pack load, the run, the table).
 // 2. Events/s of `Engine.tag` in the page's worker on the bench mix of
-//    `just bench` (the same events: `modwatch_host::gen::mix(N, 1578)`), the
+//    `just bench` (the same events: `modwatch_testkit::r#gen::mix(N, 1578)`), the
 //    way that bench measures the native engine and the component: a fresh
 //    engine, a warm-up pass, the best of three passes, one thread.
 // 3. A whole run as a user sees it (tag, results parsed into rows, progress).

@@ -2,7 +2,8 @@
 //! spraying, and the cost of a scored event against an unscored one.
 //!
 //! `cargo bench -p modwatch-engine --bench scoring` (or `just bench`). Memory
-//! is measured with a counting allocator: live heap bytes, not estimates.
+//! is measured with a counting allocator (`modwatch_testkit::counting`): live
+//! heap bytes, not estimates.
 
 #![allow(clippy::panic, reason = "a benchmark that cannot build its engine has nothing to measure")]
 
@@ -10,11 +11,10 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use modwatch_engine::Engine;
+use modwatch_testkit::counting::{Counting, live};
 
-#[path = "../tests/counting/mod.rs"]
-mod counting;
-
-use counting::live;
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
 
 /// A TerminateInstances by user `n`, `minute` minutes into the day.
 fn terminate(n: usize, minute: usize) -> String {

@@ -6,13 +6,7 @@
 
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used, reason = "a test fails by panicking")]
 
-#[path = "../../../fuzz/src/checks.rs"]
-#[allow(dead_code, reason = "shared with the fuzz crate, which uses all of it")]
-mod checks;
-#[path = "../../../fuzz/src/json.rs"]
-mod json;
-#[path = "../../../fuzz/src/regressions.rs"]
-mod regressions;
+use modwatch_testkit::fuzz::{checks, regressions};
 
 /// A fuzz target's check: the input in, the kind of result out.
 type Check = fn(&[u8]) -> String;

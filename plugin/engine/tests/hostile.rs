@@ -2,18 +2,17 @@
 //! attacker or a broken shipper could send, with what the engine must do.
 //! `docs/hardening.md` lists every row with the result observed here.
 //!
-//! Memory is measured with a counting allocator (live heap bytes); the tests
-//! of this file run one at a time so that each sees only its own allocations.
+//! Memory is measured with a counting allocator (`modwatch_testkit::counting`,
+//! installed by `tests/main.rs`: live heap bytes of the test's own thread);
+//! the tests of this file also run one at a time.
 
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used, reason = "a test fails by panicking")]
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use counting::{live, peak_during as peak_heap};
 use modwatch_engine::{Engine, ErrorKind, Output, Status, Verdict};
+use modwatch_testkit::counting::{live, peak_during as peak_heap};
 use serde_json::Value;
-
-mod counting;
 
 /// One test at a time, so the heap counters are this test's.
 fn serial() -> MutexGuard<'static, ()> {

@@ -7,11 +7,10 @@
 
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used, reason = "a test fails by panicking")]
 
-mod shapes;
-
 use std::cell::RefCell;
 
 use modwatch_engine::{Engine, Output, Status, Tagged};
+use modwatch_testkit::shapes;
 use proptest::prelude::*;
 use proptest::test_runner::{Config as RunConfig, TestCaseError, TestRunner};
 use serde_json::Value;

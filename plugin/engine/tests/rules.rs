@@ -187,7 +187,7 @@ fn prefilter_never_changes_a_verdict() {
 
 /// The verdicts of the corpus, one JSON line per record, as a golden file
 /// every artefact (component, Fluent Bit module, browser build) is compared
-/// with. `MODWATCH_BLESS=1 cargo test -p modwatch-engine --test rules golden`
+/// with. `MODWATCH_BLESS=1 cargo test -p modwatch-engine --test main rules::golden`
 /// rewrites it; review the diff.
 #[test]
 fn golden_corpus_verdicts() {

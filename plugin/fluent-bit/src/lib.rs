@@ -218,21 +218,12 @@ mod filter_abi {
     }
 }
 
-// The fuzz target's check and the replay of its regression inputs
-// (`tests/fuzz/fluent_bit/`), shared with `fuzz/`.
-#[cfg(test)]
-#[path = "../../../fuzz/src/fluent_bit.rs"]
-mod fuzz_check;
-#[cfg(test)]
-#[path = "../../../fuzz/src/json.rs"]
-mod json;
-#[cfg(test)]
-#[path = "../../../fuzz/src/regressions.rs"]
-mod regressions;
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    // The fuzz target's check and the replay of its regression inputs
+    // (`tests/fuzz/fluent_bit/`), shared with `fuzz/`.
+    use modwatch_testkit::fuzz::{fluent_bit as fuzz_check, regressions};
 
     const MATCH: &[u8] = br#"{"eventVersion":"1.08","eventSource":"ec2.amazonaws.com","eventName":"TerminateInstances","awsRegion":"us-east-1","eventTime":"2024-01-01T00:00:00Z","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/alice","accountId":"111122223333","userName":"alice"},"requestParameters":{"instancesSet":{"items":[{"instanceId":"i-1"}]}}}"#;
 

@@ -1,15 +1,13 @@
-//! Writes the benchmark mix of `just bench` (`modwatch_host::gen::mix`) as
+//! Writes the benchmark mix of `just bench` (`modwatch_testkit::r#gen::mix`) as
 //! NDJSON, so the browser runs the same events as the native engine and the
 //! component: `cargo run --release -p modwatch-web --example mix -- FILE [COUNT] [SEED]`.
 
 use std::io::Write;
 
-// The generator itself, not a dependency on `modwatch-host`: it needs only
-// serde_json, and the host crate would bring wasmtime (minutes to build) into
-// a benchmark of the browser build.
-#[path = "../../../host-test/src/gen.rs"]
-#[allow(dead_code, reason = "only `mix` and `stats` are used here")]
-mod r#gen;
+// The generator from the testkit (a dev-dependency): the same events as the
+// host's benchmarks, without wasmtime (minutes to build) in a benchmark of
+// the browser build.
+use modwatch_testkit::r#gen;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, anyhow};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use modwatch_host::input::{self, Scanner};
-use modwatch_host::{Detector, DetectorError, Output, Stats, Status, Verdict};
+use modwatch::input::{self, Scanner};
+use modwatch::{Detector, DetectorError, Output, Stats, Status, Verdict};
 use serde_json::Value;
 
 /// Detects changes to cloud compute infrastructure (MITRE ATT&CK T1578) in
@@ -124,7 +124,7 @@ fn main() -> ExitCode {
         Some(Command::Scan(args)) => scan(&args),
         Some(Command::Serve(args)) => serve::serve(&args),
         Some(Command::Export(what)) => export::run(&what),
-        Some(Command::Component { out }) => std::fs::write(&out, modwatch_host::COMPONENT)
+        Some(Command::Component { out }) => std::fs::write(&out, modwatch::COMPONENT)
             .with_context(|| format!("cannot write {}", out.display()))
             .map_err(usage),
     };
@@ -366,7 +366,7 @@ fn summary(s: &Stats, run: &Run, elapsed: Duration) -> String {
 }
 
 /// The bundled sample: a dozen events from the corpus (see
-/// `host-test/sample/README.md`).
+/// `cli/sample/README.md`).
 const SAMPLE: &str = include_str!("../sample/sample.ndjson");
 
 /// `modwatch` with no arguments: runs the sample and explains what it shows.

@@ -3,15 +3,12 @@
 //! JSON-ish values, raw bytes and mutated corpus events.
 //!
 //! Shared by the engine's properties (`plugin/engine/tests/properties.rs`) and
-//! the native-vs-component properties (`host-test/tests/properties.rs`), which
-//! include this file by path.
+//! the native-vs-component properties (`host-test/tests/properties.rs`).
 //!
 //! Operation names come from the built-in pack itself (the operations its own
 //! examples use, in their canonical case, plus the catalogue's lower-case
 //! keys), never from a list written here, so every rule has events that can
 //! reach it and the generator follows the pack as it grows.
-
-#![allow(dead_code, reason = "each test file uses part of this module")]
 
 use std::collections::BTreeSet;
 use std::sync::OnceLock;
@@ -63,7 +60,7 @@ pub fn operations() -> &'static [Op] {
                 ops.insert(Op::Gcp(svc.into(), method.into()));
             }
         }
-        let catalogue = include_str!("../../../../rules/operations.toml");
+        let catalogue = include_str!("../../rules/operations.toml");
         for line in catalogue.lines() {
             let Some(op) = line.strip_prefix("op = \"").and_then(|l| l.strip_suffix('"')) else { continue };
             if op.contains('*') {
@@ -462,7 +459,7 @@ pub fn mutate(mut bytes: Vec<u8>, mutations: &[Mutation]) -> Vec<u8> {
 pub fn corpus() -> &'static [Vec<u8>] {
     static EVENTS: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
     EVENTS.get_or_init(|| {
-        let text = include_str!("../../../../tests/corpus/events.ndjson");
+        let text = include_str!("../../tests/corpus/events.ndjson");
         let events: Vec<Vec<u8>> = text
             .lines()
             .filter_map(|l| serde_json::from_str::<Value>(l).ok())

@@ -2,12 +2,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests")]
 
-mod common;
-
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
+use modwatch_testkit::corpus;
 use serde_json::Value;
 
 fn modwatch(args: &[&str]) -> Output {
@@ -54,7 +53,7 @@ fn show(out: &Output) -> String {
 /// The corpus as NDJSON, with bad lines among the events: (file bytes, the
 /// non-blank lines, whether each is labelled a match).
 fn corpus_ndjson() -> (Vec<u8>, Vec<Vec<u8>>, Vec<bool>) {
-    let mut events: Vec<(Vec<u8>, bool)> = common::events().into_iter().map(|e| (e.event, e.expect_match)).collect();
+    let mut events: Vec<(Vec<u8>, bool)> = corpus::events().into_iter().map(|e| (e.event, e.expect_match)).collect();
     events.insert(3, (b"this is not json".to_vec(), false));
     events.insert(10, (b"[1,2,3]".to_vec(), false));
     events.insert(20, (b"{\"eventName\":\"RunInstances\",\"x\":\"\xff\"}".to_vec(), false));
@@ -135,10 +134,10 @@ fn verdicts_writes_one_verdict_per_record() {
 
 #[test]
 fn batch_and_array_files_are_split_into_records() {
-    let batch = common::corpus_dir().join("s3-batch.json");
+    let batch = corpus::corpus_dir().join("s3-batch.json");
     let out = modwatch(&["scan", "--quiet", batch.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
-    assert_eq!(lines(&out.stdout).len(), common::S3_BATCH_LABELS.len(), "{}", show(&out));
+    assert_eq!(lines(&out.stdout).len(), corpus::S3_BATCH_LABELS.len(), "{}", show(&out));
 
     let array = temp_file("array.json", b"[\n  {\"eventName\": \"DescribeVolumes\"},\n  {\"a\": [1,\n 2]}\n]\n");
     let out = modwatch(&["scan", "--quiet", array.to_str().unwrap()]);
@@ -209,5 +208,5 @@ fn the_component_subcommand_writes_the_embedded_component() {
     let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("cli-{}-c.wasm", std::process::id()));
     let out = modwatch(&["component", "--out", path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
-    assert_eq!(std::fs::read(&path).unwrap(), modwatch_host::COMPONENT);
+    assert_eq!(std::fs::read(&path).unwrap(), modwatch::COMPONENT);
 }

@@ -20,7 +20,7 @@ use super::json::{kept, parse};
 fn samples() -> &'static [Vec<u8>] {
     static SAMPLES: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
     SAMPLES.get_or_init(|| {
-        include_str!("../../tests/corpus/events.ndjson")
+        include_str!("../../../tests/corpus/events.ndjson")
             .lines()
             .step_by(11)
             .filter_map(|line| serde_json::from_str::<Value>(line).ok())
@@ -241,8 +241,8 @@ fn build(config: Option<&str>, rules: Option<&str>, codes: std::ops::Range<u16>)
 /// The rules a fuzzed config runs with: the seed rule, the operation
 /// catalogue and a bulk AWS rule (the built-in pack when the config asks).
 const CONFIG_RULES: &str = concat!(
-    include_str!("../../rules/seed.toml"),
-    include_str!("../../rules/operations.toml"),
+    include_str!("../../../rules/seed.toml"),
+    include_str!("../../../rules/operations.toml"),
     r#"
 [[rule]]
 id = "fuzz-aws-terminate"
@@ -286,9 +286,9 @@ fn scenario_events() -> &'static [Vec<u8>] {
     static EVENTS: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
     EVENTS.get_or_init(|| {
         [
-            include_str!("../../tests/scenarios/score-2-threshold.ndjson"),
-            include_str!("../../tests/scenarios/score-4-unfamiliar-ip.ndjson"),
-            include_str!("../../tests/scenarios/score-8-lifecycle.ndjson"),
+            include_str!("../../../tests/scenarios/score-2-threshold.ndjson"),
+            include_str!("../../../tests/scenarios/score-4-unfamiliar-ip.ndjson"),
+            include_str!("../../../tests/scenarios/score-8-lifecycle.ndjson"),
         ]
         .iter()
         .flat_map(|file| file.lines())

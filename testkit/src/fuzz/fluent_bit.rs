@@ -2,6 +2,9 @@
 //! `modwatch_filter` export exactly as Fluent Bit passes it (a NUL-terminated
 //! copy, its length without the NUL).
 
+// The check calls the module's export through its C ABI, as Fluent Bit does.
+#![allow(unsafe_code, reason = "calls the Fluent Bit filter's C ABI; each block says why it holds")]
+
 use std::ffi::CStr;
 
 use super::json::{kept, parse};

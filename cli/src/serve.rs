@@ -53,7 +53,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::graceful::GracefulShutdown;
-use modwatch_host::{Detector, Output, Stats, Status, TagResult};
+use modwatch::{Detector, Output, Stats, Status, TagResult};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 

@@ -1,7 +1,6 @@
-//! The labelled corpus of `tests/corpus/` (a copy of the shared corpus), for
-//! the tests of this crate.
-
-#![allow(dead_code, reason = "each test file uses part of this module")]
+//! The labelled corpus of `tests/corpus/` (a copy of the shared corpus): its
+//! events with their `match` / `no-match` labels, and the labels of the
+//! records of its batch files.
 
 use std::path::PathBuf;
 

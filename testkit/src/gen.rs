@@ -208,37 +208,24 @@ impl Rng {
 /// 2025-03-03T08:00:00Z.
 const BASE_TIME: u64 = 1_740_988_800;
 
-/// `(year, month, day)` of a day count since 1970-01-01 (Hinnant's
-/// `civil_from_days`).
-fn civil(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
+/// `2025-03-03T08:00:00` (no zone, no fraction), through the engine's
+/// calendar ([`modwatch_engine::time`]).
+fn iso(secs: u64) -> String {
+    utc(secs).to_string()
 }
 
-/// `2025-03-03T08:00:00` (no zone, no fraction).
-fn iso(secs: u64) -> String {
-    let secs = secs as i64;
-    let (y, m, d) = civil(secs.div_euclid(86_400));
-    let s = secs.rem_euclid(86_400);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+fn utc(secs: u64) -> modwatch_engine::time::Utc {
+    modwatch_engine::time::utc(i64::try_from(secs).unwrap_or(i64::MAX))
 }
 
 /// `Mar 3, 2025, 9:00:00 AM`, as STS writes a credential's expiry.
 fn aws_date(secs: u64) -> String {
     const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    let (y, m, d) = civil((secs / 86_400) as i64);
-    let s = secs % 86_400;
-    let (h, half) = (s / 3600, if s < 43_200 { "AM" } else { "PM" });
-    let h12 = if h % 12 == 0 { 12 } else { h % 12 };
-    let month = MONTHS.get((m - 1) as usize).copied().unwrap_or("Jan");
-    format!("{month} {d}, {y}, {h12}:{:02}:{:02} {half}", s / 60 % 60, s % 60)
+    let t = utc(secs);
+    let half = if t.hour < 12 { "AM" } else { "PM" };
+    let h12 = if t.hour % 12 == 0 { 12 } else { t.hour % 12 };
+    let month = MONTHS.get((t.month as usize).saturating_sub(1)).copied().unwrap_or("Jan");
+    format!("{month} {}, {}, {h12}:{:02}:{:02} {half}", t.day, t.year, t.minute, t.second)
 }
 
 // ---------------------------------------------------------------------------

@@ -1,0 +1,179 @@
+//! modwatch in wasmtime: [`Detector`] runs the modwatch component (embedded
+//! in this crate by `build.rs`) and [`input`] splits files into events. The
+//! `modwatch` CLI is built on both; the cross-artefact tests and benchmarks
+//! (`host-test`) use [`Detector`] too.
+//!
+//! ```no_run
+//! # fn main() -> anyhow::Result<()> {
+//! let mut detector = modwatch::Detector::new(None, None)?;
+//! let verdicts = detector.evaluate(br#"{"eventSource":"ec2.amazonaws.com","eventName":"TerminateInstances"}"#)?;
+//! println!("{}", verdicts[0].json);
+//! # Ok(())
+//! # }
+//! ```
+
+// The component is the one place where untrusted bytes are handled; this crate
+// only moves them, and has no reason for `unsafe`.
+#![forbid(unsafe_code)]
+
+mod bindings;
+pub mod input;
+
+use std::fmt;
+use std::sync::{Mutex, OnceLock, PoisonError};
+
+use wasmtime::component::{Component, Linker, ResourceAny};
+use wasmtime::{Engine, Store};
+
+use bindings::exports::modwatch::detector::detection::Guest;
+pub use bindings::exports::modwatch::detector::detection::{
+    Error as LoadError, EventError, Outcome, Output, Principal, Problem, RuleMatch, Stats, Status, TagResult, Verdict,
+};
+
+/// The modwatch component (`wit/detector.wit`, world `detector`), built for
+/// `wasm32-unknown-unknown` with `--profile wasm`. It imports nothing.
+pub const COMPONENT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/modwatch.component.wasm"));
+
+/// The component, compiled once per process: compiling takes far longer
+/// than instantiating, and every `Detector` shares the result.
+fn prepared() -> anyhow::Result<&'static bindings::DetectorPre<()>> {
+    static PREPARED: OnceLock<bindings::DetectorPre<()>> = OnceLock::new();
+    // Held while compiling, so threads that start together compile once.
+    static COMPILING: Mutex<()> = Mutex::new(());
+    if let Some(pre) = PREPARED.get() {
+        return Ok(pre);
+    }
+    let _compiling = COMPILING.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(pre) = PREPARED.get() {
+        return Ok(pre);
+    }
+    let engine = Engine::default();
+    let component = Component::new(&engine, COMPONENT)?;
+    // The world has no imports: an empty linker instantiates it.
+    let pre = bindings::DetectorPre::new(Linker::new(&engine).instantiate_pre(&component)?)?;
+    Ok(PREPARED.get_or_init(|| pre))
+}
+
+/// One modwatch engine running in its own component instance: its rules,
+/// its per-principal state and its counters.
+pub struct Detector {
+    store: Store<()>,
+    guest: Guest,
+    engine: ResourceAny,
+}
+
+impl fmt::Debug for Detector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Detector").finish_non_exhaustive()
+    }
+}
+
+impl Detector {
+    /// Instantiates the component and creates its engine from a JSON config
+    /// (`None`: defaults) and a TOML rule pack (`None`: the built-in pack).
+    pub fn new(config: Option<&str>, rules: Option<&str>) -> Result<Detector, DetectorError> {
+        let pre = prepared().map_err(DetectorError::Runtime)?;
+        let mut store = Store::new(pre.engine(), ());
+        let instance = pre.instantiate(&mut store).map_err(|e| DetectorError::Runtime(e.into()))?;
+        let guest = instance.modwatch_detector_detection().clone();
+        let created =
+            guest.engine().call_create(&mut store, config, rules).map_err(|e| DetectorError::Runtime(e.into()))?;
+        match created {
+            Ok(engine) => Ok(Detector { store, guest, engine }),
+            Err(refused) => Err(DetectorError::Refused(refused)),
+        }
+    }
+
+    /// The verdicts on one event: one per record.
+    pub fn evaluate(&mut self, event: &[u8]) -> anyhow::Result<Vec<Verdict>> {
+        Ok(self.guest.engine().call_evaluate(&mut self.store, self.engine, event)?)
+    }
+
+    /// Tags one event: what to pass on, and one verdict per record.
+    pub fn tag(&mut self, event: &[u8]) -> anyhow::Result<TagResult> {
+        Ok(self.guest.engine().call_tag(&mut self.store, self.engine, event)?)
+    }
+
+    /// Tags several events in one call, in order.
+    pub fn batch(&mut self, events: &[Vec<u8>]) -> anyhow::Result<Vec<TagResult>> {
+        Ok(self.guest.engine().call_batch(&mut self.store, self.engine, events)?)
+    }
+
+    /// Counters since the engine was created.
+    pub fn stats(&mut self) -> anyhow::Result<Stats> {
+        Ok(self.guest.engine().call_stats(&mut self.store, self.engine)?)
+    }
+
+    /// The per-principal scoring state, as JSON, to carry across a restart.
+    pub fn export_state(&mut self) -> anyhow::Result<String> {
+        Ok(self.guest.engine().call_export_state(&mut self.store, self.engine)?)
+    }
+
+    /// Replaces the scoring state with one from [`Detector::export_state`];
+    /// on error the current state is kept. The outer error is wasmtime's,
+    /// the inner one the engine's refusal.
+    pub fn import_state(&mut self, state: &str) -> anyhow::Result<Result<(), DetectorError>> {
+        let imported = self.guest.engine().call_import_state(&mut self.store, self.engine, state)?;
+        Ok(imported.map_err(DetectorError::Refused))
+    }
+
+    /// The largest event the engine evaluates (`input.max_event_bytes`).
+    pub fn max_event_bytes(&mut self) -> anyhow::Result<u64> {
+        Ok(self.guest.engine().call_max_event_bytes(&mut self.store, self.engine)?)
+    }
+}
+
+/// Why a [`Detector`] could not be made.
+#[derive(Debug)]
+pub enum DetectorError {
+    /// The engine refused the config or the rule pack; every problem is listed.
+    Refused(LoadError),
+    /// wasmtime could not compile or instantiate the component.
+    Runtime(anyhow::Error),
+}
+
+impl DetectorError {
+    /// The problems the engine reported (none for a runtime failure).
+    pub fn problems(&self) -> &[Problem] {
+        match self {
+            DetectorError::Refused(LoadError::Config(p) | LoadError::Rules(p)) => p,
+            DetectorError::Refused(LoadError::State(p)) => std::slice::from_ref(p),
+            DetectorError::Runtime(_) => &[],
+        }
+    }
+}
+
+impl fmt::Display for DetectorError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = match self {
+            DetectorError::Refused(LoadError::Config(_)) => "the config was refused",
+            DetectorError::Refused(LoadError::Rules(_)) => "the rule pack was refused",
+            DetectorError::Refused(LoadError::State(_)) => "the state was refused",
+            DetectorError::Runtime(e) => return write!(f, "the modwatch component could not run: {e:#}"),
+        };
+        write!(f, "{what}:")?;
+        for p in self.problems() {
+            write!(f, "\n  {p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for DetectorError {}
+
+/// `E202 rule "r1" at 2:7 (pack line 14): message`, as the engine prints it.
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "E{} {}", self.code, self.kind)?;
+        if let Some(id) = &self.rule_id {
+            write!(f, " rule {id:?}")?;
+        }
+        if let Some(line) = self.line {
+            write!(f, " at {line}:{}", self.column.unwrap_or(1))?;
+        }
+        if let Some(pack_line) = self.pack_line {
+            write!(f, " (pack line {pack_line})")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}

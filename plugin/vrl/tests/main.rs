@@ -1,0 +1,4 @@
+//! The VRL generator's integration tests, one module per file, in one test binary.
+
+mod fields;
+mod parity;
