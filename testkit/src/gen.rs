@@ -223,7 +223,7 @@ fn aws_date(secs: u64) -> String {
     const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
     let t = utc(secs);
     let half = if t.hour < 12 { "AM" } else { "PM" };
-    let h12 = if t.hour % 12 == 0 { 12 } else { t.hour % 12 };
+    let h12 = if t.hour.is_multiple_of(12) { 12 } else { t.hour % 12 };
     let month = MONTHS.get((t.month as usize).saturating_sub(1)).copied().unwrap_or("Jan");
     format!("{month} {}, {}, {h12}:{:02}:{:02} {half}", t.day, t.year, t.minute, t.second)
 }
