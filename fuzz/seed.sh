@@ -2,7 +2,7 @@
 # Builds the seed corpora of the fuzz targets into fuzz/seeds/<target>/ (not committed) from the
 # repository's own data: the shared event corpus and batches (tests/corpus), the scenarios
 # (tests/scenarios), the built-in pack split one rule per file (rules/*.toml), its queries and
-# examples, the sample configs (scenario configs, README, the web build's default) and an exported
+# examples, the sample configs (scenario configs, docs/detection.md, the web build's default) and an exported
 # scoring state after the corpus and after each scenario (the engine's `export_state` example).
 # Idempotent: rebuilds the seeds from scratch each time (a second or so, plus the example's build).
 set -euo pipefail
@@ -60,7 +60,7 @@ for event in events:
 
 put("config", "{}")
 put("config", open("plugin/web/default-config.json", encoding="utf-8").read())
-readme = open("README.md", encoding="utf-8").read()
+readme = open("docs/detection.md", encoding="utf-8").read()
 for block in re.findall(r"```json\n(.*?)```", readme, re.S):
     try:
         value = json.loads(block)

@@ -124,7 +124,7 @@ fn main() -> anyhow::Result<()> {
     let _ = tag_bytes;
     println!(
         "target: pass-through <= {TARGET}x touch: {}",
-        if ratio <= TARGET { "met" } else { "MISSED (see README, Fluent Bit)" }
+        if ratio <= TARGET { "met" } else { "MISSED (see docs/performance.md#fluent-bit-module)" }
     );
 
     // The smallest wasm stack the deepest record the engine parses passes

@@ -13,7 +13,7 @@ use wasmtime::{Engine, ExternType, Module, ValType};
 /// Looks like a candidate to the prefilter, so the engine has to decode it.
 const EC2: &str = r#""eventSource":"ec2.amazonaws.com","eventName":"RunInstances""#;
 
-/// The stack `wasm_stack_size` is derived from (README, "Fluent Bit"): the
+/// The stack `wasm_stack_size` is derived from (docs/fluent-bit.md, "What to know"): the
 /// deepest candidate record the engine parses must pass in this much
 /// wasmtime stack.
 const STACK_BYTES: usize = 64 << 10;

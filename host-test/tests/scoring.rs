@@ -1,7 +1,7 @@
 //! Per-principal scoring through the component in wasmtime:
 //!
-//! - every scenario file of `tests/scenarios/` (SPEC §9 scenarios and one file
-//!   per row of the SPEC §5 table) gives, event by event, the same verdict in
+//! - every scenario file of `tests/scenarios/` (the end-to-end scenarios and one file
+//!   per scoring behaviour, `docs/detection.md#scenarios`) gives, event by event, the same verdict in
 //!   the component as in the native engine (whose own test checks each
 //!   expected number);
 //! - a generated stream of 100,000 events over 5,000 principals gives

@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 
 use crate::error::{Error, ErrorKind, Errors};
 
-/// Risk categories and their default points (`spec/operations.md` §1).
+/// Risk categories and their default points (`docs/detection.md#categories`).
 pub(crate) const CATEGORY_POINTS: &[(&str, u32)] = &[
     ("EXPOSE_PUBLIC", 5),
     ("EXPORT", 4),
@@ -60,7 +60,7 @@ pub struct Tactic {
 /// [`Config::from_json`] (which refuses anything out of range) and the typed
 /// setters ([`Config::with_validate`], [`Config::with_builtin_rules`],
 /// [`Config::with_overrides`]), and read through accessors. Every key has a
-/// default, documented in the README.
+/// default, documented in `docs/detection.md#configuration`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// `rules.builtin`: load the built-in pack. `None`: yes when no pack is

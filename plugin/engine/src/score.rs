@@ -1,4 +1,4 @@
-//! Per-principal risk scoring over a sliding window of event time (SPEC §5).
+//! Per-principal risk scoring over a sliding window of event time (`docs/detection.md#scoring`).
 //!
 //! Points are kept in milli-points (integers) so that every host adds them up
 //! the same way. Each principal's window is a ring of fixed buckets (one

@@ -1,4 +1,4 @@
-//! Tag mode: the fields added to a matching record (ECS style, SPEC §6).
+//! Tag mode: the fields added to a matching record (ECS style, `docs/detection.md#output`).
 //!
 //! Tags are merged into the record without removing or changing anything it
 //! already has: a key that exists keeps its value, objects are merged key by

@@ -1,4 +1,4 @@
-//! The engine end to end: SPEC §9 scenarios, tag mode, bad input (SPEC §8),
+//! The engine end to end: the scenarios (`docs/detection.md#scenarios`), tag mode, bad input (`docs/design.md#invariants`),
 //! and the seed rule loaded alone.
 
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used, reason = "a test fails by panicking")]
@@ -36,7 +36,7 @@ fn observed(v: &Verdict) -> Value {
 
 /// Every file of `tests/scenarios/`: an optional first line `{"config":…}`,
 /// then events with the verdict fields they expect, run in order through one
-/// engine (SPEC §9 scenarios and one file per row of the SPEC §5 table).
+/// engine (`docs/detection.md#scenarios`: the end-to-end scenarios and one file per scoring behaviour).
 #[test]
 fn scenarios() {
     let mut files: Vec<_> = std::fs::read_dir(SCENARIOS)
@@ -139,7 +139,7 @@ fn drop_mode_drops_only_non_matches() {
     assert!(matches!(engine.tag(TERMINATE.as_bytes()).output, Output::Replaced(_)));
 }
 
-/// SPEC §8: every bad input gives an error verdict with a stable code and
+/// `docs/design.md#invariants`: every bad input gives an error verdict with a stable code and
 /// passes through unchanged; nothing panics.
 #[test]
 fn bad_input_is_reported_and_passed_through() {
@@ -279,7 +279,7 @@ fn allowlists_suppress_and_count() {
     assert_eq!(one(&mut open, svc.as_bytes()).status, Status::Match);
 }
 
-/// eql-semantics.md §5: the seed, loaded alone from its rule file.
+/// Missing fields (`docs/detection.md#eql`): the seed, loaded alone from its rule file.
 #[test]
 fn seed_rule_alone_behaves_as_elastic() {
     let config = Config::from_json(r#"{"allowlist":{"principals":[]}}"#).unwrap_or_else(|e| panic!("{e}"));

@@ -2,7 +2,7 @@
 //! characters, invisible characters, padding), records moved under envelopes,
 //! and the fields a caller chooses. Each row says what Elasticsearch does with
 //! the same rule (EQL `==` is a case-sensitive `term` query, `:` a
-//! case-insensitive one; `/work/shared/spec/eql-semantics.md`) and asserts
+//! case-insensitive one; `docs/detection.md#eql`) and asserts
 //! what modwatch does. `docs/hardening.md` has the table with the reasoning.
 
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used, reason = "a test fails by panicking")]

@@ -1,4 +1,4 @@
-//! The hostile-input table (SPEC §8), natively: each row is an input an
+//! The hostile-input table (`docs/hardening.md`; the contract is `docs/design.md#invariants`), natively: each row is an input an
 //! attacker or a broken shipper could send, with what the engine must do.
 //! `docs/hardening.md` lists every row with the result observed here.
 //!

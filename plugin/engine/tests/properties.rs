@@ -1,4 +1,4 @@
-//! Properties of the engine over generated input (SPEC §8): every input gives
+//! Properties of the engine over generated input (`docs/design.md#invariants`): every input gives
 //! exactly one output and never panics; whatever is not a match passes
 //! through byte for byte; tagging never removes or changes a field.
 //!

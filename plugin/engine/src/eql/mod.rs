@@ -1,5 +1,5 @@
 //! EQL: the subset of Elastic's Event Query Language that rules are written in,
-//! evaluated per event with Elasticsearch's semantics (`spec/eql-semantics.md`).
+//! evaluated per event with Elasticsearch's semantics (`docs/detection.md#eql`).
 //!
 //! A query is parsed once (`Query::parse`) and evaluated against anything that
 //! implements [`Document`]: the engine's normalised view of an event.

@@ -1,5 +1,5 @@
 //! Whole-query tests: the seed rule, and one or more named cases per item of
-//! the checklist in `spec/eql-semantics.md` §10.
+//! the semantics listed in `docs/detection.md#eql`.
 
 use super::*;
 use serde_json::Value;

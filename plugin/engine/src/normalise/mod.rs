@@ -103,7 +103,7 @@ impl Phase {
     }
 }
 
-/// The canonical record (`spec/field-map.md`, "Proposed normalised record").
+/// The canonical record (`docs/fields.md`, the `modwatch.*` fields).
 #[derive(Debug, Default)]
 pub(crate) struct Facts<'a> {
     /// Lower-case operation.
@@ -138,8 +138,7 @@ pub(crate) struct View<'a> {
     pub(crate) facts: Facts<'a>,
 }
 
-/// Recognises the format of a record by its shape (`spec/field-map.md`,
-/// "Format sniffing").
+/// Recognises the format of a record by its shape (`docs/detection.md#inputs`).
 pub(crate) fn sniff(record: &Value) -> Option<Format> {
     let Value::Object(map) = record else { return None };
     let dataset = s(record, &["event", "dataset"])

@@ -65,7 +65,7 @@ fn export_import_round_trip() {
 
 #[test]
 fn state_size_is_bounded() {
-    // Fixed-size per principal; this is the figure the README reports.
+    // Fixed-size per principal; the measured figure is in docs/performance.md#scoring.
     let per = Scorer::bytes_per_principal(64);
     assert!(per <= 512, "{per} bytes per principal");
 }
