@@ -4,18 +4,12 @@
 // stateful). Needs `just build-web`.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { web } from "./web.mjs";
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { member } from "../tools/json-member.mjs";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
-const pkg = new URL("../pkg/", import.meta.url);
-const wasmPath = new URL("modwatch_web_bg.wasm", pkg);
-if (!existsSync(wasmPath)) {
-  throw new Error(`the web build is missing (${fileURLToPath(wasmPath)}): run \`just build-web\``);
-}
-const web = await import(new URL("modwatch_web.js", pkg));
-web.initSync({ module: readFileSync(wasmPath) });
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();

@@ -3,16 +3,7 @@
 // sidecar do. Needs `just build-web`.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
-
-const pkg = new URL("../pkg/", import.meta.url);
-const wasmPath = new URL("modwatch_web_bg.wasm", pkg);
-if (!existsSync(wasmPath)) {
-  throw new Error(`the web build is missing (${fileURLToPath(wasmPath)}): run \`just build-web\``);
-}
-const web = await import(new URL("modwatch_web.js", pkg));
-web.initSync({ module: readFileSync(wasmPath) });
+import { web } from "./web.mjs";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();

@@ -16,14 +16,14 @@
 //! below it that has a value in some event.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use modwatch_engine::export::field_values;
 use modwatch_engine::{Config, RuleSet};
 use serde_json::Value as Json;
-use vrl::compiler::{Context, Program, TargetValue, TimeZone, state::RuntimeState};
-use vrl::value::{Secrets, Value};
+use vrl::value::Value;
+
+use crate::vrl_host::{compile, corpus, repo, run};
 
 /// Field values where the program cannot give what the engine gives:
 /// (field, event label, why). The test fails if one of these agrees.
@@ -68,37 +68,10 @@ fn ct(params: Json) -> Json {
         "requestParameters": params})
 }
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 /// Every corpus and scenario event (scenario configs do not change what a
 /// field reads), then the extra ones.
 fn events() -> Vec<(String, Json)> {
-    let mut out = Vec::new();
-    let root = repo().join("tests");
-    let lines = std::fs::read_to_string(root.join("corpus/events.ndjson")).unwrap();
-    for line in lines.lines().filter(|l| !l.trim().is_empty()) {
-        let entry: Json = serde_json::from_str(line).unwrap();
-        out.push((format!("corpus {}", entry["id"]), entry["event"].clone()));
-    }
-    for file in ["s3-batch.json", "azure-records-batch.json"] {
-        let text = std::fs::read_to_string(root.join("corpus").join(file)).unwrap();
-        out.push((format!("corpus {file}"), serde_json::from_str(&text).unwrap()));
-    }
-    let mut files: Vec<PathBuf> =
-        std::fs::read_dir(root.join("scenarios")).unwrap().map(|e| e.unwrap().path()).collect();
-    files.sort();
-    for path in files {
-        let name = path.file_name().unwrap().to_string_lossy().to_string();
-        let text = std::fs::read_to_string(&path).unwrap();
-        for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-            let entry: Json = serde_json::from_str(line).unwrap();
-            if let Some(event) = entry.get("event") {
-                out.push((format!("scenario {name}:{}", n + 1), event.clone()));
-            }
-        }
-    }
+    let mut out: Vec<(String, Json)> = corpus().into_iter().map(|(name, _, event)| (name, event)).collect();
     out.extend(extra_events());
     out
 }
@@ -193,31 +166,6 @@ fn family_fields(families: &[String], events: &[(String, Json)]) -> BTreeMap<Str
     out.into_iter().map(|(k, v)| (k, v.into_iter().collect())).collect()
 }
 
-fn compile(source: &str) -> Program {
-    let fns = vrl::stdlib::all();
-    match vrl::compiler::compile(source, &fns) {
-        Ok(result) => result.program,
-        Err(diagnostics) => {
-            panic!("the probe program does not compile:\n{}", vrl::diagnostic::Formatter::new(source, diagnostics))
-        }
-    }
-}
-
-fn run(program: &Program, event: &Json) -> Json {
-    let mut target = TargetValue {
-        value: Value::from(event.clone()),
-        metadata: Value::Object(BTreeMap::new()),
-        secrets: Secrets::default(),
-    };
-    let mut state = RuntimeState::default();
-    let tz = TimeZone::default();
-    let mut ctx = Context::new(&mut target, &mut state, &tz);
-    if let Err(e) = program.resolve(&mut ctx) {
-        panic!("the probe program failed at runtime on {event}: {e}");
-    }
-    serde_json::to_value(&target.value).unwrap()
-}
-
 /// The probe output of each record, in record order: the values of each
 /// field, in field order (`None`: not a record the program recognised).
 fn probes(out: &Json) -> Vec<Option<Vec<Json>>> {
@@ -264,7 +212,7 @@ fn every_documented_field_reads_as_the_engine_reads_it() {
     let names: Vec<&str> = fields.iter().map(String::as_str).collect();
     let source = modwatch_vrl::probe(&set, &Config::default(), &names);
     let compiling = Instant::now();
-    let program = compile(&source);
+    let (program, _) = compile(&source);
     println!("compiled the probe program ({} lines) in {:.1?}", source.lines().count(), compiling.elapsed());
 
     let mut exceptions: BTreeMap<(&str, &str), (&str, bool)> =

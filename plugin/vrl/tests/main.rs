@@ -2,3 +2,4 @@
 
 mod fields;
 mod parity;
+mod vrl_host;
