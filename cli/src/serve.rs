@@ -54,6 +54,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::graceful::GracefulShutdown;
 use modwatch::{Detector, Output, Stats, Status, TagResult};
+use modwatch_engine::split::Layout;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -545,21 +546,21 @@ fn json_string(out: &mut Vec<u8>, bytes: &[u8]) {
 }
 
 /// The elements of a body: a JSON array, or NDJSON (one event a line, blank
-/// lines and a trailing newline tolerated).
+/// lines and a trailing newline tolerated), found by the engine's splitter.
+/// Elements are not parsed here: an element that is not JSON (or not UTF-8)
+/// reaches the engine as written and gets its error verdict.
 fn split(body: &[u8], ndjson: bool) -> Result<Vec<Item<'_>>, Refusal> {
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
-    if !ndjson && first == Some(&b'[') {
-        let text = std::str::from_utf8(body).map_err(|e| Refusal::bad(format!("invalid UTF-8 in the body: {e}")))?;
-        let elements: Vec<&RawValue> =
-            serde_json::from_str(text).map_err(|e| Refusal::bad(format!("invalid JSON array: {e}")))?;
-        return Ok(elements.into_iter().map(|e| Item::new(e.get().as_bytes(), true)).collect());
-    }
-    Ok(body
-        .split(|&b| b == b'\n')
-        .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
-        .filter(|line| !line.iter().all(u8::is_ascii_whitespace))
-        .map(|line| Item::new(line, false))
-        .collect())
+    let spans = if !ndjson && first == Some(&b'[') {
+        let whole = modwatch_engine::split::split(body);
+        if whole.layout != Layout::Array {
+            return Err(Refusal::bad(format!("invalid JSON array: the body is read as {}", whole.layout)));
+        }
+        whole.events
+    } else {
+        modwatch_engine::split::lines(body)
+    };
+    Ok(spans.iter().filter_map(|span| body.get(span.range())).map(|raw| Item::new(raw, false)).collect())
 }
 
 /// Tagged batches whose forward failed, oldest first, bounded by count and

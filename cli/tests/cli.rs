@@ -252,3 +252,25 @@ fn with_builtin_keeps_the_built_in_rules() {
     assert_eq!(statuses(&[]), ["no_match"], "the own pack alone does not know TerminateInstances");
     assert_eq!(statuses(&["--with-builtin"]), ["match"], "the built-in pack is kept");
 }
+
+#[test]
+fn pretty_printed_events_and_whitespace_split_as_the_engine_does() {
+    // Several pretty-printed objects: one event per object (was one per line).
+    let pretty = temp_file("pretty.json", b"{\n  \"a\": 1\n}\n{\n  \"b\": [2,\n 3]\n}\n");
+    let out = modwatch(&["scan", "--quiet", pretty.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(out.stdout, b"{\"a\":1}\n{\"b\":[2,3]}\n", "{}", show(&out));
+
+    // A pretty array with a bad element: still an array, the element an event of its own.
+    let array = temp_file("bad-element.json", b"[\n  {\"a\": 1},\n  nope\n]\n");
+    let out = modwatch(&["scan", "--verdicts", "--validate", array.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let statuses: Vec<Value> =
+        lines(&out.stdout).iter().map(|l| serde_json::from_slice::<Value>(l).unwrap()["status"].clone()).collect();
+    assert_eq!(statuses, ["unrecognised", "error"], "{}", show(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(":3: E"), "the bad element's line\n{}", show(&out));
+
+    // Whitespace only: no events.
+    let out = modwatch_stdin(&["scan", "--quiet", "-"], b" \n\t\n");
+    assert_eq!((out.status.code(), out.stdout.as_slice()), (Some(0), &b""[..]), "{}", show(&out));
+}
