@@ -347,13 +347,15 @@ fn temp_path(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("serve-{}-{name}", std::process::id()))
 }
 
-/// The samples of a Prometheus text exposition: `name{labels}` → value.
+/// The samples of an OpenMetrics text exposition: `name{labels}` → value.
 /// Panics on a line that is neither a comment nor a sample.
 fn parse_metrics(text: &str) -> BTreeMap<String, f64> {
     let mut samples = BTreeMap::new();
     for line in text.lines().filter(|l| !l.is_empty()) {
         if let Some(comment) = line.strip_prefix("# ") {
-            assert!(comment.starts_with("HELP ") || comment.starts_with("TYPE "), "bad comment {line:?}");
+            // OpenMetrics ends the exposition with `# EOF`.
+            let known = comment.starts_with("HELP ") || comment.starts_with("TYPE ") || comment == "EOF";
+            assert!(known, "bad comment {line:?}");
             continue;
         }
         let (key, value) = line.rsplit_once(' ').unwrap_or_else(|| panic!("bad sample {line:?}"));
