@@ -35,6 +35,7 @@ fn main() -> Result<(), String> {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
 
+    ensure_target()?;
     let target_dir = out_dir.join("component-target");
     build(&root, &target_dir)?;
     let path = target_dir.join(TARGET).join(PROFILE).join("modwatch_component.wasm");
@@ -71,6 +72,55 @@ fn build(root: &Path, target_dir: &Path) -> Result<(), String> {
         return Err(format!("building {PACKAGE} failed ({status}): {cmd:?}"));
     }
     Ok(())
+}
+
+/// Makes sure the toolchain has the standard library for [`TARGET`]. rustup
+/// installs `rust-toolchain.toml`'s targets only when it installs the
+/// toolchain, so a machine that already had it lacks them, and the nested
+/// build would fail with "can't find crate for `std`".
+fn ensure_target() -> Result<(), String> {
+    let sysroot = sysroot()?;
+    if sysroot.join("lib/rustlib").join(TARGET).is_dir() {
+        return Ok(());
+    }
+    // The toolchain rustup is running (`RUSTUP_TOOLCHAIN`), else the one
+    // the sysroot belongs to: rustup names its directory after it.
+    let toolchain = env::var("RUSTUP_TOOLCHAIN")
+        .ok()
+        .or_else(|| sysroot.file_name().map(|name| name.to_string_lossy().into_owned()));
+    let mut add = Command::new("rustup");
+    add.args(["target", "add", TARGET]);
+    if let Some(toolchain) = &toolchain {
+        add.args(["--toolchain", toolchain]);
+    }
+    let command = format!(
+        "rustup target add {TARGET}{}",
+        toolchain.as_deref().map(|t| format!(" --toolchain {t}")).unwrap_or_default()
+    );
+    println!("cargo:warning=the toolchain has no standard library for {TARGET}: running `{command}`");
+    let added = add.status().is_ok_and(|status| status.success());
+    if added && sysroot.join("lib/rustlib").join(TARGET).is_dir() {
+        return Ok(());
+    }
+    Err(format!(
+        "the toolchain at {} has no standard library for {TARGET}, which the nested wasm build needs; \
+         run `{command}` (or install the target for this toolchain some other way) and build again",
+        sysroot.display()
+    ))
+}
+
+/// The sysroot of the rustc this build uses (the nested cargo inherits
+/// `RUSTC`, so it is the one that builds the wasm).
+fn sysroot() -> Result<PathBuf, String> {
+    let rustc = env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let out = Command::new(&rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .map_err(|e| format!("running {} --print sysroot: {e}", rustc.to_string_lossy()))?;
+    if !out.status.success() {
+        return Err(format!("{} --print sysroot failed ({})", rustc.to_string_lossy(), out.status));
+    }
+    Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
 }
 
 fn env_var(name: &str) -> Result<String, String> {

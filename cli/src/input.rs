@@ -1,50 +1,30 @@
-//! Splits an input file into events.
+//! Splits an input file into events with the engine's splitter
+//! ([`modwatch_engine::split`]), so the CLI, the sidecar and the playground
+//! find the same events in the same input.
 //!
-//! Three layouts, told apart by the first non-space byte and whether the
-//! first line is a whole JSON value:
-//!
-//! - **NDJSON**: one event a line, streamed; blank lines are skipped. A line
-//!   that is not JSON is still an event (the engine gives it an error
-//!   verdict). A line longer than the event limit is not read into memory:
-//!   its first `limit + 1` bytes are the event (so the engine reports it as
-//!   too large) and [`Scanner::rest_of_line`] streams the rest.
-//! - **array**: a JSON array of events, `[{…},{…}]`, possibly pretty-printed.
-//! - **batch**: an object whose only key is `Records` (CloudTrail S3 files)
-//!   or `records` (Azure diagnostic settings), split into its records.
-//!
-//! Arrays and batches are held in memory, up to [`MAX_WHOLE_FILE`] bytes; a
-//! file that is neither is read as NDJSON.
+//! - **NDJSON** (the engine's [`split::sniff`] says the head is a stream of
+//!   lines): one event a line, streamed; blank lines are skipped. A line that
+//!   is not JSON is still an event (the engine gives it an error verdict). A
+//!   line longer than the event limit is not read into memory: its first
+//!   `limit + 1` bytes are the event (so the engine reports it as too large)
+//!   and [`Scanner::rest_of_line`] streams the rest.
+//! - anything else (an array, a batch object, pretty-printed values, one
+//!   value alone) is held in memory, up to [`MAX_WHOLE_FILE`] bytes, and
+//!   [`split::split`] finds its events.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::io::{self, BufRead, Cursor, Read, Write};
-use std::ops::Range;
 
-use serde_json::value::RawValue;
+use modwatch_engine::split::{self, Sniff, Span};
 
-/// The largest array or batch file held in memory.
+pub use modwatch_engine::split::Layout;
+
+/// The largest input held in memory to be split whole.
 pub const MAX_WHOLE_FILE: usize = 256 << 20;
 
-/// How a file was split.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Layout {
-    /// One event a line.
-    Ndjson,
-    /// A JSON array of events.
-    Array,
-    /// `{"Records":[…]}` or `{"records":[…]}`: one event per record.
-    Batch,
-}
-
-impl fmt::Display for Layout {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Layout::Ndjson => "NDJSON",
-            Layout::Array => "JSON array",
-            Layout::Batch => "batch object",
-        })
-    }
-}
+/// The first read of the head; each further read doubles it, so that the
+/// rescans of [`split::sniff`] stay linear overall.
+const FIRST_HEAD: usize = 4096;
 
 /// One event of an input.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,11 +46,8 @@ pub struct Scanner<'a> {
 
 enum Source<'a> {
     Lines { reader: Box<dyn BufRead + 'a>, line: u64, limit: usize, mid_line: bool },
-    Items { buf: Vec<u8>, items: std::vec::IntoIter<Item> },
+    Items { buf: Vec<u8>, items: std::vec::IntoIter<Span> },
 }
-
-/// An item of an array or batch: the line where it starts and its bytes.
-type Item = (u64, Range<usize>);
 
 impl fmt::Debug for Scanner<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -84,46 +61,33 @@ impl<'a> Scanner<'a> {
     pub fn new(mut reader: impl BufRead + 'a, limit: usize) -> io::Result<Scanner<'a>> {
         // `head` keeps every byte read while sniffing, to be read again.
         let mut head = Vec::new();
-        loop {
-            let buf = reader.fill_buf()?;
-            let spaces = buf.iter().take_while(|b| b.is_ascii_whitespace()).count();
-            head.extend_from_slice(&buf[..spaces]);
-            let done = spaces < buf.len() || buf.is_empty();
-            reader.consume(spaces);
-            if done {
-                break;
+        let mut want = FIRST_HEAD;
+        let sniffed = loop {
+            (&mut reader).take((want - head.len()) as u64).read_to_end(&mut head)?;
+            let at_end = head.len() < want;
+            if let Some(sniffed) = split::sniff(&head, at_end) {
+                break sniffed;
             }
-        }
-        let first = reader.fill_buf()?.first().copied();
-        if !matches!(first, Some(b'[' | b'{')) {
+            if head.len() > MAX_WHOLE_FILE {
+                return Err(too_large());
+            }
+            want = want.saturating_mul(2).min(MAX_WHOLE_FILE + 1);
+        };
+        if sniffed == Sniff::Lines {
             return Ok(Scanner::lines(Cursor::new(head).chain(reader), limit));
         }
-        let start = head.len();
-        read_line_within(&mut reader, &mut head, MAX_WHOLE_FILE)?;
-        let first_line = trim_newline(&head[start..]);
-        if serde_json::from_slice::<&RawValue>(first_line).is_ok() && !only_spaces_left(&mut reader)? {
-            // A whole JSON value and more after it: NDJSON.
-            return Ok(Scanner::lines(Cursor::new(head).chain(reader), limit));
-        }
-        // Either the whole file is on its first line, or the first value
-        // spans several lines: read it all and look at it as one value.
-        reader.take((MAX_WHOLE_FILE - head.len()) as u64 + 1).read_to_end(&mut head)?;
+        reader.take((MAX_WHOLE_FILE + 1).saturating_sub(head.len()) as u64).read_to_end(&mut head)?;
         if head.len() > MAX_WHOLE_FILE {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!(
-                    "the input is not NDJSON (its first line is not a JSON value) and is over {} MiB, \
-                     the most an array or batch file may hold",
-                    MAX_WHOLE_FILE >> 20
-                ),
-            ));
+            return Err(too_large());
         }
-        match split_whole(&head) {
-            Some((layout, items)) => {
-                Ok(Scanner { layout, source: Source::Items { buf: head, items: items.into_iter() } })
-            }
-            None => Ok(Scanner::lines(Cursor::new(head), limit)),
+        let whole = split::split(&head);
+        if whole.layout == Layout::Ndjson {
+            // One line alone, or lines after a first value that never
+            // closes: read as lines, so that over-long ones are cut as in a
+            // stream.
+            return Ok(Scanner::lines(Cursor::new(head), limit));
         }
+        Ok(Scanner { layout: whole.layout, source: Source::Items { buf: head, items: whole.events.into_iter() } })
     }
 
     fn lines(reader: impl BufRead + 'a, limit: usize) -> Scanner<'a> {
@@ -139,9 +103,11 @@ impl<'a> Scanner<'a> {
     /// The next event, or `None` at the end of the input.
     pub fn next_event(&mut self) -> io::Result<Option<Event>> {
         match &mut self.source {
-            Source::Items { buf, items } => {
-                Ok(items.next().map(|(line, range)| Event { line, bytes: buf[range].to_vec(), truncated: false }))
-            }
+            Source::Items { buf, items } => Ok(items.next().map(|span| Event {
+                line: span.line,
+                bytes: buf.get(span.range()).unwrap_or_default().to_vec(),
+                truncated: false,
+            })),
             Source::Lines { reader, line, limit, mid_line } => {
                 if *mid_line {
                     copy_line(reader, None)?;
@@ -156,10 +122,10 @@ impl<'a> Scanner<'a> {
                     *line += 1;
                     let truncated = !complete;
                     if !truncated {
-                        let len = trim_newline(&bytes).len();
-                        bytes.truncate(len);
-                        if bytes.iter().all(u8::is_ascii_whitespace) {
-                            continue;
+                        // The engine's trimming: the same events as `split::lines`.
+                        match split::line_event(&bytes) {
+                            Some(event) => bytes.truncate(event.len()),
+                            None => continue,
                         }
                     }
                     *mid_line = truncated;
@@ -178,6 +144,17 @@ impl<'a> Scanner<'a> {
         }
         Ok(())
     }
+}
+
+fn too_large() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!(
+            "the input is not NDJSON (its first value spans lines, or its first line never ends) and is over {} MiB, \
+             the most an array, batch or pretty-printed file may hold",
+            MAX_WHOLE_FILE >> 20
+        ),
+    )
 }
 
 /// Appends the next line (with its `\n`) to `out`, stopping after `max`
@@ -230,49 +207,6 @@ fn copy_line(reader: &mut dyn BufRead, mut out: Option<&mut dyn Write>) -> io::R
 fn trim_newline(line: &[u8]) -> &[u8] {
     let line = line.strip_suffix(b"\n").unwrap_or(line);
     line.strip_suffix(b"\r").unwrap_or(line)
-}
-
-fn only_spaces_left(reader: &mut impl BufRead) -> io::Result<bool> {
-    loop {
-        let buf = reader.fill_buf()?;
-        if buf.is_empty() {
-            return Ok(true);
-        }
-        let spaces = buf.iter().take_while(|b| b.is_ascii_whitespace()).count();
-        if spaces < buf.len() {
-            return Ok(false);
-        }
-        reader.consume(spaces);
-    }
-}
-
-/// Splits a whole file that is one JSON array or one batch object into its
-/// items: the 1-based line where each starts and its byte range.
-fn split_whole(buf: &[u8]) -> Option<(Layout, Vec<Item>)> {
-    let (layout, items) = if let Ok(items) = serde_json::from_slice::<Vec<&RawValue>>(buf) {
-        (Layout::Array, items)
-    } else {
-        let object = serde_json::from_slice::<BTreeMap<String, &RawValue>>(buf).ok()?;
-        let mut entries = object.into_iter();
-        let (key, value) = entries.next()?;
-        if entries.next().is_some() || !(key == "Records" || key == "records") {
-            return None;
-        }
-        (Layout::Batch, serde_json::from_str::<Vec<&RawValue>>(value.get()).ok()?)
-    };
-    // Each raw value borrows from `buf`: its offset gives its byte range.
-    let base = buf.as_ptr() as usize;
-    let (mut line, mut seen) = (1u64, 0usize);
-    let ranges = items
-        .iter()
-        .map(|raw| {
-            let start = raw.get().as_ptr() as usize - base;
-            line += buf[seen..start].iter().filter(|&&b| b == b'\n').count() as u64;
-            seen = start;
-            (line, start..start + raw.get().len())
-        })
-        .collect();
-    Some((layout, ranges))
 }
 
 /// Writes one event as one line: the bytes as they are when they hold no
@@ -353,6 +287,29 @@ mod tests {
     }
 
     #[test]
+    fn pretty_values_one_after_another_are_one_event_each() {
+        // Was one event per line before the engine's splitter.
+        let (layout, events) = split("{\n  \"a\": 1\n}\n{\n  \"b\": 2\n}\n", 100);
+        assert_eq!(layout, Layout::Values);
+        assert_eq!(events, [ev(1, "{\n  \"a\": 1\n}"), ev(4, "{\n  \"b\": 2\n}")]);
+    }
+
+    #[test]
+    fn a_pretty_array_with_a_bad_element_is_still_an_array() {
+        let (layout, events) = split("[\n  {\"a\": 1},\n  nope\n]\n", 100);
+        assert_eq!(layout, Layout::Array);
+        assert_eq!(events, [ev(2, "{\"a\": 1}"), ev(3, "nope")]);
+    }
+
+    #[test]
+    fn a_first_line_longer_than_the_first_read_is_sniffed() {
+        let text = format!("{{\"a\":\"{}\"}}\n{{\"b\":1}}\n", "x".repeat(3 * FIRST_HEAD));
+        let (layout, events) = split(&text, 100);
+        assert_eq!(layout, Layout::Ndjson);
+        assert_eq!((events.len(), events[0].2, events[1].clone()), (2, true, ev(2, "{\"b\":1}")));
+    }
+
+    #[test]
     fn broken_pretty_json_falls_back_to_lines() {
         let (layout, events) = split("{\n\"a\": 1\n", 100);
         assert_eq!(layout, Layout::Ndjson);
@@ -389,7 +346,8 @@ mod tests {
 
     #[test]
     fn empty_input() {
-        assert_eq!(split("", 10), (Layout::Ndjson, vec![]));
-        assert_eq!(split(" \n\n", 10), (Layout::Ndjson, vec![]));
+        assert_eq!(split("", 10), (Layout::Empty, vec![]));
+        // Whitespace only: empty, as the engine's splitter says.
+        assert_eq!(split(" \n\n", 10), (Layout::Empty, vec![]));
     }
 }

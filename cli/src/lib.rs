@@ -27,7 +27,8 @@ use wasmtime::{Engine, Store};
 
 use bindings::exports::modwatch::detector::detection::Guest;
 pub use bindings::exports::modwatch::detector::detection::{
-    Error as LoadError, EventError, Outcome, Output, Principal, Problem, RuleMatch, Stats, Status, TagResult, Verdict,
+    Error as LoadError, EventError, Options, Outcome, Output, Principal, Problem, RuleMatch, Stats, Status, TagResult,
+    Verdict,
 };
 
 /// The modwatch component (`wit/detector.wit`, world `detector`), built for
@@ -72,12 +73,25 @@ impl Detector {
     /// Instantiates the component and creates its engine from a JSON config
     /// (`None`: defaults) and a TOML rule pack (`None`: the built-in pack).
     pub fn new(config: Option<&str>, rules: Option<&str>) -> Result<Detector, DetectorError> {
+        Detector::with_options(config, rules, Options { validate: None, builtin_rules: None })
+    }
+
+    /// As [`Detector::new`], with options that override the config's keys
+    /// (`input.validate`, `rules.builtin`). The config text reaches the
+    /// engine unchanged, so its problems keep their line and column.
+    pub fn with_options(
+        config: Option<&str>,
+        rules: Option<&str>,
+        options: Options,
+    ) -> Result<Detector, DetectorError> {
         let pre = prepared().map_err(DetectorError::Runtime)?;
         let mut store = Store::new(pre.engine(), ());
         let instance = pre.instantiate(&mut store).map_err(|e| DetectorError::Runtime(e.into()))?;
         let guest = instance.modwatch_detector_detection().clone();
-        let created =
-            guest.engine().call_create(&mut store, config, rules).map_err(|e| DetectorError::Runtime(e.into()))?;
+        let created = guest
+            .engine()
+            .call_create_with_options(&mut store, config, rules, options)
+            .map_err(|e| DetectorError::Runtime(e.into()))?;
         match created {
             Ok(engine) => Ok(Detector { store, guest, engine }),
             Err(refused) => Err(DetectorError::Refused(refused)),

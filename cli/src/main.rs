@@ -15,8 +15,7 @@ use anyhow::{Context, anyhow};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use modwatch::input::{self, Scanner};
-use modwatch::{Detector, DetectorError, Output, Stats, Status, Verdict};
-use serde_json::Value;
+use modwatch::{Detector, DetectorError, Options, Output, Stats, Status, Verdict};
 
 /// Detects changes to cloud compute infrastructure (MITRE ATT&CK T1578) in
 /// AWS CloudTrail, Azure Activity and GCP Cloud Audit logs.
@@ -228,9 +227,12 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 impl EngineArgs {
     /// The engine these options describe, with its saved state loaded.
     fn detector(&self) -> Result<Detector, Failure> {
-        let config = config(self)?;
+        let config = read_text(self.pack.config.as_deref())?;
         let rules = read_text(self.pack.rules.as_deref())?;
-        let mut detector = detector(config.as_deref(), rules.as_deref())?;
+        // Unset flags leave the config's own keys in charge.
+        let options =
+            Options { validate: self.validate.then_some(true), builtin_rules: self.pack.with_builtin.then_some(true) };
+        let mut detector = detector(config.as_deref(), rules.as_deref(), options)?;
         if let Some(path) = &self.state {
             load_state(&mut detector, path)?;
         }
@@ -242,36 +244,6 @@ impl EngineArgs {
 fn read_text(path: Option<&Path>) -> Result<Option<String>, Failure> {
     path.map(|p| std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display())).map_err(usage))
         .transpose()
-}
-
-/// The config text for the engine: the file, with the flags merged in.
-fn config(args: &EngineArgs) -> Result<Option<String>, Failure> {
-    let text = read_text(args.pack.config.as_deref())?;
-    let mut flags = Vec::new();
-    if args.validate {
-        flags.push(["input", "validate"]);
-    }
-    if args.pack.with_builtin {
-        flags.push(["rules", "builtin"]);
-    }
-    let mut value = match &text {
-        Some(text) => match serde_json::from_str::<Value>(text) {
-            Ok(value) => value,
-            // Not JSON: the engine says what is wrong with it.
-            Err(_) => return Ok(Some(text.clone())),
-        },
-        None if flags.is_empty() => return Ok(None),
-        None => Value::Object(Default::default()),
-    };
-    for [section, key] in flags {
-        let section = value
-            .as_object_mut()
-            .map(|config| config.entry(section).or_insert_with(|| Value::Object(Default::default())));
-        if let Some(Value::Object(section)) = section {
-            section.insert(key.to_string(), Value::Bool(true));
-        }
-    }
-    Ok(Some(value.to_string()))
 }
 
 /// Imports the state saved by an earlier run; a missing file is a first run.
@@ -295,8 +267,8 @@ fn save_state(detector: &mut Detector, path: &Path) -> anyhow::Result<()> {
     std::fs::rename(&temp, path).with_context(|| format!("cannot write the state to {}", path.display()))
 }
 
-fn detector(config: Option<&str>, rules: Option<&str>) -> Result<Detector, Failure> {
-    Detector::new(config, rules).map_err(|e| match e {
+fn detector(config: Option<&str>, rules: Option<&str>, options: Options) -> Result<Detector, Failure> {
+    Detector::with_options(config, rules, options).map_err(|e| match e {
         DetectorError::Refused(_) => usage(anyhow!(e)),
         DetectorError::Runtime(_) => Failure(1, anyhow!(e)),
     })
@@ -371,7 +343,7 @@ const SAMPLE: &str = include_str!("../sample/sample.ndjson");
 
 /// `modwatch` with no arguments: runs the sample and explains what it shows.
 fn sample() -> Result<(), Failure> {
-    let mut detector = detector(None, None)?;
+    let mut detector = detector(None, None, Options { validate: None, builtin_rules: None })?;
     let started = Instant::now();
     let mut rows = Vec::new();
     let mut alerts = String::new();

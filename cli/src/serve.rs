@@ -33,12 +33,11 @@
 //!   error); it is forwarded as `{"message": "<the line>"}` so that the
 //!   forwarded array stays valid JSON.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::Read;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -54,6 +53,12 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::graceful::GracefulShutdown;
 use modwatch::{Detector, Output, Stats, Status, TagResult};
+use modwatch_engine::split::Layout;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -218,7 +223,7 @@ async fn route(shared: &Arc<Shared>, request: Request<Incoming>) -> Reply {
         (&Method::GET | &Method::HEAD, "/health") => reply(StatusCode::OK, "application/json", r#"{"status":"ok"}"#),
         (&Method::GET | &Method::HEAD, "/metrics") => {
             let text = shared.metrics.render(shared);
-            reply(StatusCode::OK, "text/plain; version=0.0.4; charset=utf-8", text)
+            reply(StatusCode::OK, "application/openmetrics-text; version=1.0.0; charset=utf-8", text)
         }
         (_, "/" | "/events") => not_allowed("POST"),
         (_, "/health" | "/metrics") => not_allowed("GET, HEAD"),
@@ -287,12 +292,12 @@ async fn try_ingest(shared: &Arc<Shared>, request: Request<Incoming>) -> Result<
 
     if !tagged.forward.is_empty() {
         if let Err(e) = shared.send(tagged.forward.clone()).await {
-            shared.metrics.forward_failures.fetch_add(1, Ordering::Relaxed);
+            shared.metrics.forward_failures.inc();
             // Kept for the retry: the next attempt forwards these same tags.
             shared.retries.lock().unwrap_or_else(PoisonError::into_inner).keep(tagged.key, &tagged);
             return Err(Refusal(StatusCode::SERVICE_UNAVAILABLE, format!("forwarding failed, retry later: {e}")));
         }
-        shared.metrics.forwarded.fetch_add(tagged.forwarded as u64, Ordering::Relaxed);
+        shared.metrics.forwarded.inc_by(tagged.forwarded as u64);
     }
     if tagged.replayed {
         shared.retries.lock().unwrap_or_else(PoisonError::into_inner).forget(tagged.key);
@@ -329,7 +334,7 @@ impl Shared {
             (hasher.finish(), body.len())
         };
         if let Some(kept) = self.retries.lock().unwrap_or_else(PoisonError::into_inner).get(key) {
-            self.metrics.replayed.fetch_add(1, Ordering::Relaxed);
+            self.metrics.replayed.inc();
             return Ok(Tagged { replayed: true, ..kept });
         }
         let items = split(&body, ndjson)?;
@@ -545,21 +550,21 @@ fn json_string(out: &mut Vec<u8>, bytes: &[u8]) {
 }
 
 /// The elements of a body: a JSON array, or NDJSON (one event a line, blank
-/// lines and a trailing newline tolerated).
+/// lines and a trailing newline tolerated), found by the engine's splitter.
+/// Elements are not parsed here: an element that is not JSON (or not UTF-8)
+/// reaches the engine as written and gets its error verdict.
 fn split(body: &[u8], ndjson: bool) -> Result<Vec<Item<'_>>, Refusal> {
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
-    if !ndjson && first == Some(&b'[') {
-        let text = std::str::from_utf8(body).map_err(|e| Refusal::bad(format!("invalid UTF-8 in the body: {e}")))?;
-        let elements: Vec<&RawValue> =
-            serde_json::from_str(text).map_err(|e| Refusal::bad(format!("invalid JSON array: {e}")))?;
-        return Ok(elements.into_iter().map(|e| Item::new(e.get().as_bytes(), true)).collect());
-    }
-    Ok(body
-        .split(|&b| b == b'\n')
-        .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
-        .filter(|line| !line.iter().all(u8::is_ascii_whitespace))
-        .map(|line| Item::new(line, false))
-        .collect())
+    let spans = if !ndjson && first == Some(&b'[') {
+        let whole = modwatch_engine::split::split(body);
+        if whole.layout != Layout::Array {
+            return Err(Refusal::bad(format!("invalid JSON array: the body is read as {}", whole.layout)));
+        }
+        whole.events
+    } else {
+        modwatch_engine::split::lines(body)
+    };
+    Ok(spans.iter().filter_map(|span| body.get(span.range())).map(|raw| Item::new(raw, false)).collect())
 }
 
 /// Tagged batches whose forward failed, oldest first, bounded by count and
@@ -599,109 +604,91 @@ impl RetryCache {
 }
 
 /// The sidecar's own counters; the engine's come from [`Detector::stats`].
-#[derive(Default)]
+/// Each is shared (an `Arc` inside) with the registry made for a scrape.
 struct Metrics {
-    by_status: Mutex<BTreeMap<u16, u64>>,
-    latency: Mutex<Histogram>,
-    forward_failures: AtomicU64,
-    forwarded: AtomicU64,
-    replayed: AtomicU64,
+    by_status: Family<Vec<(&'static str, String)>, Counter>,
+    latency: Histogram,
+    forward_failures: Counter,
+    forwarded: Counter,
+    replayed: Counter,
 }
 
-#[derive(Default)]
-struct Histogram {
-    counts: [u64; LATENCY_BUCKETS.len()],
-    count: u64,
-    sum: f64,
+impl Default for Metrics {
+    fn default() -> Metrics {
+        Metrics {
+            by_status: Family::default(),
+            latency: Histogram::new(LATENCY_BUCKETS),
+            forward_failures: Counter::default(),
+            forwarded: Counter::default(),
+            replayed: Counter::default(),
+        }
+    }
 }
 
 impl Metrics {
     fn request(&self, status: StatusCode, elapsed: Duration) {
-        *self.by_status.lock().unwrap_or_else(PoisonError::into_inner).entry(status.as_u16()).or_default() += 1;
-        let secs = elapsed.as_secs_f64();
-        let mut latency = self.latency.lock().unwrap_or_else(PoisonError::into_inner);
-        latency.count += 1;
-        latency.sum += secs;
-        for (count, bound) in latency.counts.iter_mut().zip(LATENCY_BUCKETS) {
-            if secs <= bound {
-                *count += 1;
-            }
-        }
+        self.by_status.get_or_create(&vec![("code", status.as_u16().to_string())]).inc();
+        self.latency.observe(elapsed.as_secs_f64());
     }
 
-    /// The Prometheus text exposition format (version 0.0.4).
+    /// The OpenMetrics text exposition of the engine's counters and the
+    /// sidecar's. Counters are registered without their `_total`, and help
+    /// texts without their final period: the encoder adds both.
     fn render(&self, shared: &Shared) -> String {
-        let stats = shared.detector.lock().unwrap_or_else(PoisonError::into_inner).stats();
-        let mut text = String::new();
-        let mut metric = |name: &str, kind: &str, help: &str, samples: &[(String, f64)]| {
-            text += &format!("# HELP {name} {help}\n# TYPE {name} {kind}\n");
-            for (labels, value) in samples {
-                text += &format!("{name}{labels} {value}\n");
-            }
-        };
-        let one = |v: u64| vec![(String::new(), v as f64)];
-        match stats {
-            Ok(s) => engine_metrics(&mut metric, &s, one),
+        let mut registry = Registry::default();
+        match shared.detector.lock().unwrap_or_else(PoisonError::into_inner).stats() {
+            Ok(s) => engine_metrics(&mut registry, &s),
             Err(e) => eprintln!("modwatch serve: the engine's counters could not be read: {e:#}"),
         }
-        let by_status: Vec<(String, f64)> = (self.by_status.lock().unwrap_or_else(PoisonError::into_inner).iter())
-            .map(|(code, n)| (format!("{{code=\"{code}\"}}"), *n as f64))
-            .collect();
-        metric("modwatch_serve_requests_total", "counter", "HTTP requests answered, by status code.", &by_status);
-        let load = |n: &AtomicU64| one(n.load(Ordering::Relaxed));
-        metric(
-            "modwatch_serve_forward_failures_total",
-            "counter",
-            "Batches whose forward failed or timed out (answered 503).",
-            &load(&self.forward_failures),
+        registry.register("modwatch_serve_requests", "HTTP requests answered, by status code", self.by_status.clone());
+        registry.register(
+            "modwatch_serve_forward_failures",
+            "Batches whose forward failed or timed out (answered 503)",
+            self.forward_failures.clone(),
         );
-        metric("modwatch_serve_forwarded_events_total", "counter", "Events forwarded.", &load(&self.forwarded));
-        metric(
-            "modwatch_serve_replayed_batches_total",
-            "counter",
-            "Retried batches forwarded from the retry cache, not scored again.",
-            &load(&self.replayed),
+        registry.register("modwatch_serve_forwarded_events", "Events forwarded", self.forwarded.clone());
+        registry.register(
+            "modwatch_serve_replayed_batches",
+            "Retried batches forwarded from the retry cache, not scored again",
+            self.replayed.clone(),
         );
-        let latency = self.latency.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut samples: Vec<(String, f64)> = LATENCY_BUCKETS
-            .iter()
-            .zip(latency.counts)
-            .map(|(bound, n)| (format!("_bucket{{le=\"{bound}\"}}"), n as f64))
-            .collect();
-        samples.push(("_bucket{le=\"+Inf\"}".to_string(), latency.count as f64));
-        samples.push(("_sum".to_string(), latency.sum));
-        samples.push(("_count".to_string(), latency.count as f64));
-        metric("modwatch_serve_request_duration_seconds", "histogram", "Time to answer a request.", &samples);
+        registry.register("modwatch_serve_request_duration_seconds", "Time to answer a request", self.latency.clone());
+        let mut text = String::new();
+        if let Err(e) = prometheus_client::encoding::text::encode(&mut text, &registry) {
+            eprintln!("modwatch serve: the metrics could not be written: {e}");
+        }
         text
     }
 }
 
-fn engine_metrics(
-    metric: &mut impl FnMut(&str, &str, &str, &[(String, f64)]),
-    s: &Stats,
-    one: impl Fn(u64) -> Vec<(String, f64)>,
-) {
+/// The engine's counters as they are now, registered as fresh metrics: the
+/// engine counts, the registry only reports.
+fn engine_metrics(registry: &mut Registry, s: &Stats) {
+    let counter = |value: u64| {
+        let counter: Counter = Counter::default();
+        counter.inc_by(value);
+        counter
+    };
     let counters: [(&str, &str, u64); 9] = [
-        ("modwatch_events_total", "Events evaluated (a batch object counts once).", s.events),
-        ("modwatch_records_total", "Records evaluated.", s.records),
-        ("modwatch_matches_total", "Records that matched a rule.", s.matches),
-        ("modwatch_alerts_total", "Alerts raised.", s.alerts),
-        ("modwatch_errors_total", "Events that could not be decoded.", s.errors),
-        ("modwatch_suppressed_total", "Matches suppressed by an allowlist.", s.suppressed),
-        ("modwatch_unrecognised_total", "Records of an unknown shape.", s.unrecognised),
-        ("modwatch_prefiltered_total", "Events passed on without being parsed.", s.prefiltered),
-        ("modwatch_evictions_total", "Principals evicted to stay within the bound.", s.evictions),
+        ("modwatch_events", "Events evaluated (a batch object counts once)", s.events),
+        ("modwatch_records", "Records evaluated", s.records),
+        ("modwatch_matches", "Records that matched a rule", s.matches),
+        ("modwatch_alerts", "Alerts raised", s.alerts),
+        ("modwatch_errors", "Events that could not be decoded", s.errors),
+        ("modwatch_suppressed", "Matches suppressed by an allowlist", s.suppressed),
+        ("modwatch_unrecognised", "Records of an unknown shape", s.unrecognised),
+        ("modwatch_prefiltered", "Events passed on without being parsed", s.prefiltered),
+        ("modwatch_evictions", "Principals evicted to stay within the bound", s.evictions),
     ];
     for (name, help, value) in counters {
-        metric(name, "counter", help, &one(value));
+        registry.register(name, help, counter(value));
     }
-    let by_category: Vec<(String, f64)> =
-        s.by_category.iter().map(|(c, n)| (format!("{{category=\"{}\"}}", label(c)), *n as f64)).collect();
-    metric("modwatch_matches_by_category_total", "counter", "Matches by the best match's category.", &by_category);
-    metric("modwatch_principals", "gauge", "Principals tracked now.", &one(s.principals));
-}
-
-/// A label value escaped for the text format.
-fn label(value: &str) -> String {
-    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    let by_category = Family::<Vec<(&'static str, String)>, Counter>::default();
+    for (category, n) in &s.by_category {
+        by_category.get_or_create(&vec![("category", category.clone())]).inc_by(*n);
+    }
+    registry.register("modwatch_matches_by_category", "Matches by the best match's category", by_category);
+    let principals: Gauge = Gauge::default();
+    principals.set(i64::try_from(s.principals).unwrap_or(i64::MAX));
+    registry.register("modwatch_principals", "Principals tracked now", principals);
 }

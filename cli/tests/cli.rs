@@ -210,3 +210,67 @@ fn the_component_subcommand_writes_the_embedded_component() {
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     assert_eq!(std::fs::read(&path).unwrap(), modwatch::COMPONENT);
 }
+
+#[test]
+fn config_problems_keep_their_place_in_the_users_file() {
+    // The config reaches the engine as written (the flags travel as typed
+    // options), so the bad value is reported on its own line.
+    let config = temp_file("bad-config.json", b"{\n  \"input\": {\n    \"max_event_bytes\": \"big\"\n  }\n}\n");
+    let events = temp_file("config-events.ndjson", b"{\"a\":1}\n");
+    for flags in [&[][..], &["--validate"][..]] {
+        let mut args = vec!["scan", "--config", config.to_str().unwrap()];
+        args.extend_from_slice(flags);
+        args.push(events.to_str().unwrap());
+        let out = modwatch(&args);
+        assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(" at 3:"), "the problem names line 3 of the file ({flags:?})\n{stderr}");
+    }
+}
+
+#[test]
+fn with_builtin_keeps_the_built_in_rules() {
+    let pack = temp_file(
+        "own.toml",
+        b"[[rule]]\nid = \"own\"\nname = \"own\"\nseverity = \"low\"\nquery = 'any where event.action == \"NoSuchCall\"'\n",
+    );
+    let events = temp_file(
+        "terminate.ndjson",
+        b"{\"eventSource\":\"ec2.amazonaws.com\",\"eventName\":\"TerminateInstances\",\"eventTime\":\"2024-01-01T00:00:00Z\"}\n",
+    );
+    let statuses = |extra: &[&str]| {
+        let mut args = vec!["scan", "--quiet", "--verdicts", "--rules", pack.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        args.push(events.to_str().unwrap());
+        let out = modwatch(&args);
+        assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+        lines(&out.stdout)
+            .iter()
+            .map(|l| serde_json::from_slice::<Value>(l).unwrap()["status"].clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(statuses(&[]), ["no_match"], "the own pack alone does not know TerminateInstances");
+    assert_eq!(statuses(&["--with-builtin"]), ["match"], "the built-in pack is kept");
+}
+
+#[test]
+fn pretty_printed_events_and_whitespace_split_as_the_engine_does() {
+    // Several pretty-printed objects: one event per object (was one per line).
+    let pretty = temp_file("pretty.json", b"{\n  \"a\": 1\n}\n{\n  \"b\": [2,\n 3]\n}\n");
+    let out = modwatch(&["scan", "--quiet", pretty.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(out.stdout, b"{\"a\":1}\n{\"b\":[2,3]}\n", "{}", show(&out));
+
+    // A pretty array with a bad element: still an array, the element an event of its own.
+    let array = temp_file("bad-element.json", b"[\n  {\"a\": 1},\n  nope\n]\n");
+    let out = modwatch(&["scan", "--verdicts", "--validate", array.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let statuses: Vec<Value> =
+        lines(&out.stdout).iter().map(|l| serde_json::from_slice::<Value>(l).unwrap()["status"].clone()).collect();
+    assert_eq!(statuses, ["unrecognised", "error"], "{}", show(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(":3: E"), "the bad element's line\n{}", show(&out));
+
+    // Whitespace only: no events.
+    let out = modwatch_stdin(&["scan", "--quiet", "-"], b" \n\t\n");
+    assert_eq!((out.status.code(), out.stdout.as_slice()), (Some(0), &b""[..]), "{}", show(&out));
+}
