@@ -478,12 +478,11 @@ struct Probe<'a> {
 }
 
 impl<'a> Item<'a> {
-    /// `validated`: `raw` is known to be one JSON value (an element of an
-    /// array already parsed).
-    fn new(raw: &'a [u8], validated: bool) -> Item<'a> {
+    /// Reads one element of a body: what it is and the event it holds.
+    fn new(raw: &'a [u8]) -> Item<'a> {
         let bare = || Item { raw, kind: Kind::Bare, event: raw.to_vec() };
         let invalid = || Item { raw, kind: Kind::Invalid, event: raw.to_vec() };
-        let valid = || validated || serde_json::from_slice::<serde::de::IgnoredAny>(raw).is_ok();
+        let valid = || serde_json::from_slice::<serde::de::IgnoredAny>(raw).is_ok();
         match raw.trim_ascii_start().first() {
             // Most records: no `"message"` key to look at, no parse for it.
             Some(b'{') if memchr::memmem::find(raw, b"\"message\"").is_none() => {
@@ -564,7 +563,7 @@ fn split(body: &[u8], ndjson: bool) -> Result<Vec<Item<'_>>, Refusal> {
     } else {
         modwatch_engine::split::lines(body)
     };
-    Ok(spans.iter().filter_map(|span| body.get(span.range())).map(|raw| Item::new(raw, false)).collect())
+    Ok(spans.iter().filter_map(|span| body.get(span.range())).map(Item::new).collect())
 }
 
 /// Tagged batches whose forward failed, oldest first, bounded by count and
