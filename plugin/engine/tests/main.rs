@@ -9,6 +9,7 @@ static ALLOCATOR: modwatch_testkit::counting::Counting = modwatch_testkit::count
 mod api;
 mod engine;
 mod evasion;
+mod false_negatives;
 mod fuzz_regressions;
 mod hostile;
 mod properties;

@@ -64,6 +64,11 @@ pub(crate) fn corpus() -> Vec<(String, Option<String>, Json)> {
         let entry: Json = serde_json::from_str(line).unwrap();
         out.push((format!("corpus {}", entry["id"]), None, entry["event"].clone()));
     }
+    let rows = std::fs::read_to_string(root.join("false-negatives.ndjson")).unwrap();
+    for line in rows.lines().filter(|l| !l.trim().is_empty()) {
+        let entry: Json = serde_json::from_str(line).unwrap();
+        out.push((format!("false negative {}", entry["name"]), None, entry["event"].clone()));
+    }
     for file in ["s3-batch.json", "azure-records-batch.json"] {
         let text = std::fs::read_to_string(root.join("corpus").join(file)).unwrap();
         out.push((format!("corpus {file}"), None, serde_json::from_str(&text).unwrap()));

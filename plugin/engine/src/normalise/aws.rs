@@ -242,13 +242,49 @@ impl<'a> Facts<'a> {
         f.time = self.time;
         f.dedup = self.event_id.map(str::to_string);
         f.resource = self.resources.map(|r| Field::AtPath(r, self.resource_key));
-        // `AWSAccount` records with `invokedBy` (SharedSnapshotCopyInitiated)
-        // are another account acting through a service: not the service's
-        // own action, and exactly what the export rules look for.
-        f.service_caller = match self.id_type {
+        f.service_caller = self.service_caller();
+    }
+
+    /// The AWS service acting on its own behalf, if this call is one: a
+    /// caller of type `AWSService`, a service-linked role, or a service
+    /// identity in `invokedBy`. Not a person acting through the console
+    /// (`invokedBy` `signin.amazonaws.com`, `AWS Internal`), not another
+    /// account acting through a service (`AWSAccount` records), and never a
+    /// record of another account using a shared resource
+    /// ([`SHARED_RESOURCE_EVENTS`]), whatever its identity fields hold.
+    fn service_caller(&self) -> Option<&'a str> {
+        if self.name.is_some_and(|name| SHARED_RESOURCE_EVENTS.contains(&name.trim())) {
+            return None;
+        }
+        match self.id_type {
             Some("AWSService") => self.invoked_by.or(Some("AWSService")),
             Some("AWSAccount") => None,
-            _ => self.invoked_by.filter(|by| by.ends_with(".amazonaws.com")),
-        };
+            _ => self
+                .invoked_by
+                .filter(|by| is_service_identity(by))
+                .or_else(|| [self.issuer_arn, self.arn].into_iter().flatten().find_map(service_linked_role)),
+        }
     }
+}
+
+/// Records AWS logs in a resource owner's account when another account used
+/// a resource shared with it (the snapshot's data has left the account).
+/// Their `userIdentity` is the other account with `invokedBy` the service,
+/// sometimes with no `type`: they are never a service's own action.
+const SHARED_RESOURCE_EVENTS: &[&str] = &["SharedSnapshotCopyInitiated", "SharedSnapshotVolumeCreated"];
+
+/// True when `invokedBy` names an AWS service acting for itself: a
+/// `*.amazonaws.com` principal other than the console's sign-in endpoints,
+/// which stand for the person using the console.
+fn is_service_identity(invoked_by: &str) -> bool {
+    const CONSOLE: &[&str] = &["signin.amazonaws.com", "console.amazonaws.com"];
+    invoked_by.ends_with(".amazonaws.com") && !CONSOLE.contains(&invoked_by) && !invoked_by.starts_with("console.")
+}
+
+/// The service of a service-linked role
+/// (`arn:aws:iam::123:role/aws-service-role/autoscaling.amazonaws.com/…`):
+/// only the service can assume one.
+fn service_linked_role(arn: &str) -> Option<&str> {
+    let (_, rest) = arn.split_once(":role/aws-service-role/")?;
+    rest.split('/').next().filter(|service| !service.is_empty())
 }

@@ -163,7 +163,9 @@ pub(crate) fn sniff(record: &Value) -> Option<Format> {
             return Some(Format::GcpAuditEcs);
         }
     }
-    if map.contains_key("eventSource") || map.contains_key("eventName") {
+    // By type, not only by name: the Azure REST shape has `eventName` too,
+    // as an object (`{"value": "EndRequest", …}`) beside `operationName`.
+    if map.get("eventSource").is_some_and(Value::is_string) || map.get("eventName").is_some_and(Value::is_string) {
         return Some(Format::AwsCloudtrail);
     }
     if map.contains_key("eventVersion") && (map.contains_key("eventType") || map.contains_key("eventCategory")) {
