@@ -13,3 +13,4 @@ mod fuzz_regressions;
 mod hostile;
 mod properties;
 mod rules;
+mod sigma;
