@@ -250,7 +250,8 @@ fn read_rules(paths: &[PathBuf]) -> Result<Option<String>, Failure> {
     let mut files = Vec::new();
     for path in paths {
         if path.is_dir() {
-            let entries = std::fs::read_dir(path).with_context(|| format!("cannot read {}", path.display())).map_err(usage)?;
+            let entries =
+                std::fs::read_dir(path).with_context(|| format!("cannot read {}", path.display())).map_err(usage)?;
             let mut found: Vec<PathBuf> = entries
                 .filter_map(Result::ok)
                 .map(|e| e.path())

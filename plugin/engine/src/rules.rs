@@ -168,6 +168,11 @@ impl RuleSet {
                 }
             }
             if !sigma_sources.is_empty() {
+                // Sigma matches take their category from the operation
+                // catalogue, built-in rules or not.
+                if !with_builtin && let Some((file, text)) = BUILTIN.iter().find(|(f, _)| *f == "operations.toml") {
+                    load_pack(text, BUILTIN_RULESET, file, &mut rules, &mut catalogue, &mut errors);
+                }
                 crate::sigma::load(&sigma_sources, &mut rules, &mut errors, &mut warnings);
             }
         }

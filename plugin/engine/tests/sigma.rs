@@ -72,24 +72,74 @@ fn checklist_1_values_and_case() {
     table(&[
         ("plain equality ignores case", "sel:\n  eventName: runinstances\ncondition: sel", json!({}), true),
         ("plain equality is whole-value", "sel:\n  eventName: Run\ncondition: sel", json!({}), false),
-        ("value list is any", "sel:\n  eventName:\n    - StopInstances\n    - RunInstances\ncondition: sel", json!({}), true),
+        (
+            "value list is any",
+            "sel:\n  eventName:\n    - StopInstances\n    - RunInstances\ncondition: sel",
+            json!({}),
+            true,
+        ),
         ("map is all", "sel:\n  eventName: RunInstances\n  awsRegion: us-east-1\ncondition: sel", json!({}), false),
         ("list of maps is any", "sel:\n  - eventName: Nope\n  - awsRegion: eu-west-1\ncondition: sel", json!({}), true),
         ("star wildcard", "sel:\n  eventName: 'Run*'\ncondition: sel", json!({}), true),
         ("question wildcard", "sel:\n  eventName: 'RunInstance?'\ncondition: sel", json!({}), true),
-        ("escaped star is literal", "sel:\n  requestParameters.name: 'a\\*b'\ncondition: sel", json!({"requestParameters": {"name": "a*b"}}), true),
-        ("escaped star is not a wildcard", "sel:\n  requestParameters.name: 'a\\*b'\ncondition: sel", json!({"requestParameters": {"name": "axxb"}}), false),
-        ("escaped question", "sel:\n  requestParameters.name: 'a\\?'\ncondition: sel", json!({"requestParameters": {"name": "ab"}}), false),
-        ("escaped backslash then star", "sel:\n  requestParameters.name: 'a\\\\*'\ncondition: sel", json!({"requestParameters": {"name": "a\\xyz"}}), true),
-        ("lone backslash is literal", "sel:\n  requestParameters.path: 'C:\\temp'\ncondition: sel", json!({"requestParameters": {"path": "c:\\TEMP"}}), true),
+        (
+            "escaped star is literal",
+            "sel:\n  requestParameters.name: 'a\\*b'\ncondition: sel",
+            json!({"requestParameters": {"name": "a*b"}}),
+            true,
+        ),
+        (
+            "escaped star is not a wildcard",
+            "sel:\n  requestParameters.name: 'a\\*b'\ncondition: sel",
+            json!({"requestParameters": {"name": "axxb"}}),
+            false,
+        ),
+        (
+            "escaped question",
+            "sel:\n  requestParameters.name: 'a\\?'\ncondition: sel",
+            json!({"requestParameters": {"name": "ab"}}),
+            false,
+        ),
+        (
+            "escaped backslash then star",
+            "sel:\n  requestParameters.name: 'a\\\\*'\ncondition: sel",
+            json!({"requestParameters": {"name": "a\\xyz"}}),
+            true,
+        ),
+        (
+            "lone backslash is literal",
+            "sel:\n  requestParameters.path: 'C:\\temp'\ncondition: sel",
+            json!({"requestParameters": {"path": "c:\\TEMP"}}),
+            true,
+        ),
         ("cased keeps case", "sel:\n  eventName|cased: runinstances\ncondition: sel", json!({}), false),
         ("cased exact", "sel:\n  eventName|cased: RunInstances\ncondition: sel", json!({}), true),
-        ("integer equals number", "sel:\n  requestParameters.maxCount: 5\ncondition: sel", json!({"requestParameters": {"maxCount": 5}}), true),
-        ("integer equals digit string", "sel:\n  requestParameters.maxCount: 5\ncondition: sel", json!({"requestParameters": {"maxCount": "5"}}), true),
+        (
+            "integer equals number",
+            "sel:\n  requestParameters.maxCount: 5\ncondition: sel",
+            json!({"requestParameters": {"maxCount": 5}}),
+            true,
+        ),
+        (
+            "integer equals digit string",
+            "sel:\n  requestParameters.maxCount: 5\ncondition: sel",
+            json!({"requestParameters": {"maxCount": "5"}}),
+            true,
+        ),
         ("boolean equals boolean", "sel:\n  readOnly: false\ncondition: sel", json!({"readOnly": false}), true),
         ("quoted 'true' equals boolean", "sel:\n  readOnly: 'true'\ncondition: sel", json!({"readOnly": true}), true),
-        ("array values: any", "sel:\n  requestParameters.ids: i-2\ncondition: sel", json!({"requestParameters": {"ids": ["i-1", "i-2"]}}), true),
-        ("nested arrays of objects", "sel:\n  requestParameters.items.id: i-2\ncondition: sel", json!({"requestParameters": {"items": [{"id": "i-1"}, {"id": "i-2"}]}}), true),
+        (
+            "array values: any",
+            "sel:\n  requestParameters.ids: i-2\ncondition: sel",
+            json!({"requestParameters": {"ids": ["i-1", "i-2"]}}),
+            true,
+        ),
+        (
+            "nested arrays of objects",
+            "sel:\n  requestParameters.items.id: i-2\ncondition: sel",
+            json!({"requestParameters": {"items": [{"id": "i-1"}, {"id": "i-2"}]}}),
+            true,
+        ),
     ]);
 }
 
@@ -102,19 +152,49 @@ fn checklist_2_modifiers() {
         ("startswith", "sel:\n  userAgent|startswith: AWS-CLI\ncondition: sel", json!({}), true),
         ("endswith", "sel:\n  userAgent|endswith: python/3.11\ncondition: sel", json!({}), true),
         ("endswith miss", "sel:\n  userAgent|endswith: aws-cli\ncondition: sel", json!({}), false),
-        ("contains|all", "sel:\n  userAgent|contains|all:\n    - aws-cli\n    - Python\ncondition: sel", json!({}), true),
-        ("contains|all miss", "sel:\n  userAgent|contains|all:\n    - aws-cli\n    - boto3\ncondition: sel", json!({}), false),
+        (
+            "contains|all",
+            "sel:\n  userAgent|contains|all:\n    - aws-cli\n    - Python\ncondition: sel",
+            json!({}),
+            true,
+        ),
+        (
+            "contains|all miss",
+            "sel:\n  userAgent|contains|all:\n    - aws-cli\n    - boto3\ncondition: sel",
+            json!({}),
+            false,
+        ),
         ("contains keeps wildcards", "sel:\n  userAgent|contains: 'cli*Python'\ncondition: sel", json!({}), true),
-        ("contains on an object: any value below", "sel:\n  requestParameters|contains: Suspended\ncondition: sel", p(json!({"VersioningConfiguration": {"Status": "Suspended"}})), true),
+        (
+            "contains on an object: any value below",
+            "sel:\n  requestParameters|contains: Suspended\ncondition: sel",
+            p(json!({"VersioningConfiguration": {"Status": "Suspended"}})),
+            true,
+        ),
         ("re is unanchored", "sel:\n  userIdentity.arn|re: ':user/b.b$'\ncondition: sel", json!({}), true),
         ("re is case-sensitive", "sel:\n  userIdentity.arn|re: ':USER/'\ncondition: sel", json!({}), false),
         ("re|i", "sel:\n  userIdentity.arn|re|i: ':USER/'\ncondition: sel", json!({}), true),
-        ("re|s dot matches newline", "sel:\n  requestParameters.s|re|s: 'a.b'\ncondition: sel", p(json!({"s": "a\nb"})), true),
+        (
+            "re|s dot matches newline",
+            "sel:\n  requestParameters.s|re|s: 'a.b'\ncondition: sel",
+            p(json!({"s": "a\nb"})),
+            true,
+        ),
         ("re without s", "sel:\n  requestParameters.s|re: 'a.b'\ncondition: sel", p(json!({"s": "a\nb"})), false),
-        ("re|m anchors lines", "sel:\n  requestParameters.s|re|m: '^b$'\ncondition: sel", p(json!({"s": "a\nb"})), true),
+        (
+            "re|m anchors lines",
+            "sel:\n  requestParameters.s|re|m: '^b$'\ncondition: sel",
+            p(json!({"s": "a\nb"})),
+            true,
+        ),
         ("cidr v4", "sel:\n  sourceIPAddress|cidr: 203.0.113.0/24\ncondition: sel", json!({}), true),
         ("cidr v4 miss", "sel:\n  sourceIPAddress|cidr: 198.51.100.0/24\ncondition: sel", json!({}), false),
-        ("cidr v6", "sel:\n  sourceIPAddress|cidr: '2001:db8::/32'\ncondition: sel", json!({"sourceIPAddress": "2001:db8::1"}), true),
+        (
+            "cidr v6",
+            "sel:\n  sourceIPAddress|cidr: '2001:db8::/32'\ncondition: sel",
+            json!({"sourceIPAddress": "2001:db8::1"}),
+            true,
+        ),
         ("exists true", "sel:\n  errorCode|exists: true\ncondition: sel", json!({"errorCode": "AccessDenied"}), true),
         ("exists true, missing", "sel:\n  errorCode|exists: true\ncondition: sel", json!({}), false),
         ("exists false", "sel:\n  errorCode|exists: false\ncondition: sel", json!({}), true),
@@ -126,12 +206,42 @@ fn checklist_2_modifiers() {
         ("gte", "sel:\n  requestParameters.maxCount|gte: 50\ncondition: sel", p(json!({"maxCount": 50})), true),
         ("lt", "sel:\n  requestParameters.maxCount|lt: 3\ncondition: sel", p(json!({"maxCount": 2})), true),
         ("lte", "sel:\n  requestParameters.maxCount|lte: 1.5\ncondition: sel", p(json!({"maxCount": 2})), false),
-        ("base64", "sel:\n  requestParameters.userData|base64: '#!/bin/bash'\ncondition: sel", p(json!({"userData": "IyEvYmluL2Jhc2g="})), true),
-        ("base64offset|contains", "sel:\n  requestParameters.userData|base64offset|contains: '/bin/bash'\ncondition: sel", p(json!({"userData": "IyEvYmluL2Jhc2gKY3VybA=="})), true),
-        ("base64offset miss", "sel:\n  requestParameters.userData|base64offset|contains: '/bin/zsh'\ncondition: sel", p(json!({"userData": "IyEvYmluL2Jhc2gKY3VybA=="})), false),
-        ("fieldref", "sel:\n  userIdentity.userName|fieldref: requestParameters.userName\ncondition: sel", p(json!({"userName": "BOB"})), true),
-        ("fieldref miss", "sel:\n  userIdentity.userName|fieldref: requestParameters.userName\ncondition: sel", p(json!({"userName": "eve"})), false),
-        ("fieldref, other field missing", "sel:\n  userIdentity.userName|fieldref: requestParameters.userName\ncondition: sel", json!({}), false),
+        (
+            "base64",
+            "sel:\n  requestParameters.userData|base64: '#!/bin/bash'\ncondition: sel",
+            p(json!({"userData": "IyEvYmluL2Jhc2g="})),
+            true,
+        ),
+        (
+            "base64offset|contains",
+            "sel:\n  requestParameters.userData|base64offset|contains: '/bin/bash'\ncondition: sel",
+            p(json!({"userData": "IyEvYmluL2Jhc2gKY3VybA=="})),
+            true,
+        ),
+        (
+            "base64offset miss",
+            "sel:\n  requestParameters.userData|base64offset|contains: '/bin/zsh'\ncondition: sel",
+            p(json!({"userData": "IyEvYmluL2Jhc2gKY3VybA=="})),
+            false,
+        ),
+        (
+            "fieldref",
+            "sel:\n  userIdentity.userName|fieldref: requestParameters.userName\ncondition: sel",
+            p(json!({"userName": "BOB"})),
+            true,
+        ),
+        (
+            "fieldref miss",
+            "sel:\n  userIdentity.userName|fieldref: requestParameters.userName\ncondition: sel",
+            p(json!({"userName": "eve"})),
+            false,
+        ),
+        (
+            "fieldref, other field missing",
+            "sel:\n  userIdentity.userName|fieldref: requestParameters.userName\ncondition: sel",
+            json!({}),
+            false,
+        ),
     ]);
 }
 
@@ -141,19 +251,64 @@ fn checklist_3_conditions_and_keywords() {
         ("and", "a:\n  eventName: RunInstances\nb:\n  awsRegion: eu-west-1\ncondition: a and b", json!({}), true),
         ("or", "a:\n  eventName: Nope\nb:\n  awsRegion: eu-west-1\ncondition: a or b", json!({}), true),
         ("not", "a:\n  eventName: RunInstances\ncondition: not a", json!({}), false),
-        ("precedence: not > and > or", "a:\n  eventName: Nope\nb:\n  awsRegion: eu-west-1\nc:\n  eventName: RunInstances\ncondition: a and b or not c", json!({}), false),
-        ("parentheses", "a:\n  eventName: Nope\nb:\n  awsRegion: eu-west-1\nc:\n  eventName: RunInstances\ncondition: a and (b or c)", json!({}), false),
-        ("1 of pattern", "sel_a:\n  eventName: Nope\nsel_b:\n  awsRegion: eu-west-1\ncondition: 1 of sel_*", json!({}), true),
-        ("all of pattern", "sel_a:\n  eventName: Nope\nsel_b:\n  awsRegion: eu-west-1\ncondition: all of sel_*", json!({}), false),
+        (
+            "precedence: not > and > or",
+            "a:\n  eventName: Nope\nb:\n  awsRegion: eu-west-1\nc:\n  eventName: RunInstances\ncondition: a and b or not c",
+            json!({}),
+            false,
+        ),
+        (
+            "parentheses",
+            "a:\n  eventName: Nope\nb:\n  awsRegion: eu-west-1\nc:\n  eventName: RunInstances\ncondition: a and (b or c)",
+            json!({}),
+            false,
+        ),
+        (
+            "1 of pattern",
+            "sel_a:\n  eventName: Nope\nsel_b:\n  awsRegion: eu-west-1\ncondition: 1 of sel_*",
+            json!({}),
+            true,
+        ),
+        (
+            "all of pattern",
+            "sel_a:\n  eventName: Nope\nsel_b:\n  awsRegion: eu-west-1\ncondition: all of sel_*",
+            json!({}),
+            false,
+        ),
         ("1 of them", "a:\n  eventName: Nope\nb:\n  awsRegion: eu-west-1\ncondition: 1 of them", json!({}), true),
-        ("all of them", "a:\n  eventName: RunInstances\nb:\n  awsRegion: eu-west-1\ncondition: all of them", json!({}), true),
-        ("not 1 of filter", "sel:\n  eventName: RunInstances\nfilter_a:\n  userIdentity.type: Root\nfilter_b:\n  errorCode|exists: true\ncondition: sel and not 1 of filter_*", json!({}), true),
+        (
+            "all of them",
+            "a:\n  eventName: RunInstances\nb:\n  awsRegion: eu-west-1\ncondition: all of them",
+            json!({}),
+            true,
+        ),
+        (
+            "not 1 of filter",
+            "sel:\n  eventName: RunInstances\nfilter_a:\n  userIdentity.type: Root\nfilter_b:\n  errorCode|exists: true\ncondition: sel and not 1 of filter_*",
+            json!({}),
+            true,
+        ),
         ("keywords anywhere, any case", "keywords:\n  - 'IAMUSER'\ncondition: keywords", json!({}), true),
         ("keywords are substrings", "keywords:\n  - 'user/bo'\ncondition: keywords", json!({}), true),
         ("keywords miss", "keywords:\n  - 'TerminateInstances'\ncondition: keywords", json!({}), false),
-        ("keywords in nested values", "keywords:\n  - 'subnet-0abc'\ncondition: keywords", json!({"requestParameters": {"networkInterfaceSet": {"items": [{"subnetId": "subnet-0abc"}]}}}), true),
-        ("selection and keywords", "sel:\n  eventName: RunInstances\nkeywords:\n  - eu-west\ncondition: sel and keywords", json!({}), true),
-        ("condition list is any", "a:\n  eventName: Nope\nb:\n  awsRegion: eu-west-1\ncondition:\n  - a\n  - b", json!({}), true),
+        (
+            "keywords in nested values",
+            "keywords:\n  - 'subnet-0abc'\ncondition: keywords",
+            json!({"requestParameters": {"networkInterfaceSet": {"items": [{"subnetId": "subnet-0abc"}]}}}),
+            true,
+        ),
+        (
+            "selection and keywords",
+            "sel:\n  eventName: RunInstances\nkeywords:\n  - eu-west\ncondition: sel and keywords",
+            json!({}),
+            true,
+        ),
+        (
+            "condition list is any",
+            "a:\n  eventName: Nope\nb:\n  awsRegion: eu-west-1\ncondition:\n  - a\n  - b",
+            json!({}),
+            true,
+        ),
     ]);
 }
 
@@ -211,15 +366,16 @@ fn metadata_and_attack_reach_the_tags() {
     assert_eq!(out["threat"]["technique"]["id"], "T1578");
     assert_eq!(out["threat"]["technique"]["subtechnique"]["id"], "T1578.001");
     // A catalogued operation: the catalogue's category and points.
-    assert_eq!(out["modwatch"]["category"], "CAPTURE");
-    assert!(out["modwatch"]["principal_score"].as_u64().is_some_and(|s| s > 0), "{out}");
+    assert_eq!(out["modwatch"]["category"], "CREATE");
+    assert!(out["modwatch"]["principal_score"].as_f64().is_some_and(|s| s > 0.0), "{out}");
 }
 
 #[test]
 fn uncatalogued_operations_score_by_level() {
     let text = rule("sel:\n  eventName: PutUserPolicy\ncondition: sel");
     let mut engine = Engine::new(None, Some(&text)).unwrap_or_else(|e| panic!("{e}"));
-    let verdicts = engine.evaluate(event(json!({"eventSource": "iam.amazonaws.com", "eventName": "PutUserPolicy"})).as_bytes());
+    let verdicts =
+        engine.evaluate(event(json!({"eventSource": "iam.amazonaws.com", "eventName": "PutUserPolicy"})).as_bytes());
     assert_eq!(verdicts[0].status, Status::Match);
     assert_eq!(verdicts[0].category.as_deref(), Some("SIGMA"));
     assert_eq!(verdicts[0].points, 3, "level high");
@@ -237,13 +393,14 @@ fn errors_come_all_at_once_with_positions() {
     positions.sort();
     assert_eq!(
         positions,
-        [(id.clone(), 8, 9), (id.clone(), 9, 23), (id.clone(), 10, 31), (id.clone(), 11, 25), (id.clone(), 12, 8)],
+        [(id.clone(), 8, 9), (id.clone(), 9, 23), (id.clone(), 10, 31), (id.clone(), 11, 30), (id.clone(), 12, 8)],
         "{shown:#?}"
     );
     assert!(shown.iter().any(|s| s.contains("unknown value modifier \"contians\"")), "{shown:#?}");
     assert!(shown.iter().any(|s| s.contains("level must be")), "{shown:#?}");
     // YAML syntax: where it breaks.
-    let bad = RuleSet::load(&Config::default(), Some("title: x\ndetection: [a,\n")).err().map(|e| e.0).unwrap_or_default();
+    let bad =
+        RuleSet::load(&Config::default(), Some("title: x\ndetection: [a,\n")).err().map(|e| e.0).unwrap_or_default();
     assert_eq!(bad.len(), 1);
     assert!(bad[0].to_string().starts_with("E200"), "{}", bad[0]);
 }

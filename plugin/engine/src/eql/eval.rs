@@ -27,9 +27,8 @@ impl Leaf {
     /// Some value passes the test (or, negated, none does).
     pub(crate) fn eval(&self, doc: &dyn Document) -> bool {
         if let Test::FieldRef(other) = &self.test {
-            let same = doc.any_value(&self.field, &mut |v| {
-                doc.any_value(other, &mut |w| text(v).eq_ignore_ascii_case(text(w)))
-            });
+            let same = doc
+                .any_value(&self.field, &mut |v| doc.any_value(other, &mut |w| text(v).eq_ignore_ascii_case(text(w))));
             return same != self.negated;
         }
         doc.any_value(&self.field, &mut |v| self.test.passes(v)) != self.negated

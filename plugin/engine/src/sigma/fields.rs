@@ -99,7 +99,8 @@ impl Pipelines {
                 .entries()
                 .iter()
                 .filter_map(|(k, v)| {
-                    let targets: Vec<String> = v.items().into_iter().filter_map(|n| n.str().or(Some(""))).map(String::from).collect();
+                    let targets: Vec<String> =
+                        v.items().into_iter().filter_map(|n| n.str().or(Some(""))).map(String::from).collect();
                     Some((k.str()?.to_string(), targets))
                 })
                 .collect();

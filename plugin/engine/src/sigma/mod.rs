@@ -47,9 +47,8 @@ pub(crate) const CATEGORY: &str = "SIGMA";
 /// True if a rule text is Sigma YAML rather than a TOML pack: a top-level
 /// `title:`, `detection:`, `correlation:` or `transformations:` key.
 pub(crate) fn is_sigma(text: &str) -> bool {
-    text.lines().any(|l| {
-        ["title:", "detection:", "correlation:", "transformations:", "---"].iter().any(|k| l.starts_with(k))
-    })
+    text.lines()
+        .any(|l| ["title:", "detection:", "correlation:", "transformations:", "---"].iter().any(|k| l.starts_with(k)))
 }
 
 /// One Sigma text: its file name and YAML documents.
@@ -160,7 +159,11 @@ impl Compiler<'_> {
         };
         self.rule_id = Some(id.clone());
         if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-            self.fail(ErrorKind::RuleInvalid, doc.get("id").unwrap_or(doc), format!("rule id {id:?} must be letters, digits, '-' and '_' (a UUID)"));
+            self.fail(
+                ErrorKind::RuleInvalid,
+                doc.get("id").unwrap_or(doc),
+                format!("rule id {id:?} must be letters, digits, '-' and '_' (a UUID)"),
+            );
         }
         if title.is_none() {
             self.fail(ErrorKind::RuleInvalid, doc, "a Sigma rule needs a `title`");
@@ -181,8 +184,12 @@ impl Compiler<'_> {
                 (Severity::Medium, 2)
             }
         };
-        let tags: Vec<String> = doc.get("tags").map(|t| t.strings().into_iter().map(str::to_string).collect()).unwrap_or_default();
-        let falsepositives = doc.get("falsepositives").map(|t| t.strings().into_iter().map(str::to_string).collect()).unwrap_or_default();
+        let tags: Vec<String> =
+            doc.get("tags").map(|t| t.strings().into_iter().map(str::to_string).collect()).unwrap_or_default();
+        let falsepositives = doc
+            .get("falsepositives")
+            .map(|t| t.strings().into_iter().map(str::to_string).collect())
+            .unwrap_or_default();
         let logsource = match doc.get("logsource").filter(|l| l.is_map()) {
             Some(l) => Logsource::from_node(l),
             None => {
@@ -254,7 +261,11 @@ impl Compiler<'_> {
             .filter(|(k, _)| *k != "condition" && *k != "timeframe")
             .collect();
         if let Some(tf) = detection.get("timeframe") {
-            self.fail(ErrorKind::RuleInvalid, tf, "`timeframe` belongs to aggregations, which modwatch does not run: use a correlation rule");
+            self.fail(
+                ErrorKind::RuleInvalid,
+                tf,
+                "`timeframe` belongs to aggregations, which modwatch does not run: use a correlation rule",
+            );
         }
         // Compile every search once, to report all of their problems.
         let before = self.errors.len();
@@ -295,12 +306,22 @@ impl Compiler<'_> {
         Some(Expr::any(exprs))
     }
 
-    fn condition(&mut self, cond: &Cond, node: &Node, searches: &[(&str, &Node)], logsource: &Logsource) -> Option<Expr> {
+    fn condition(
+        &mut self,
+        cond: &Cond,
+        node: &Node,
+        searches: &[(&str, &Node)],
+        logsource: &Logsource,
+    ) -> Option<Expr> {
         Some(match cond {
             Cond::Ident(name) => match searches.iter().find(|(k, _)| k == name) {
                 Some((_, s)) => self.search(s, logsource)?,
                 None => {
-                    self.fail(ErrorKind::QuerySyntax, node, format!("condition names {name:?}, which is not a search identifier"));
+                    self.fail(
+                        ErrorKind::QuerySyntax,
+                        node,
+                        format!("condition names {name:?}, which is not a search identifier"),
+                    );
                     return None;
                 }
             },
@@ -312,7 +333,11 @@ impl Compiler<'_> {
                     .collect();
                 if chosen.is_empty() {
                     let what = pattern.as_deref().unwrap_or("them");
-                    self.fail(ErrorKind::QuerySyntax, node, format!("condition: no search identifier matches {what:?}"));
+                    self.fail(
+                        ErrorKind::QuerySyntax,
+                        node,
+                        format!("condition: no search identifier matches {what:?}"),
+                    );
                     return None;
                 }
                 let mut parts = Vec::new();
@@ -360,7 +385,11 @@ impl Compiler<'_> {
                 parts.into_iter().collect::<Option<Vec<_>>>().map(Expr::any)
             }
             Kind::Seq(items) if items.iter().any(Node::is_map) => {
-                self.fail(ErrorKind::RuleInvalid, node, "a search is a map, a list of maps or a list of keywords, not a mix");
+                self.fail(
+                    ErrorKind::RuleInvalid,
+                    node,
+                    "a search is a map, a list of maps or a list of keywords, not a mix",
+                );
                 None
             }
             _ => self.field("", node, node, logsource),
@@ -392,7 +421,13 @@ impl Compiler<'_> {
                 "lte" => mods.cmp = Some(Cmp::Le),
                 "fieldref" => mods.fieldref = true,
                 "windash" | "wide" | "utf16" | "utf16le" | "utf16be" | "expand" => {
-                    self.fail(ErrorKind::RuleInvalid, key_node, format!("modifier {m:?} is not supported: it is for Windows process logs, not cloud audit JSON"));
+                    self.fail(
+                        ErrorKind::RuleInvalid,
+                        key_node,
+                        format!(
+                            "modifier {m:?} is not supported: it is for Windows process logs, not cloud audit JSON"
+                        ),
+                    );
                     bad = true;
                 }
                 other => {
@@ -404,7 +439,9 @@ impl Compiler<'_> {
         if bad {
             return None;
         }
+        // Keywords: a substring of any value anywhere in the record.
         let targets = if name.is_empty() {
+            mods.contains = true;
             vec![Target { field: EVERY_VALUE.to_string(), segment: false }]
         } else {
             self.pipelines.targets(logsource, name)
@@ -419,7 +456,9 @@ impl Compiler<'_> {
         }
         if mods.exists {
             return match value.scalar() {
-                Some(Plain::Bool(b)) => Some(on_targets(&targets, |f| Leaf { field: f, test: Test::Exists, negated: !b }, !b)),
+                Some(Plain::Bool(b)) => {
+                    Some(on_targets(&targets, |f| Leaf { field: f, test: Test::Exists, negated: !b }, !b))
+                }
                 _ => {
                     self.fail(ErrorKind::RuleInvalid, value, "`exists` takes true or false");
                     None
@@ -450,7 +489,11 @@ impl Compiler<'_> {
             }
             Plain::Str(s) | Plain::Int(s) | Plain::Float(s) => s,
             Plain::Bool(b) => {
-                if b { "true" } else { "false" }
+                if b {
+                    "true"
+                } else {
+                    "false"
+                }
             }
         };
         if text.is_empty() && !(mods.contains || mods.startswith || mods.endswith || mods.re) {
@@ -462,28 +505,48 @@ impl Compiler<'_> {
                 self.fail(ErrorKind::RuleInvalid, v, format!("a comparison modifier needs a number, not {text:?}"));
                 return None;
             };
-            return Some(on_targets(targets, |f| Leaf { field: f, test: Test::Range(op, Lit::Num(n.clone())), negated: false }, false));
+            return Some(on_targets(
+                targets,
+                |f| Leaf { field: f, test: Test::Range(op, Lit::Num(n.clone())), negated: false },
+                false,
+            ));
         }
         if mods.fieldref {
-            return Some(on_targets(targets, |f| Leaf { field: f, test: Test::FieldRef(FieldPath::new(text)), negated: false }, false));
+            return Some(on_targets(
+                targets,
+                |f| Leaf { field: f, test: Test::FieldRef(FieldPath::new(text)), negated: false },
+                false,
+            ));
         }
         if mods.cidr {
             let Some(cidr) = Cidr::parse(text) else {
                 self.fail(ErrorKind::PatternInvalid, v, format!("{text:?} is not a CIDR range"));
                 return None;
             };
-            return Some(on_targets(targets, |f| Leaf { field: f, test: Test::Cidr(vec![cidr.clone()]), negated: false }, false));
+            return Some(on_targets(
+                targets,
+                |f| Leaf { field: f, test: Test::Cidr(vec![cidr.clone()]), negated: false },
+                false,
+            ));
         }
         if mods.re {
             let flags = if mods.re_flags.is_empty() { String::new() } else { format!("(?{})", mods.re_flags) };
             let re = match regex_lite::RegexBuilder::new(&format!("{flags}{text}")).size_limit(1 << 20).build() {
                 Ok(re) => re,
                 Err(e) => {
-                    self.fail(ErrorKind::PatternInvalid, v, format!("regular expression {text:?} is invalid or too large: {e}"));
+                    self.fail(
+                        ErrorKind::PatternInvalid,
+                        v,
+                        format!("regular expression {text:?} is invalid or too large: {e}"),
+                    );
                     return None;
                 }
             };
-            return Some(on_targets(targets, |f| Leaf { field: f, test: Test::Regex(Some(re.clone())), negated: false }, false));
+            return Some(on_targets(
+                targets,
+                |f| Leaf { field: f, test: Test::Regex(Some(re.clone())), negated: false },
+                false,
+            ));
         }
         // Plain numbers and booleans without modifiers compare as values.
         if !(mods.contains || mods.startswith || mods.endswith || mods.base64 || mods.base64offset || mods.cased) {
@@ -496,7 +559,11 @@ impl Compiler<'_> {
                 _ => None,
             };
             if let Some(lit) = lit {
-                return Some(on_targets(targets, |f| Leaf { field: f, test: Test::Equals(vec![lit.clone()]), negated: false }, false));
+                return Some(on_targets(
+                    targets,
+                    |f| Leaf { field: f, test: Test::Equals(vec![lit.clone()]), negated: false },
+                    false,
+                ));
             }
         }
         let mut variants: Vec<Vec<Tok>> = if mods.base64 || mods.base64offset {
@@ -506,6 +573,26 @@ impl Compiler<'_> {
             vec![sigma_tokens(text)]
         };
         let contains = mods.contains || mods.base64offset;
+        // `contains` on a field whose value is an object: any value below it.
+        // (Only where an object can be: the request, the response, and raw
+        // paths; not the normalised scalar fields, so that a `contains` on
+        // the operation keeps its prefilter needle an operation needle.)
+        let below: Vec<Target>;
+        let targets = if contains && targets.iter().any(|t| may_be_object(&t.field)) {
+            below = targets
+                .iter()
+                .cloned()
+                .chain(
+                    targets
+                        .iter()
+                        .filter(|t| !t.segment && may_be_object(&t.field))
+                        .map(|t| Target { field: format!("{}.{EVERY_VALUE}", t.field), segment: false }),
+                )
+                .collect();
+            &below[..]
+        } else {
+            targets
+        };
         for toks in &mut variants {
             if contains || mods.endswith {
                 toks.insert(0, Tok::Star);
@@ -517,16 +604,33 @@ impl Compiler<'_> {
         let fold = !mods.cased;
         Some(on_targets(
             targets,
-            |f| Leaf { field: f, test: Test::Wildcard(variants.iter().map(|t| Wildcard::new(t, fold)).collect()), negated: false },
+            |f| Leaf {
+                field: f,
+                test: Test::Wildcard(variants.iter().map(|t| Wildcard::new(t, fold)).collect()),
+                negated: false,
+            },
             false,
         ))
         .map(|e| segment_fixup(e, targets, &variants, fold))
     }
 }
 
+/// Whether a target field's value may be an object: anything but the
+/// normalised scalar fields (ECS names and `modwatch.*` other than the
+/// request and response) and the keyword field.
+fn may_be_object(field: &str) -> bool {
+    const SCALAR: &[&str] =
+        &["event.", "user.", "user_agent.", "source.", "cloud.", "client.", "service.", "@timestamp"];
+    const OBJECT: &[&str] = &["modwatch.params", "modwatch.response", "aws.cloudtrail.flattened."];
+    field != EVERY_VALUE
+        && (OBJECT.iter().any(|p| field.starts_with(p))
+            || !(field.starts_with("modwatch.") || SCALAR.iter().any(|p| field.starts_with(p))))
+}
+
 /// The same test on each target field: any of them (`negated`: none of them).
 fn on_targets(targets: &[Target], leaf: impl Fn(FieldPath) -> Leaf, negated: bool) -> Expr {
-    let leaves: Vec<Expr> = targets.iter().filter(|t| !t.segment).map(|t| Expr::Leaf(leaf(FieldPath::new(t.field.as_str())))).collect();
+    let leaves: Vec<Expr> =
+        targets.iter().filter(|t| !t.segment).map(|t| Expr::Leaf(leaf(FieldPath::new(t.field.as_str())))).collect();
     if negated { Expr::all(leaves) } else { Expr::any(leaves) }
 }
 
@@ -543,7 +647,11 @@ fn segment_fixup(e: Expr, targets: &[Target], variants: &[Vec<Tok>], fold: bool)
                 Wildcard::new(&toks, fold)
             })
             .collect();
-        parts.push(Expr::Leaf(Leaf { field: FieldPath::new(t.field.as_str()), test: Test::Wildcard(patterns), negated: false }));
+        parts.push(Expr::Leaf(Leaf {
+            field: FieldPath::new(t.field.as_str()),
+            test: Test::Wildcard(patterns),
+            negated: false,
+        }));
     }
     Expr::any(parts)
 }
@@ -630,7 +738,8 @@ fn technique_of(tags: &[String]) -> (Option<String>, Option<String>) {
         .map(|rest| format!("T{rest}"))
         .collect();
     let sub = ids.iter().find(|i| i.contains('.')).cloned();
-    let technique = sub.as_deref().map(|s| s.split('.').next().unwrap_or(s).to_string()).or_else(|| ids.first().cloned());
+    let technique =
+        sub.as_deref().map(|s| s.split('.').next().unwrap_or(s).to_string()).or_else(|| ids.first().cloned());
     (technique, sub)
 }
 

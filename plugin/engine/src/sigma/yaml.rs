@@ -21,7 +21,10 @@ pub(crate) struct Node {
 pub(crate) enum Kind {
     /// A scalar; `plain` when unquoted (so `null`, `true` and numbers are
     /// read as such).
-    Scalar { text: String, plain: bool },
+    Scalar {
+        text: String,
+        plain: bool,
+    },
     Seq(Vec<Node>),
     /// Key/value pairs in document order.
     Map(Vec<(Node, Node)>),
@@ -195,7 +198,11 @@ impl MarkedEventReceiver for Builder {
             }
             Event::Alias(id) => {
                 let node = self.anchors.iter().rev().find(|(a, _)| *a == id).map(|(_, n)| n.clone());
-                self.push(node.unwrap_or(Node { kind: Kind::Scalar { text: String::new(), plain: true }, line, column }));
+                self.push(node.unwrap_or(Node {
+                    kind: Kind::Scalar { text: String::new(), plain: true },
+                    line,
+                    column,
+                }));
             }
             _ => {}
         }
