@@ -50,7 +50,7 @@ fn compare(builtin: &mut Engine, both: &mut Engine, events: &[String]) -> (f64, 
 
 fn main() {
     let events = modwatch_testkit::r#gen::mix(100_000, 7);
-    let mut builtin = engine(false);
+    let builtin = engine(false);
     let mut both = engine(true);
     println!("rules: built-in {}, built-in + Sigma pack {}", builtin.rules().len(), both.rules().len());
     println!("rules the prefilter cannot rule out: {:?}", both.rules().unfiltered());

@@ -525,7 +525,7 @@ impl Compiler<'_> {
             };
             return Some(on_targets(
                 targets,
-                |f| Leaf { field: f, test: Test::Cidr(vec![cidr.clone()]), negated: false },
+                |f| Leaf { field: f, test: Test::Cidr(vec![cidr]), negated: false },
                 false,
             ));
         }
