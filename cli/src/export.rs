@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 
-use crate::{Failure, PackArgs, read_text, usage};
+use crate::{Failure, PackArgs, read_rules, read_text, usage};
 
 /// What to export.
 #[derive(Debug, Subcommand)]
@@ -30,7 +30,7 @@ pub(crate) struct VrlArgs {
 
 pub(crate) fn run(export: &Export) -> Result<(), Failure> {
     let Export::Vrl(args) = export;
-    let rules = read_text(args.pack.rules.as_deref())?;
+    let rules = read_rules(&args.pack.rules)?;
     let config = read_text(args.pack.config.as_deref())?;
     let program = modwatch_vrl::export(rules.as_deref(), args.pack.with_builtin, config.as_deref())
         .map_err(|e| usage(anyhow::anyhow!("{e}")))?;

@@ -73,9 +73,10 @@ struct ScanArgs {
 /// `export vrl` share.
 #[derive(Debug, Args)]
 struct PackArgs {
-    /// A TOML rule pack that replaces the built-in one.
-    #[arg(long, value_name = "FILE")]
-    rules: Option<PathBuf>,
+    /// Rules that replace the built-in pack: a TOML pack, a Sigma rule file
+    /// (`.yml`/`.yaml`), or a directory of them; repeat to mix them.
+    #[arg(long, value_name = "PATH")]
+    rules: Vec<PathBuf>,
     /// With --rules: keep the built-in pack as well.
     #[arg(long, requires = "rules")]
     with_builtin: bool,
@@ -228,7 +229,7 @@ impl EngineArgs {
     /// The engine these options describe, with its saved state loaded.
     fn detector(&self) -> Result<Detector, Failure> {
         let config = read_text(self.pack.config.as_deref())?;
-        let rules = read_text(self.pack.rules.as_deref())?;
+        let rules = read_rules(&self.pack.rules)?;
         // Unset flags leave the config's own keys in charge.
         let options =
             Options { validate: self.validate.then_some(true), builtin_rules: self.pack.with_builtin.then_some(true) };
@@ -241,6 +242,49 @@ impl EngineArgs {
 }
 
 /// The text of a file named on the command line, if one is.
+/// The `--rules` paths as one rule text: a single file as it is, several
+/// files (or a directory's `.toml`, `.yml` and `.yaml` files, by name) each
+/// after a [`modwatch_engine::FILE_MARKER`] line naming it, which the engine
+/// reads as separate files.
+fn read_rules(paths: &[PathBuf]) -> Result<Option<String>, Failure> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let entries =
+                std::fs::read_dir(path).with_context(|| format!("cannot read {}", path.display())).map_err(usage)?;
+            let mut found: Vec<PathBuf> = entries
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "toml" || x == "yml" || x == "yaml"))
+                .collect();
+            found.sort();
+            if found.is_empty() {
+                return Err(usage(anyhow!("{} has no .toml, .yml or .yaml rule files", path.display())));
+            }
+            files.extend(found);
+        } else {
+            files.push(path.clone());
+        }
+    }
+    if let [only] = files.as_slice()
+        && only.extension().is_none_or(|x| x == "toml")
+    {
+        return read_text(Some(only));
+    }
+    let mut text = String::new();
+    for file in &files {
+        let body = read_text(Some(file))?.unwrap_or_default();
+        text.push_str(modwatch_engine::FILE_MARKER);
+        text.push_str(&file.display().to_string().replace('\n', " "));
+        text.push('\n');
+        text.push_str(&body);
+        if !body.ends_with('\n') {
+            text.push('\n');
+        }
+    }
+    Ok((!files.is_empty()).then_some(text))
+}
+
 fn read_text(path: Option<&Path>) -> Result<Option<String>, Failure> {
     path.map(|p| std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display())).map_err(usage))
         .transpose()

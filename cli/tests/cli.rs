@@ -274,3 +274,50 @@ fn pretty_printed_events_and_whitespace_split_as_the_engine_does() {
     let out = modwatch_stdin(&["scan", "--quiet", "-"], b" \n\t\n");
     assert_eq!((out.status.code(), out.stdout.as_slice()), (Some(0), &b""[..]), "{}", show(&out));
 }
+
+#[test]
+fn sigma_files_and_directories_as_rules() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("cli-{}-sigma-rules", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("terminate.yml"),
+        "title: Instances Terminated\nid: 6d6f6477-6174-6368-0000-00000000f001\nlogsource:\n    product: aws\n    service: cloudtrail\ndetection:\n    selection:\n        eventSource: ec2.amazonaws.com\n        eventName: TerminateInstances\n    condition: selection\nlevel: high\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("stop.toml"),
+        "[[rule]]\nid = \"own-stop\"\nname = \"stop\"\nseverity = \"low\"\nquery = 'any where event.action == \"StopInstances\"'\n",
+    )
+    .unwrap();
+    let events = temp_file(
+        "sigma.ndjson",
+        b"{\"eventSource\":\"ec2.amazonaws.com\",\"eventName\":\"TerminateInstances\",\"eventTime\":\"2024-01-01T00:00:00Z\"}\n{\"eventSource\":\"ec2.amazonaws.com\",\"eventName\":\"StopInstances\",\"eventTime\":\"2024-01-01T00:00:00Z\"}\n",
+    );
+    let rules = |args: &[&str]| {
+        let mut all = vec!["scan", "--quiet", "--verdicts"];
+        all.extend_from_slice(args);
+        all.push(events.to_str().unwrap());
+        let out = modwatch(&all);
+        assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+        lines(&out.stdout)
+            .iter()
+            .map(|l| {
+                let v: Value = serde_json::from_slice(l).unwrap();
+                v["matches"].as_array().map(|m| m.iter().map(|m| m["rule_id"].clone()).collect::<Vec<_>>())
+            })
+            .collect::<Vec<_>>()
+    };
+    let yml = dir.join("terminate.yml");
+    let sigma_only = rules(&["--rules", yml.to_str().unwrap()]);
+    assert_eq!(sigma_only[0], Some(vec![Value::from("6d6f6477-6174-6368-0000-00000000f001")]));
+    assert!(sigma_only[1].as_ref().is_none_or(Vec::is_empty), "{sigma_only:?}");
+    let both = rules(&["--rules", dir.to_str().unwrap()]);
+    assert_eq!(both[0], Some(vec![Value::from("6d6f6477-6174-6368-0000-00000000f001")]));
+    assert_eq!(both[1], Some(vec![Value::from("own-stop")]));
+    // A bad rule: the file, the rule and the line.
+    std::fs::write(dir.join("bad.yml"), "title: Bad\nid: bad-rule\nlogsource: {product: aws, service: cloudtrail}\ndetection:\n    sel:\n        eventName|nope: x\n    condition: sel\n").unwrap();
+    let out = modwatch(&["scan", "--quiet", "--rules", dir.to_str().unwrap(), events.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("bad.yml") && stderr.contains("\"bad-rule\" at 6:9"), "{stderr}");
+}

@@ -318,9 +318,16 @@ fn judge(
             continue;
         }
         let entry = facts.op.as_deref().and_then(|op| rules.operation(op));
-        let category =
-            rule.category.clone().or_else(|| entry.map(|e| e.category.clone())).unwrap_or_else(|| "MODIFY".into());
-        let points = rule.points.unwrap_or_else(|| config.points_of(&category));
+        // A Sigma rule on an operation the catalogue does not know: its own
+        // category, with points from its level.
+        let sigma_own = rule.sigma.as_ref().filter(|_| rule.category.is_none() && entry.is_none());
+        let category = rule
+            .category
+            .clone()
+            .or_else(|| entry.map(|e| e.category.clone()))
+            .or_else(|| sigma_own.map(|_| crate::sigma::CATEGORY.to_string()))
+            .unwrap_or_else(|| "MODIFY".into());
+        let points = rule.points.or_else(|| sigma_own.map(|m| m.points)).unwrap_or_else(|| config.points_of(&category));
         // A sub-technique belongs to its technique: a share rule filed under
         // T1537 does not carry the catalogue's T1578.001.
         let subtechnique = rule
@@ -396,7 +403,13 @@ fn judge(
         );
         verdict.score = Some(score);
     }
-    let tags = want_tags.then(|| tag::tags(&verdict, best_rule.severity.number(), &best_rule.ruleset, config));
+    let tags = want_tags.then(|| {
+        let mut tags = tag::tags(&verdict, best_rule.severity.number(), &best_rule.ruleset, config);
+        if let Some(meta) = &best_rule.sigma {
+            crate::sigma::decorate(&mut tags, &best_rule.id, meta);
+        }
+        tags
+    });
     (verdict, tags)
 }
 

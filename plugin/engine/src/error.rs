@@ -42,6 +42,9 @@ pub enum ErrorKind {
     DuplicateRuleId,
     /// A regular expression or wildcard in a query is invalid or too large.
     PatternInvalid,
+    /// A rule loads but cannot run here (a Sigma rule for a logsource
+    /// modwatch does not read): a warning, never a refusal.
+    RuleUnsupported,
 
     // 3xx: configuration.
     /// The config is not a JSON object.
@@ -73,6 +76,7 @@ impl ErrorKind {
             ErrorKind::QueryRejected => 203,
             ErrorKind::DuplicateRuleId => 204,
             ErrorKind::PatternInvalid => 205,
+            ErrorKind::RuleUnsupported => 206,
             ErrorKind::ConfigSyntax => 300,
             ErrorKind::ConfigUnknownKey => 301,
             ErrorKind::ConfigInvalidValue => 302,
@@ -96,6 +100,7 @@ impl ErrorKind {
             ErrorKind::QueryRejected => "query_rejected",
             ErrorKind::DuplicateRuleId => "duplicate_rule_id",
             ErrorKind::PatternInvalid => "pattern_invalid",
+            ErrorKind::RuleUnsupported => "rule_unsupported",
             ErrorKind::ConfigSyntax => "config_syntax",
             ErrorKind::ConfigUnknownKey => "config_unknown_key",
             ErrorKind::ConfigInvalidValue => "config_invalid_value",
@@ -279,6 +284,7 @@ mod tests {
             ErrorKind::QueryRejected,
             ErrorKind::DuplicateRuleId,
             ErrorKind::PatternInvalid,
+            ErrorKind::RuleUnsupported,
             ErrorKind::ConfigSyntax,
             ErrorKind::ConfigUnknownKey,
             ErrorKind::ConfigInvalidValue,

@@ -58,7 +58,7 @@ impl Severity {
     }
 
     /// Elastic's default risk score for the level.
-    fn risk_score(self) -> u32 {
+    pub(crate) fn risk_score(self) -> u32 {
         match self {
             Severity::Low => 21,
             Severity::Medium => 47,
@@ -93,6 +93,8 @@ pub(crate) struct Rule {
     /// The pack line and column of the rule's `id = …`, for errors about
     /// the rule as a whole (a duplicate id).
     pub(crate) id_at: (u32, u32),
+    /// A rule loaded from Sigma: its metadata.
+    pub(crate) sigma: Option<Box<crate::sigma::Meta>>,
 }
 
 /// How a rule reads the number of resources a bulk call affects.
@@ -132,6 +134,7 @@ pub struct RuleSet {
     pub(crate) rules: Vec<Rule>,
     catalogue: Vec<Operation>,
     pub(crate) prefilter: Prefilter,
+    warnings: Vec<Error>,
 }
 
 impl Default for RuleSet {
@@ -154,8 +157,24 @@ impl RuleSet {
                 load_pack(text, BUILTIN_RULESET, file, &mut rules, &mut catalogue, &mut errors);
             }
         }
+        let mut warnings = Vec::new();
         if let Some(text) = pack {
-            load_pack(text, "custom", "rule pack", &mut rules, &mut catalogue, &mut errors);
+            let mut sigma_sources = Vec::new();
+            for (file, section) in files(text) {
+                if is_sigma_file(file, section) {
+                    sigma_sources.push(crate::sigma::Source { file, text: section });
+                } else {
+                    load_pack(section, "custom", file, &mut rules, &mut catalogue, &mut errors);
+                }
+            }
+            if !sigma_sources.is_empty() {
+                // Sigma matches take their category from the operation
+                // catalogue, built-in rules or not.
+                if !with_builtin && let Some((file, text)) = BUILTIN.iter().find(|(f, _)| *f == "operations.toml") {
+                    load_pack(text, BUILTIN_RULESET, file, &mut rules, &mut catalogue, &mut errors);
+                }
+                crate::sigma::load(&sigma_sources, &mut rules, &mut errors, &mut warnings);
+            }
         }
         let mut seen = std::collections::HashSet::new();
         for rule in &rules {
@@ -171,7 +190,18 @@ impl RuleSet {
                 ));
             }
         }
-        if errors.is_empty() { Ok(RuleSet::from_parts(rules, catalogue)) } else { Err(Errors(errors)) }
+        if !errors.is_empty() {
+            return Err(Errors(errors));
+        }
+        let mut set = RuleSet::from_parts(rules, catalogue);
+        set.warnings = warnings;
+        Ok(set)
+    }
+
+    /// What loaded but will not run as written (a Sigma rule whose
+    /// logsource modwatch does not read), for the host to show.
+    pub fn warnings(&self) -> &[Error] {
+        &self.warnings
     }
 
     /// The files of the built-in pack, `(file name, TOML text)`, in load
@@ -189,7 +219,7 @@ impl RuleSet {
         let clauses: Vec<Vec<Vec<Needle>>> =
             rules.iter().map(|r| r.query.required_literals(&prefilter_needle)).collect();
         let prefilter = Prefilter::new(&clauses, OPERATION_KEYS);
-        RuleSet { rules, catalogue, prefilter }
+        RuleSet { rules, catalogue, prefilter, warnings: Vec::new() }
     }
 
     /// Number of rules.
@@ -236,6 +266,48 @@ impl RuleSet {
     pub(crate) fn operation(&self, op: &str) -> Option<&Operation> {
         self.catalogue.iter().find(|o| o.pattern.matches(op))
     }
+}
+
+/// The line that starts each file of a rule text made of several files
+/// (how a host passes several `--rules` files through one string; TOML and
+/// YAML both read it as a comment).
+pub const FILE_MARKER: &str = "# modwatch-file: ";
+
+/// The files of a rule text, `(name, text)`: the whole text as `rule pack`,
+/// or the parts after each [`FILE_MARKER`] line.
+fn files(text: &str) -> Vec<(&str, &str)> {
+    let mut out = Vec::new();
+    let (mut name, mut start, mut offset) = (None, 0, 0);
+    for line in text.split_inclusive('\n') {
+        if let Some(rest) = line.strip_prefix(FILE_MARKER) {
+            let part = &text[start..offset];
+            if name.is_some() || !part.trim().is_empty() {
+                out.push((name.unwrap_or("rule pack"), part));
+            }
+            name = Some(rest.trim_end());
+            start = offset + line.len();
+        }
+        offset += line.len();
+    }
+    out.push((name.unwrap_or("rule pack"), &text[start..]));
+    out
+}
+
+/// Whether a file of a rule text is Sigma YAML: by its extension, else by
+/// its content (no TOML table header, and a Sigma top-level key).
+fn is_sigma_file(name: &str, text: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    if lower.ends_with(".yml") || lower.ends_with(".yaml") {
+        return true;
+    }
+    if lower.ends_with(".toml") {
+        return false;
+    }
+    let toml = text.lines().any(|l| {
+        let l = l.trim_start();
+        l.starts_with("[[rule]]") || l.starts_with("[[operation]]") || l.starts_with("[[rule.")
+    });
+    !toml && crate::sigma::is_sigma(text)
 }
 
 #[derive(Deserialize)]
@@ -521,6 +593,7 @@ fn compile_rule(
         bulk: path(def.bulk).map(Bulk::Count).or_else(|| path(def.bulk_sum).map(Bulk::Sum)),
         examples,
         id_at: (rule_line, 1),
+        sigma: None,
     })
 }
 

@@ -14,3 +14,4 @@ mod fuzz_regressions;
 mod hostile;
 mod properties;
 mod rules;
+mod sigma;

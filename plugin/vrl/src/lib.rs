@@ -575,5 +575,8 @@ fn leaf(n: usize, test: &ValueTest) -> String {
                 "_s = string(_x) ?? \"\"; _len = strlen(_s) + length(parse_regex_all(_s, r'[\\x{{10000}}-\\x{{10FFFF}}]') ?? []); {len} {op} {num}"
             ))
         }
+        // A field-to-field comparison (Sigma's `fieldref`) is not translated:
+        // the leaf matches nothing in VRL (docs/sigma.md).
+        ValueTest::FieldRef(_) => "false".to_string(),
     }
 }

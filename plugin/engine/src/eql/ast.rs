@@ -95,6 +95,9 @@ pub(crate) enum Test {
     Cidr(Vec<Cidr>),
     /// `length(f) <op> n`, evaluated per value like Elasticsearch's script.
     Length(Cmp, NumLit),
+    /// Equal (as text, ASCII case-insensitively) to some value of the other
+    /// field: Sigma's `fieldref`. EQL has no such test.
+    FieldRef(FieldPath),
 }
 
 /// A comparison operator, as `value <op> literal`.

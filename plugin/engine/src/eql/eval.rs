@@ -26,6 +26,11 @@ impl Expr {
 impl Leaf {
     /// Some value passes the test (or, negated, none does).
     pub(crate) fn eval(&self, doc: &dyn Document) -> bool {
+        if let Test::FieldRef(other) = &self.test {
+            let same = doc
+                .any_value(&self.field, &mut |v| doc.any_value(other, &mut |w| text(v).eq_ignore_ascii_case(text(w))));
+            return same != self.negated;
+        }
         doc.any_value(&self.field, &mut |v| self.test.passes(v)) != self.negated
     }
 }
@@ -109,6 +114,8 @@ impl Test {
                 matches!(v, Scalar::Str(s) if ranges.iter().any(|r| r.contains(s)))
             }
             Test::Length(op, n) => length(v, *op, n),
+            // Needs the document: `Leaf::eval` decides it.
+            Test::FieldRef(_) => false,
         }
     }
 }

@@ -36,6 +36,7 @@ fn leaf(l: &Leaf) -> Condition {
         Test::Range(op, lit) => ValueTest::Range(compare(*op), literal(lit)),
         Test::Cidr(ranges) => ValueTest::Cidr(ranges.iter().map(|r| r.ipv6_text()).collect()),
         Test::Length(op, n) => ValueTest::Length(compare(*op), number(n)),
+        Test::FieldRef(other) => ValueTest::FieldRef(other.dotted.clone()),
     };
     Condition::Leaf { field: l.field.dotted.clone(), negated: l.negated, test }
 }
@@ -107,6 +108,9 @@ pub enum ValueTest {
     Cidr(Vec<String>),
     /// The length of the value's text in UTF-16 units, compared.
     Length(Compare, Literal),
+    /// The value's text equals (ASCII case-insensitively) the text of some
+    /// value of this other field (Sigma's `fieldref`).
+    FieldRef(String),
 }
 
 /// A comparison operator, `value <op> literal`.

@@ -27,11 +27,11 @@ mod pattern;
 mod regexp;
 
 use crate::error::{Error, ErrorKind, Location};
-use ast::{Expr, Leaf, Lit, Test};
+pub(crate) use ast::{Cmp, Expr, Leaf, Lit, NumLit, Test};
 pub(crate) use cidr::Cidr;
 use lexer::Pos;
 pub(crate) use literals::NeedleText;
-pub(crate) use pattern::{Syntax, Wildcard};
+pub(crate) use pattern::{Syntax, Tok, Wildcard};
 
 /// The field `<category> where` filters on (Elasticsearch's default
 /// `event_category_field`).
@@ -96,6 +96,11 @@ impl Query {
             negated: false,
         });
         Ok(Query { category, cond: parsed.cond })
+    }
+
+    /// A query of a condition compiled elsewhere (a Sigma rule's detection).
+    pub(crate) fn from_condition(cond: Expr) -> Query {
+        Query { category: None, cond }
     }
 
     /// Elastic's truth value for this document.

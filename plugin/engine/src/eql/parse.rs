@@ -762,6 +762,7 @@ mod tests {
                     Test::Range(op, lit) => format!("{op:?}{lit:?}"),
                     Test::Cidr(c) => format!("cidr{}", c.len()),
                     Test::Length(op, n) => format!("len{op:?}{}", n.text),
+                    Test::FieldRef(f) => format!("ref:{}", f.dotted),
                 };
                 format!("{}{}:{test}", if l.negated { "!" } else { "" }, l.field.dotted)
             }

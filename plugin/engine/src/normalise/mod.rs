@@ -271,6 +271,10 @@ fn strip_segment<'n>(name: &'n str, prefix: &str) -> Option<&'n str> {
 /// depth, keys that themselves contain dots are found, null and "" are
 /// missing. Recursion is bounded by the event's checked depth.
 pub(crate) fn walk(node: &Value, path: &str, visit: &mut dyn FnMut(Scalar<'_>) -> bool) -> bool {
+    // `**`: every scalar at or below the node (Sigma keyword searches).
+    if path == "**" {
+        return every_value(node, visit);
+    }
     match node {
         Value::Array(items) => items.iter().any(|item| walk(item, path, visit)),
         Value::Object(map) => {
@@ -290,6 +294,15 @@ pub(crate) fn walk(node: &Value, path: &str, visit: &mut dyn FnMut(Scalar<'_>) -
         Value::String(s) => !s.is_empty() && visit(Scalar::Str(s)),
         Value::Number(n) => visit(Scalar::Num(n)),
         Value::Bool(b) => visit(Scalar::Bool(*b)),
+    }
+}
+
+/// Visits every scalar at or below `node` (object values, not keys).
+fn every_value(node: &Value, visit: &mut dyn FnMut(Scalar<'_>) -> bool) -> bool {
+    match node {
+        Value::Array(items) => items.iter().any(|item| every_value(item, visit)),
+        Value::Object(map) => map.values().any(|v| every_value(v, visit)),
+        _ => walk(node, "", visit),
     }
 }
 
