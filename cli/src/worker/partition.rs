@@ -146,6 +146,8 @@ struct Owned {
     checkpoint_revision: u64,
     since_checkpoint: u64,
     checkpointed: Instant,
+    /// Events scored again since the take-over, their outputs stored already.
+    replayed: u64,
     subject_out: String,
 }
 
@@ -153,9 +155,12 @@ async fn own(shared: &Shared, k: u32, mut lease: Lease, stop: &mut watch::Receiv
     let label = PartitionLabel { partition: k };
     let taken = Instant::now();
     let mut owned = take(shared, k).await?;
-    let start_seq = owned.seq;
+    eprintln!(
+        "modwatch worker {}: took partition {k}: checkpoint at sequence {}, outputs stored up to sequence {}",
+        shared.name, owned.seq, owned.published
+    );
     let mut consumer = consumer(shared, k, owned.seq).await?;
-    let mut recovered = false;
+    let mut recovering = true;
     let mut backoff = Duration::from_millis(100);
     loop {
         if *stop.borrow() {
@@ -167,24 +172,28 @@ async fn own(shared: &Shared, k: u32, mut lease: Lease, stop: &mut watch::Receiv
             return Ok(Stop::Lost);
         }
         match step(shared, &mut owned, &consumer, stop).await {
-            Ok(done) => {
+            Ok(scored) => {
                 backoff = Duration::from_millis(100);
-                if !recovered && owned.seq >= owned.published {
-                    recovered = true;
+                if recovering && (owned.seq >= owned.published || scored == 0) {
+                    recovering = false;
+                    let secs = taken.elapsed().as_secs_f64();
                     eprintln!(
-                        "modwatch worker {}: partition {k} caught up after {:.3} s (resumed after sequence {start_seq})",
-                        shared.name,
-                        taken.elapsed().as_secs_f64()
+                        "modwatch worker {}: partition {k}: caught up in {secs:.3} s, {} events replayed",
+                        shared.name, owned.replayed
                     );
-                    shared.metrics.recovery_seconds.get_or_create(&label).set(taken.elapsed().as_secs_f64());
-                }
-                if done == 0 && !recovered {
-                    recovered = true;
+                    shared.metrics.recovery_seconds.get_or_create(&label).set(secs);
                 }
                 let due = owned.since_checkpoint >= shared.settings.checkpoint_events
                     || (owned.since_checkpoint > 0 && owned.checkpointed.elapsed() >= shared.settings.checkpoint_every());
                 if due && !checkpoint(shared, &mut owned).await? {
                     return Ok(Stop::Lost);
+                }
+                if scored == 0 {
+                    // Nothing waiting: look again shortly.
+                    tokio::select! {
+                        () = tokio::time::sleep(Duration::from_millis(50)) => {}
+                        _ = stop.changed() => {}
+                    }
                 }
             }
             Err(e) => {
@@ -218,6 +227,7 @@ async fn take(shared: &Shared, k: u32) -> anyhow::Result<Owned> {
         checkpoint_revision: 0,
         since_checkpoint: 0,
         checkpointed: Instant::now(),
+        replayed: 0,
         subject_out: format!("{}.{k}", shared.settings.output_prefix),
     };
     if let Some(entry) = entry.filter(|e| e.operation == kv::Operation::Put) {
@@ -335,6 +345,7 @@ async fn step(
         let matched = result.verdicts.iter().any(|v| v.status == Status::Match);
         shared.metrics.alerts.get_or_create(&label).inc_by(alerts as u64);
         if *seq <= owned.published {
+            owned.replayed += 1;
             shared.metrics.replayed.get_or_create(&label).inc();
             continue;
         }
