@@ -295,7 +295,12 @@ async fn wait_for(js: &jetstream::Context, n: u64, workers: &[&Worker]) {
     let deadline = Instant::now() + Duration::from_secs(120);
     while output_count(js).await < n {
         let logs: Vec<String> = workers.iter().map(|w| w.log()).collect();
-        assert!(Instant::now() < deadline, "{} of {n} outputs; worker logs:\n{}", output_count(js).await, logs.join("\n"));
+        assert!(
+            Instant::now() < deadline,
+            "{} of {n} outputs; worker logs:\n{}",
+            output_count(js).await,
+            logs.join("\n")
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -319,8 +324,10 @@ async fn assert_like_scan(js: &jetstream::Context, dir: &Path) {
         assert!(scan.status.success(), "{}", String::from_utf8_lossy(&scan.stderr));
         let want: Vec<&[u8]> = scan.stdout.split(|b| *b == b'\n').filter(|l| !l.is_empty()).collect();
         let seqs: Vec<u64> = input.iter().map(|m| m.info().unwrap().stream_sequence).collect();
-        let got_seqs: Vec<u64> =
-            output.iter().map(|m| m.headers.as_ref().unwrap().get("Modwatch-Seq").unwrap().as_str().parse().unwrap()).collect();
+        let got_seqs: Vec<u64> = output
+            .iter()
+            .map(|m| m.headers.as_ref().unwrap().get("Modwatch-Seq").unwrap().as_str().parse().unwrap())
+            .collect();
         assert_eq!(got_seqs, seqs, "partition {k}: every input once, in order");
         assert_eq!(output.len(), want.len(), "partition {k}");
         for (i, (got, want)) in output.iter().zip(&want).enumerate() {
@@ -339,7 +346,9 @@ async fn assert_like_scan(js: &jetstream::Context, dir: &Path) {
 
 fn by_partition_lists(workers: usize) -> Vec<String> {
     (0..workers)
-        .map(|w| (0..PARTITIONS).filter(|k| *k as usize % workers == w).map(|k| k.to_string()).collect::<Vec<_>>().join(","))
+        .map(|w| {
+            (0..PARTITIONS).filter(|k| *k as usize % workers == w).map(|k| k.to_string()).collect::<Vec<_>>().join(",")
+        })
         .collect()
 }
 
@@ -351,8 +360,10 @@ fn scores_like_scan_with(workers: usize) {
         let js = context(&server.url()).await;
         let events = events();
         publish(&js, &events, 1).await;
-        let procs: Vec<Worker> =
-            by_partition_lists(workers).iter().map(|p| Worker::start(&server.url(), &config, &["--partitions", p])).collect();
+        let procs: Vec<Worker> = by_partition_lists(workers)
+            .iter()
+            .map(|p| Worker::start(&server.url(), &config, &["--partitions", p]))
+            .collect();
         wait_for(&js, events.len() as u64, &procs.iter().collect::<Vec<_>>()).await;
         assert_like_scan(&js, &dir.0).await;
         for w in procs {

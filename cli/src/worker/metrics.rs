@@ -75,8 +75,16 @@ impl Metrics {
             "From taking the partition to scoring past what was published before",
             self.recovery_seconds.clone(),
         );
-        registry.register("checkpoint_seconds", "Time to export and store a checkpoint", self.checkpoint_seconds.clone());
-        registry.register("refused_checkpoints", "Checkpoints refused as corrupt or foreign", self.refused_checkpoints.clone());
+        registry.register(
+            "checkpoint_seconds",
+            "Time to export and store a checkpoint",
+            self.checkpoint_seconds.clone(),
+        );
+        registry.register(
+            "refused_checkpoints",
+            "Checkpoints refused as corrupt or foreign",
+            self.refused_checkpoints.clone(),
+        );
         let mut text = String::new();
         // Writing to a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut text, &registry);

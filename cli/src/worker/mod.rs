@@ -127,10 +127,9 @@ async fn run(
         .await
         .with_context(|| format!("cannot connect to {}", settings.nats))?;
     let js = jetstream::new(client.clone());
-    let (input, output, checkpoints, leases) =
-        tokio::time::timeout(Duration::from_secs(30), prepare(&js, &settings))
-            .await
-            .map_err(|_| anyhow!("JetStream at {} did not answer within 30 s", settings.nats))??;
+    let (input, output, checkpoints, leases) = tokio::time::timeout(Duration::from_secs(30), prepare(&js, &settings))
+        .await
+        .map_err(|_| anyhow!("JetStream at {} did not answer within 30 s", settings.nats))??;
     let shared = Arc::new(Shared {
         name,
         config,
@@ -160,7 +159,12 @@ async fn run(
         .into_iter()
         .map(|k| tokio::spawn(partition::run(Arc::clone(&shared), k, stop_rx.clone())))
         .collect();
-    eprintln!("modwatch worker {}: scoring partitions {:?} from {}", shared.name, shared.settings.wanted(), shared.settings.nats);
+    eprintln!(
+        "modwatch worker {}: scoring partitions {:?} from {}",
+        shared.name,
+        shared.settings.wanted(),
+        shared.settings.nats
+    );
     shutdown_signal().await?;
     eprintln!("modwatch worker {}: shutting down: finishing in-flight batches, checkpointing", shared.name);
     let _ = stop_tx.send(true);

@@ -184,7 +184,8 @@ async fn own(shared: &Shared, k: u32, mut lease: Lease, stop: &mut watch::Receiv
                     shared.metrics.recovery_seconds.get_or_create(&label).set(secs);
                 }
                 let due = owned.since_checkpoint >= shared.settings.checkpoint_events
-                    || (owned.since_checkpoint > 0 && owned.checkpointed.elapsed() >= shared.settings.checkpoint_every());
+                    || (owned.since_checkpoint > 0
+                        && owned.checkpointed.elapsed() >= shared.settings.checkpoint_every());
                 if due && !checkpoint(shared, &mut owned).await? {
                     return Ok(Stop::Lost);
                 }
@@ -423,11 +424,11 @@ async fn checkpoint(shared: &Shared, owned: &mut Owned) -> anyhow::Result<bool> 
             _ => Some(anyhow!("writing the checkpoint: {e}")),
         })
     } else {
-        shared.checkpoints.update(&key, Bytes::from(value), owned.checkpoint_revision).await.map_err(|e| match e
-            .kind()
-        {
-            UpdateErrorKind::WrongLastRevision => None,
-            _ => Some(anyhow!("writing the checkpoint: {e}")),
+        shared.checkpoints.update(&key, Bytes::from(value), owned.checkpoint_revision).await.map_err(|e| {
+            match e.kind() {
+                UpdateErrorKind::WrongLastRevision => None,
+                _ => Some(anyhow!("writing the checkpoint: {e}")),
+            }
         })
     };
     match written {
