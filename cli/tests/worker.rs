@@ -409,3 +409,46 @@ fn a_killed_worker_resumes_from_its_checkpoint() {
         assert!(second.terminate());
     });
 }
+
+/// A 3-node cluster with R3 streams and buckets: one server killed with
+/// SIGKILL mid-stream loses nothing and duplicates nothing.
+#[test]
+fn a_killed_server_in_a_three_node_cluster_loses_nothing() {
+    let routes: Vec<u16> = (0..3).map(|_| free_port()).collect();
+    let mut servers: Vec<Server> = (0..3).map(|i| Server::start(Some((i, &routes)))).collect();
+    let urls = servers.iter().map(Server::url).collect::<Vec<_>>().join(",");
+    let dir = Scratch::new("worker");
+    let config = config(&dir.0, serde_json::json!({ "batch": 8, "replicas": 3 }));
+    runtime().block_on(async {
+        let js = jetstream::new(async_nats::connect(urls.as_str()).await.unwrap());
+        // The cluster elects its JetStream leader after the routes are up.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while js.query_account().await.is_err() {
+            assert!(Instant::now() < deadline, "the cluster did not elect a JetStream leader");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let events = events();
+        let mut created = false;
+        while !created {
+            created = js
+                .get_or_create_stream(stream::Config {
+                    name: "MODWATCH_IN".into(),
+                    subjects: vec!["modwatch.p.>".into()],
+                    num_replicas: 3,
+                    ..Default::default()
+                })
+                .await
+                .is_ok();
+            assert!(Instant::now() < deadline, "cannot create the R3 stream");
+        }
+        publish(&js, &events, 3).await;
+        let worker = Worker::start(&urls, &config, &[]);
+        wait_for(&js, events.len() as u64 / 3, &[&worker]).await;
+        servers[1].kill();
+        let at_kill = output_count(&js).await;
+        assert!(at_kill < events.len() as u64, "killed mid-stream ({at_kill} of {})", events.len());
+        wait_for(&js, events.len() as u64, &[&worker]).await;
+        assert_like_scan(&js, &dir.0).await;
+        assert!(worker.terminate());
+    });
+}
