@@ -123,7 +123,7 @@ async fn run(
     let client = async_nats::ConnectOptions::new()
         .name(format!("modwatch-worker {name}"))
         .retry_on_initial_connect()
-        .connect(settings.nats.as_str())
+        .connect(settings.nats.split(',').map(str::trim).collect::<Vec<_>>())
         .await
         .with_context(|| format!("cannot connect to {}", settings.nats))?;
     let js = jetstream::new(client.clone());
@@ -199,28 +199,31 @@ async fn prepare(
         })
         .await
         .with_context(|| format!("the output stream {}", s.output_stream))?;
-    let bucket = |name: &str, max_age: Duration| kv::Config {
-        bucket: name.to_string(),
-        history: 1,
-        max_age,
-        num_replicas: s.replicas,
-        ..Default::default()
-    };
-    let checkpoints = match js.get_key_value(&s.checkpoint_bucket).await {
-        Ok(store) => store,
-        Err(_) => js
-            .create_key_value(bucket(&s.checkpoint_bucket, Duration::ZERO))
-            .await
-            .with_context(|| format!("the checkpoint bucket {}", s.checkpoint_bucket))?,
-    };
-    let leases = match js.get_key_value(&s.lease_bucket).await {
-        Ok(store) => store,
-        Err(_) => js
-            .create_key_value(bucket(&s.lease_bucket, s.lease()))
-            .await
-            .with_context(|| format!("the lease bucket {}", s.lease_bucket))?,
-    };
+    let checkpoints = bucket(js, &s.checkpoint_bucket, Duration::ZERO, s.replicas).await?;
+    let leases = bucket(js, &s.lease_bucket, s.lease(), s.replicas).await?;
     Ok((input, output, checkpoints, leases))
+}
+
+/// A key-value bucket, made if missing. Made as its stream (what a bucket
+/// is: `KV_<name>` on `$KV.<name>.>`, one message per key), because the
+/// client's own `create_key_value` first reads the account's info, which it
+/// cannot parse from a 2.9 server.
+async fn bucket(js: &jetstream::Context, name: &str, max_age: Duration, replicas: usize) -> anyhow::Result<kv::Store> {
+    js.get_or_create_stream(stream::Config {
+        name: format!("KV_{name}"),
+        subjects: vec![format!("$KV.{name}.>")],
+        max_messages_per_subject: 1,
+        max_age,
+        allow_rollup: true,
+        deny_delete: true,
+        allow_direct: true,
+        discard: stream::DiscardPolicy::New,
+        num_replicas: replicas,
+        ..Default::default()
+    })
+    .await
+    .with_context(|| format!("the key-value bucket {name}"))?;
+    js.get_key_value(name).await.with_context(|| format!("the key-value bucket {name}"))
 }
 
 fn hostname() -> String {
