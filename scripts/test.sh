@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: installs the tools the tests
-# need (the Rust toolchain and wasm target come from rust-toolchain.toml),
+# need (nats-server; the Rust toolchain and wasm target come from rust-toolchain.toml),
 # then runs `just test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,5 +19,8 @@ rustup show active-toolchain >/dev/null
 toolchain=$(sed -n 's/^channel = "\(.*\)"/\1/p' rust-toolchain.toml)
 rustup target add --toolchain "$toolchain" wasm32-unknown-unknown
 rustup component add --toolchain "$toolchain" rustfmt clippy
+
+# nats-server for the `modwatch worker` tests (cli/tests/worker.rs).
+bash scripts/setup-nats.sh
 
 exec just test

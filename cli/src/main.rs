@@ -4,6 +4,7 @@
 
 mod export;
 mod serve;
+mod worker;
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, IsTerminal, Read, Write};
@@ -42,6 +43,10 @@ enum Command {
     /// program for Vector's `remap` transform).
     #[command(subcommand)]
     Export(export::Export),
+    /// Scores partitions of a NATS JetStream stream: every event of a
+    /// principal in one place, in stream order, the scoring state
+    /// checkpointed to a key-value bucket (see docs/scale.md).
+    Worker(worker::WorkerArgs),
     /// Writes the embedded WebAssembly component (for jco, wasmtime, tests).
     Component {
         /// Where to write it.
@@ -124,6 +129,7 @@ fn main() -> ExitCode {
         Some(Command::Scan(args)) => scan(&args),
         Some(Command::Serve(args)) => serve::serve(&args),
         Some(Command::Export(what)) => export::run(&what),
+        Some(Command::Worker(args)) => worker::worker(&args),
         Some(Command::Component { out }) => std::fs::write(&out, modwatch::COMPONENT)
             .with_context(|| format!("cannot write {}", out.display()))
             .map_err(usage),

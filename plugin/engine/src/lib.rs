@@ -27,4 +27,4 @@ pub use engine::{Engine, Output, Stats, Tagged};
 pub use error::{Error, ErrorKind, Errors, LoadError, Location};
 pub use rules::{Example, FILE_MARKER, RuleSet};
 pub use score::{Alert, Score};
-pub use verdict::{EventError, Format, Outcome, Principal, RuleMatch, Status, Verdict};
+pub use verdict::{EventError, Format, Outcome, Principal, RuleMatch, Status, Verdict, partition_token};

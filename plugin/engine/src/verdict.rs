@@ -219,6 +219,12 @@ impl Verdict {
         self.key.as_deref()
     }
 
+    /// The partition token of [`Verdict::principal_key`]: see
+    /// [`partition_token`].
+    pub fn partition_token(&self) -> Option<String> {
+        self.principal_key().map(partition_token)
+    }
+
     pub(crate) fn error(err: &crate::Error) -> Verdict {
         Verdict {
             error: Some(EventError {
@@ -239,5 +245,30 @@ impl Verdict {
     pub fn to_json(&self) -> String {
         // A Verdict has only strings, numbers and enums: serialisation cannot fail.
         serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// A principal key as one subject-safe token (16 lowercase hex digits, the
+/// 64-bit FNV-1a hash of the key's bytes), stable across versions, builds and
+/// platforms. A shipper publishes an event to a subject ending in its
+/// principal's token and the message broker maps the token to a partition
+/// (NATS `{{partition(n,1)}}`), so every event of a principal reaches the one
+/// worker that scores it.
+pub fn partition_token(principal_key: &str) -> String {
+    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    let hash = principal_key.bytes().fold(OFFSET, |h, b| (h ^ u64::from(b)).wrapping_mul(PRIME));
+    format!("{hash:016x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::partition_token;
+
+    #[test]
+    fn partition_token_is_fnv1a_64() {
+        assert_eq!(partition_token(""), "cbf29ce484222325");
+        assert_eq!(partition_token("a"), "af63dc4c8601ec8c");
+        assert_eq!(partition_token("foobar"), "85944171f73967e8");
     }
 }

@@ -1,0 +1,412 @@
+//! `modwatch worker` against real `nats-server` processes on loopback (the
+//! Debian package, installed by `scripts/setup-nats.sh`).
+//!
+//! Every test publishes a mixed stream of many principals the way a shipper
+//! does (to `modwatch.in.<partition token>`, which the server's subject
+//! mapping turns into a partition), lets workers score it, and compares each
+//! partition's output stream, in order, with `modwatch scan` of that
+//! partition's input events: the same bytes, line for line, no event
+//! missing, none twice.
+
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used, reason = "tests fail by panicking")]
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream::{self, consumer, stream};
+use futures::StreamExt;
+use modwatch::Detector;
+use modwatch_testkit::corpus;
+
+/// Partitions of the subject mapping in every test.
+const PARTITIONS: u32 = 4;
+
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap())
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A scratch directory, removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(what: &str) -> Scratch {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "modwatch-{what}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// One `nats-server` with JetStream, on loopback; killed when dropped.
+struct Server {
+    child: Option<Child>,
+    args: Vec<String>,
+    port: u16,
+    _dir: Scratch,
+}
+
+impl Server {
+    /// A single server, or node `i` of a cluster whose route ports are `routes`.
+    fn start(cluster: Option<(usize, &[u16])>) -> Server {
+        let dir = Scratch::new("nats");
+        let port = free_port();
+        let mut conf = format!(
+            "listen: 127.0.0.1:{port}\n\
+             jetstream {{ store_dir: {:?} }}\n\
+             mappings {{ \"modwatch.in.*\": \"modwatch.p.{{{{partition({PARTITIONS},1)}}}}.{{{{wildcard(1)}}}}\" }}\n",
+            dir.0.join("js")
+        );
+        if let Some((i, routes)) = cluster {
+            let others: Vec<String> = routes.iter().map(|p| format!("nats-route://127.0.0.1:{p}")).collect();
+            conf += &format!(
+                "server_name: n{i}\ncluster {{ name: modwatch, listen: 127.0.0.1:{}, routes: [{}] }}\n",
+                routes[i],
+                others.join(", ")
+            );
+        }
+        let path = dir.0.join("nats.conf");
+        std::fs::write(&path, conf).unwrap();
+        let args = vec!["-c".to_string(), path.display().to_string()];
+        let mut server = Server { child: None, args, port, _dir: dir };
+        server.spawn();
+        server
+    }
+
+    fn spawn(&mut self) {
+        let child = Command::new("nats-server")
+            .args(&self.args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start nats-server ({e}): run scripts/setup-nats.sh"));
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "nats-server did not listen on {}", self.port);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A `modwatch worker` process; killed (SIGKILL) when dropped.
+struct Worker {
+    child: Child,
+    log: Arc<Mutex<String>>,
+}
+
+impl Worker {
+    fn start(nats: &str, config: &Path, extra: &[&str]) -> Worker {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_modwatch"))
+            .args(["worker", "--nats", nats, "--config"])
+            .arg(config)
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let log = Arc::new(Mutex::new(String::new()));
+        let kept = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                kept.lock().unwrap().push_str(&(line + "\n"));
+            }
+        });
+        Worker { child, log }
+    }
+
+    fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// SIGTERM, then waits; true when it exited with 0.
+    fn terminate(mut self) -> bool {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        self.child.wait().unwrap().success()
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The config file of the workers: the engine's defaults and a `worker`
+/// section.
+fn config(dir: &Path, worker: serde_json::Value) -> PathBuf {
+    let mut section = serde_json::json!({
+        "partition_count": PARTITIONS,
+        "checkpoint_events": 40,
+        "checkpoint_secs": 1.0,
+        "lease_secs": 2.0,
+        "batch": 16,
+    });
+    section.as_object_mut().unwrap().extend(worker.as_object().unwrap().clone());
+    let path = dir.join("modwatch.json");
+    let text = serde_json::to_string_pretty(&serde_json::json!({ "scoring": {}, "worker": section })).unwrap();
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// The events: the scenarios that raise alerts, the corpus and generated
+/// traffic, interleaved, and a line that is not JSON.
+fn events() -> Vec<Vec<u8>> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/scenarios");
+    let mut sources: Vec<Vec<Vec<u8>>> = Vec::new();
+    let mut names: Vec<_> = std::fs::read_dir(&root).unwrap().map(|e| e.unwrap().path()).collect();
+    names.sort();
+    for path in names {
+        let text = std::fs::read_to_string(&path).unwrap();
+        sources.push(text.lines().filter(|l| !l.trim().is_empty()).map(|l| l.as_bytes().to_vec()).collect());
+    }
+    sources.push(corpus::events().into_iter().map(|e| e.event).collect());
+    sources.push(modwatch_testkit::r#gen::mix(600, 13).into_iter().map(String::into_bytes).collect());
+    sources.push(vec![b"not json".to_vec()]);
+    // Round robin: the principals' events interleave as collectors deliver them.
+    let mut out = Vec::new();
+    let mut at = 0;
+    while sources.iter().any(|s| at < s.len()) {
+        for s in &sources {
+            if let Some(e) = s.get(at) {
+                out.push(e.clone());
+            }
+        }
+        at += 1;
+    }
+    // One line each, as shippers publish them.
+    out.into_iter()
+        .map(|e| serde_json::from_slice::<serde_json::Value>(&e).map_or(e, |v| serde_json::to_vec(&v).unwrap()))
+        .collect()
+}
+
+/// The subject a shipper publishes `event` to: its principal's partition
+/// token (an event with no principal adds to no state: any token, here its
+/// own bytes').
+fn subject(detector: &mut Detector, event: &[u8]) -> String {
+    let verdicts = detector.evaluate(event).unwrap();
+    let key = verdicts
+        .iter()
+        .find_map(|v| v.principal.as_ref().map(|p| p.key.clone()))
+        .unwrap_or_else(|| String::from_utf8_lossy(event).into_owned());
+    format!("modwatch.in.{}", modwatch_engine::partition_token(&key))
+}
+
+async fn context(url: &str) -> jetstream::Context {
+    jetstream::new(async_nats::connect(url).await.unwrap())
+}
+
+/// Creates the input stream (as the operator does) and publishes `events`.
+async fn publish(js: &jetstream::Context, events: &[Vec<u8>], replicas: usize) {
+    js.get_or_create_stream(stream::Config {
+        name: "MODWATCH_IN".into(),
+        subjects: vec!["modwatch.p.>".into()],
+        num_replicas: replicas,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let mut detector = Detector::new(None, None).unwrap();
+    let mut acks = Vec::new();
+    for event in events {
+        acks.push(js.publish(subject(&mut detector, event), event.clone().into()).await.unwrap());
+    }
+    for ack in acks {
+        ack.await.unwrap();
+    }
+}
+
+/// Every message of `stream` on `subject`, in order, with its headers.
+async fn read(js: &jetstream::Context, stream: &str, subject: &str) -> Vec<async_nats::jetstream::Message> {
+    let stream = js.get_stream(stream).await.unwrap();
+    let total = stream.get_info().await.unwrap().state.messages;
+    if total == 0 {
+        return Vec::new();
+    }
+    let consumer = stream
+        .create_consumer(consumer::pull::Config { filter_subject: subject.into(), ..Default::default() })
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    loop {
+        let mut batch =
+            consumer.fetch().max_messages(500).expires(Duration::from_millis(300)).messages().await.unwrap();
+        let before = out.len();
+        while let Some(m) = batch.next().await {
+            out.push(m.unwrap());
+        }
+        if out.len() == before {
+            return out;
+        }
+    }
+}
+
+/// Messages in the output stream.
+async fn output_count(js: &jetstream::Context) -> u64 {
+    match js.get_stream("MODWATCH_OUT").await {
+        Ok(mut s) => s.info().await.map(|i| i.state.messages).unwrap_or(0),
+        Err(_) => 0,
+    }
+}
+
+/// Waits until the output stream holds `n` messages.
+async fn wait_for(js: &jetstream::Context, n: u64, workers: &[&Worker]) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while output_count(js).await < n {
+        let logs: Vec<String> = workers.iter().map(|w| w.log()).collect();
+        assert!(
+            Instant::now() < deadline,
+            "{} of {n} outputs; worker logs:\n{}",
+            output_count(js).await,
+            logs.join("\n")
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// `modwatch scan` of each partition's input, against that partition's
+/// output stream: identical, and every input sequence once.
+async fn assert_like_scan(js: &jetstream::Context, dir: &Path) {
+    let mut total = 0;
+    let mut alerts = 0;
+    for k in 0..PARTITIONS {
+        let input = read(js, "MODWATCH_IN", &format!("modwatch.p.{k}.>")).await;
+        let output = read(js, "MODWATCH_OUT", &format!("modwatch.out.{k}")).await;
+        let file = dir.join(format!("p{k}.ndjson"));
+        let mut lines = Vec::new();
+        for m in &input {
+            lines.extend_from_slice(&m.payload);
+            lines.push(b'\n');
+        }
+        std::fs::write(&file, lines).unwrap();
+        let scan = Command::new(env!("CARGO_BIN_EXE_modwatch")).args(["scan", "--quiet"]).arg(&file).output().unwrap();
+        assert!(scan.status.success(), "{}", String::from_utf8_lossy(&scan.stderr));
+        let want: Vec<&[u8]> = scan.stdout.split(|b| *b == b'\n').filter(|l| !l.is_empty()).collect();
+        let seqs: Vec<u64> = input.iter().map(|m| m.info().unwrap().stream_sequence).collect();
+        let got_seqs: Vec<u64> = output
+            .iter()
+            .map(|m| m.headers.as_ref().unwrap().get("Modwatch-Seq").unwrap().as_str().parse().unwrap())
+            .collect();
+        assert_eq!(got_seqs, seqs, "partition {k}: every input once, in order");
+        assert_eq!(output.len(), want.len(), "partition {k}");
+        for (i, (got, want)) in output.iter().zip(&want).enumerate() {
+            assert!(
+                &got.payload[..] == *want,
+                "partition {k}, event {i}:\n  worker: {}\n  scan:   {}",
+                String::from_utf8_lossy(&got.payload),
+                String::from_utf8_lossy(want)
+            );
+        }
+        total += input.len();
+        alerts += want.iter().filter(|l| l.windows(9).any(|w| w == b"\"alert\":{")).count();
+    }
+    assert!(total > 600, "{total} events");
+    eprintln!("{total} events compared with `modwatch scan`, {alerts} alert lines");
+}
+
+fn by_partition_lists(workers: usize) -> Vec<String> {
+    (0..workers)
+        .map(|w| {
+            (0..PARTITIONS).filter(|k| *k as usize % workers == w).map(|k| k.to_string()).collect::<Vec<_>>().join(",")
+        })
+        .collect()
+}
+
+fn scores_like_scan_with(workers: usize) {
+    let server = Server::start(None);
+    let dir = Scratch::new("worker");
+    let config = config(&dir.0, serde_json::json!({}));
+    runtime().block_on(async {
+        let js = context(&server.url()).await;
+        let events = events();
+        publish(&js, &events, 1).await;
+        let procs: Vec<Worker> = by_partition_lists(workers)
+            .iter()
+            .map(|p| Worker::start(&server.url(), &config, &["--partitions", p]))
+            .collect();
+        wait_for(&js, events.len() as u64, &procs.iter().collect::<Vec<_>>()).await;
+        assert_like_scan(&js, &dir.0).await;
+        for w in procs {
+            assert!(w.terminate(), "graceful shutdown exits 0");
+        }
+    });
+}
+
+#[test]
+fn one_worker_scores_like_scan() {
+    scores_like_scan_with(1);
+}
+
+#[test]
+fn two_workers_score_like_scan() {
+    scores_like_scan_with(2);
+}
+
+/// A worker killed with SIGKILL mid-stream and started again resumes from
+/// its checkpoints: nothing lost, nothing twice, the same alerts.
+#[test]
+fn a_killed_worker_resumes_from_its_checkpoint() {
+    let server = Server::start(None);
+    let dir = Scratch::new("worker");
+    let config = config(&dir.0, serde_json::json!({ "batch": 8 }));
+    runtime().block_on(async {
+        let js = context(&server.url()).await;
+        let events = events();
+        publish(&js, &events, 1).await;
+        let first = Worker::start(&server.url(), &config, &[]);
+        wait_for(&js, events.len() as u64 / 3, &[&first]).await;
+        drop(first);
+        let at_kill = output_count(&js).await;
+        assert!(at_kill < events.len() as u64, "killed mid-stream ({at_kill} of {})", events.len());
+        let restarted = Instant::now();
+        let second = Worker::start(&server.url(), &config, &[]);
+        wait_for(&js, events.len() as u64, &[&second]).await;
+        let recovery = restarted.elapsed();
+        assert_like_scan(&js, &dir.0).await;
+        let log = second.log();
+        eprintln!("killed at {at_kill} outputs; recovered in {recovery:?}\n{log}");
+        assert!(log.contains("events replayed"), "{log}");
+        assert!(second.terminate());
+    });
+}
