@@ -20,9 +20,9 @@ const EC2: &str = r#""eventSource":"ec2.amazonaws.com","eventName":"RunInstances
 /// wasmtime stack.
 const STACK_BYTES: usize = 64 << 10;
 
-/// A wasm stack (wasmtime) enough for everyday records and too small for
-/// the deepest ones.
-const SMALL_STACK: usize = 40 << 10;
+/// wasm stacks (wasmtime) to find one that is enough for everyday records
+/// and too small for deep ones (the deepest needs about 18 KiB).
+const SMALL_STACKS: [usize; 4] = [6 << 10, 8 << 10, 10 << 10, 12 << 10];
 
 fn nested(depth: usize) -> Vec<u8> {
     format!("{{{EC2},\"x\":{}1{}}}", "[".repeat(depth), "]".repeat(depth)).into_bytes()
@@ -247,18 +247,18 @@ fn is_tagged(answer: &Answer) -> bool {
 #[test]
 fn a_stack_too_small_for_a_record_costs_that_record_only_and_says_so() {
     for as_built in [false, true] {
-        let options = Options { max_wasm_stack: Some(SMALL_STACK), as_built, ..Options::default() };
-        let mut fb = FluentBit::with_options(options).unwrap();
         let what = if as_built { "as built" } else { "snapshotted" };
-        assert!(
-            is_tagged(&fb.filter("t", 0, 0, &terminate(2048)).unwrap()),
-            "{what}: {SMALL_STACK} bytes of stack tag"
-        );
+        // The smallest of these stacks that tags an everyday record (and,
+        // as built, builds the engine) but not a 121-level one.
+        let small = SMALL_STACKS.iter().find_map(|&bytes| {
+            let options = Options { max_wasm_stack: Some(bytes), as_built, ..Options::default() };
+            let mut fb = FluentBit::with_options(options).unwrap();
+            let tags = fb.filter("t", 0, 0, &terminate(2048)).is_ok_and(|a| is_tagged(&a));
+            tags.then_some(fb)
+        });
+        let mut fb = small.unwrap_or_else(|| panic!("{what}: none of {SMALL_STACKS:?} tags a record"));
         for round in 1..=3u32 {
-            assert!(
-                fb.filter("t", 0, 0, &nested(120)).is_err(),
-                "{what}: a 121-level record must trap in {SMALL_STACK}"
-            );
+            assert!(fb.filter("t", 0, 0, &nested(120)).is_err(), "{what}: a 121-level record must trap");
             let next = fb.filter("t", 0, 0, br#"{"log":"next"}"#).unwrap();
             let error = module_error(&next);
             assert_eq!(error["code"], 500, "{what}: {error}");
@@ -281,6 +281,9 @@ fn a_heap_too_small_for_the_engine_fails_visibly_and_recovers() {
     let mut fb = FluentBit::with_options(Options { as_built: true, ..Options::default() }).unwrap();
     fb.set_max_memory(Some(fb.memory_bytes() + (256 << 10)));
     assert!(fb.filter("t", 0, 0, &terminate(2048)).is_err(), "building in 256 KiB more must trap");
+    // The failed build kept what it had allocated: memory is full. Once it
+    // may grow again, records come out marked until the build is retried.
+    fb.set_max_memory(None);
     let mut off = 0;
     let resumed = loop {
         let answer = fb.filter("t", 0, 0, &terminate(2048)).unwrap();
@@ -291,18 +294,17 @@ fn a_heap_too_small_for_the_engine_fails_visibly_and_recovers() {
         assert_eq!(error["code"], 501, "{error}");
         assert!(!is_tagged(&answer), "tagged with detection off");
         off += 1;
-        if off == 3 {
-            fb.set_max_memory(None);
-        }
         assert!(off < 100, "detection never resumed");
     };
     assert!(is_tagged(&resumed), "{resumed:?}");
-    assert!(off >= 3, "{off}");
+    assert!(off >= 1, "{off}");
     assert_eq!(fb.errors().unwrap(), 1);
     // The snapshot starts with the engine built: the same memory is enough.
     let mut fb = FluentBit::new().unwrap();
     fb.set_max_memory(Some(fb.memory_bytes() + (256 << 10)));
-    assert!(is_tagged(&fb.filter("t", 0, 0, &terminate(2048)).unwrap()));
+    for _ in 0..50 {
+        assert!(is_tagged(&fb.filter("t", 0, 0, &terminate(2048)).unwrap()));
+    }
     assert_eq!(fb.errors().unwrap(), 0);
 }
 

@@ -20,7 +20,7 @@ use wasm_encoder::{
     CodeSection, ConstExpr, DataCountSection, DataSection, ExportKind, ExportSection, Function, FunctionSection,
     GlobalSection, GlobalType, MemorySection, MemoryType, RawSection, ValType,
 };
-use wasmparser::{Operator, Parser, Payload, TypeRef};
+use wasmparser::{Operator, Parser, Payload};
 use wasmtime::{Engine, Instance, Module, Store, Val};
 
 /// The export that builds the engine (1 when it is ready).
@@ -117,7 +117,7 @@ pub fn snapshot(module: &[u8]) -> anyhow::Result<Vec<u8>> {
     // Run the build in a copy that exports every global, to read them after.
     let instrumented = rewrite(module, &layout, None)?;
     let engine = Engine::default();
-    let compiled = Module::new(&engine, &instrumented).context("compiling the module")?;
+    let compiled = Module::new(&engine, &instrumented)?;
     let mut store = Store::new(&engine, ());
     let instance = Instance::new(&mut store, &compiled, &[])?;
     let init = instance.get_typed_func::<(), u32>(&mut store, INIT)?;
