@@ -48,10 +48,8 @@ impl Layout {
             Layout { type_params: Vec::new(), func_types: Vec::new(), globals: Vec::new(), lowest_data: None };
         for payload in Parser::new(0).parse_all(module) {
             match payload? {
-                Payload::ImportSection(imports) => {
-                    if imports.count() > 0 {
-                        bail!("the module imports something; it must import nothing");
-                    }
+                Payload::ImportSection(imports) if imports.count() > 0 => {
+                    bail!("the module imports something; it must import nothing");
                 }
                 Payload::TypeSection(types) => {
                     for group in types {
