@@ -91,13 +91,13 @@ bench-web events="100000": setup-web build-web
     CARGO_TARGET_DIR=target/web cargo run --release -p modwatch-web --example mix -- target/web/mix-{{events}}.ndjson {{events}} 1578
     node playground/bench/bench.mjs target/web/mix-{{events}}.ndjson
 
-# The Fluent Bit filter module into target/artefacts/ (core wasm, no imports). RULES (a TOML pack) and CONFIG (JSON) are embedded instead of the built-in pack and the defaults; both are checked at build time.
+# The Fluent Bit filter module into target/artefacts/ (core wasm, no imports), snapshotted with its engine built so Fluent Bit builds nothing at run time (docs/fluent-bit.md). RULES (a TOML pack) and CONFIG (JSON) are embedded instead of the built-in pack and the defaults; both are checked at build time.
 build-fluent-bit rules="" config="":
     MODWATCH_FB_RULES={{ if rules == "" { "''" } else { quote(join(invocation_directory(), rules)) } }} \
     MODWATCH_FB_CONFIG={{ if config == "" { "''" } else { quote(join(invocation_directory(), config)) } }} \
         cargo build -p modwatch-fluent-bit --target {{wasm_target}} --profile wasm
     mkdir -p target/artefacts
-    cp target/{{wasm_target}}/wasm/modwatch_fluent_bit.wasm target/artefacts/modwatch_fluent_bit.wasm
+    cargo run -q -p modwatch-host-test --bin snapshot-fluent-bit -- target/{{wasm_target}}/wasm/modwatch_fluent_bit.wasm target/artefacts/modwatch_fluent_bit.wasm
     @ls -l target/artefacts/modwatch_fluent_bit.wasm
 
 # Clippy on the Fluent Bit skin for its real target (its exports exist only on wasm32).

@@ -10,14 +10,32 @@
 //! - a matching record of about the same size (parsed, judged, scored, tagged);
 //! - the generated mix (`r#gen::mix`, 1–3 KB events), per KB;
 //! - `malloc` and `free`, which Fluent Bit calls twice per record;
+//! - the engine build, which the module as cargo built it does on its first
+//!   record and the snapshot (what ships) does not;
 //! - the smallest wasm stack (wasmtime, `max_wasm_stack`) the deepest
-//!   candidate record the engine parses passes in.
+//!   candidate record the engine parses passes in, and the engine build;
+//! - each figure as CPU time in WAMR's fast interpreter, as Fluent Bit runs
+//!   the module, from one calibration ([`WAMR_NS_PER_INSTRUCTION`]).
+//!
+//! `MODWATCH_FB_DUMP=DIR` also writes the records as NDJSON (`DIR/*.ndjson`)
+//! to run through a real Fluent Bit or WAMR.
 
 use anyhow::{Context as _, bail};
 use modwatch_host_test::fluent_bit::{Answer, FLUENT_BIT, FluentBit, Options};
 
 /// The pass-through cost may be at most this multiple of one pass.
 const TARGET: f64 = 2.0;
+
+/// CPU nanoseconds per wasm instruction (wasmtime fuel) in WAMR 2.4's fast
+/// interpreter, as Fluent Bit builds it: calibrated once on the project's
+/// machine (a matching record: 653,944 instructions here, 1.10 ms of CPU
+/// in WAMR; docs/performance.md#fluent-bit-module), and used to turn fuel
+/// into the CPU time Fluent Bit pays. A model: per-byte loops run faster
+/// per instruction in WAMR than call-heavy code.
+const WAMR_NS_PER_INSTRUCTION: f64 = 1.68;
+
+/// A matching record's CPU time in the interpreter may be at most this.
+const MATCH_TARGET_MS: f64 = 0.2;
 
 /// A CloudTrail record of everyday traffic (an S3 read), 2,400 bytes, ASCII:
 /// Fluent Bit escapes non-ASCII as `\uXXXX`, which the prefilter treats as a
@@ -46,15 +64,40 @@ fn nested(depth: usize) -> Vec<u8> {
     format!("{{{ec2},\"x\":{}1{}}}", "[".repeat(depth), "]".repeat(depth)).into_bytes()
 }
 
+/// CPU microseconds in WAMR's fast interpreter for `fuel` instructions.
+fn wamr_us(fuel: u64) -> f64 {
+    fuel as f64 * WAMR_NS_PER_INSTRUCTION / 1000.0
+}
+
+/// The smallest `max_wasm_stack`, to 1 KiB, at which `record` passes in a
+/// fresh instance (of the module as built when `as_built`).
+fn min_stack(record: &[u8], as_built: bool) -> anyhow::Result<usize> {
+    let (mut low, mut high) = (1usize << 10, 1usize << 20);
+    while high - low > 1 << 10 {
+        let mid = (low + high) / 2;
+        let mut small = FluentBit::with_options(Options { max_wasm_stack: Some(mid), as_built, ..Options::default() })?;
+        if small.filter("bench", 0, 0, record).is_ok() && small.errors()? == 0 {
+            high = mid;
+        } else {
+            low = mid;
+        }
+    }
+    Ok(high.div_ceil(1024))
+}
+
 fn main() -> anyhow::Result<()> {
     let mut fb = FluentBit::with_options(Options { fuel: true, ..Options::default() })?;
     let fuel = |fb: &FluentBit| fb.fuel().context("fuel is metered");
 
     let plain = everyday(2400);
     let matching = terminating(2400);
-    // Warm up: the first call builds the engine from the embedded pack.
+    // The snapshot's first record: nothing is built.
     fb.filter("bench", 0, 0, &plain)?;
-    let build = fuel(&fb)?.filter;
+    let first = fuel(&fb)?.filter;
+    // The module as cargo built it builds the engine on its first record.
+    let mut as_built = FluentBit::with_options(Options { fuel: true, as_built: true, ..Options::default() })?;
+    as_built.filter("bench", 0, 0, &plain)?;
+    let build = fuel(&as_built)?.filter;
 
     fb.touch(&plain)?;
     let touch = fuel(&fb)?.filter;
@@ -75,38 +118,68 @@ fn main() -> anyhow::Result<()> {
     let fixed = pass.filter as f64 - per_byte * plain.len() as f64;
 
     let mix = modwatch_testkit::r#gen::mix(2_000, 1578);
-    let (mut pass_fuel, mut pass_bytes, mut touch_fuel, mut tag_fuel, mut tag_bytes, mut tagged_n) = (0, 0, 0, 0, 0, 0);
+    let (mut pass_fuel, mut pass_bytes, mut touch_fuel, mut tag_fuel, mut tagged_n) = (0, 0, 0, 0, 0);
+    let mut matches = Vec::new();
     for event in &mix {
         let answer = fb.filter("bench", 0, 0, event.as_bytes())?;
-        let spent = fuel(&fb)?.filter;
+        let spent = fuel(&fb)?.total();
         if answer == Answer::Unchanged {
             pass_fuel += spent;
             pass_bytes += event.len() as u64;
             fb.touch(event.as_bytes())?;
-            touch_fuel += fuel(&fb)?.filter;
+            touch_fuel += fuel(&fb)?.total();
         } else {
             tag_fuel += spent;
-            tag_bytes += event.len() as u64;
             tagged_n += 1;
+            matches.push(event.clone());
         }
+    }
+    let tag_mean = tag_fuel as f64 / tagged_n.max(1) as f64;
+
+    if let Some(dir) = std::env::var_os("MODWATCH_FB_DUMP") {
+        let dir = std::path::PathBuf::from(dir);
+        std::fs::create_dir_all(&dir)?;
+        let lines = |events: &[String]| events.iter().map(|e| format!("{e}\n")).collect::<String>();
+        std::fs::write(dir.join("mix.ndjson"), lines(&mix))?;
+        std::fs::write(dir.join("matches.ndjson"), lines(&matches))?;
+        let plain_only: Vec<String> = mix.iter().filter(|e| !matches.contains(e)).cloned().collect();
+        std::fs::write(dir.join("no-match.ndjson"), lines(&plain_only))?;
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        std::fs::write(dir.join("everyday.ndjson"), lines(&[text(&plain)]))?;
+        std::fs::write(dir.join("terminating.ndjson"), lines(&[text(&matching)]))?;
+        let deep: Vec<String> = (1..=127).map(|d| text(&nested(d))).collect();
+        std::fs::write(dir.join("nested-1-to-127.ndjson"), lines(&deep))?;
+        println!("records written to {}", dir.display());
     }
 
     let ratio = pass.filter as f64 / touch as f64;
     println!("modwatch Fluent Bit module: {} bytes ({:.0} KiB)", FLUENT_BIT.len(), FLUENT_BIT.len() as f64 / 1024.0);
-    println!("fuel = wasm instructions counted by wasmtime, per record of {} bytes", plain.len());
-    println!("  engine build (first record)          {build:>10}");
-    println!("  touch: one pass over the bytes       {touch:>10}  ({:.2}/byte)", touch as f64 / plain.len() as f64);
+    let snapshot = modwatch_host_test::fluent_bit::snapshotted()?;
+    println!("snapshotted (what ships): {} bytes ({:.0} KiB)", snapshot.len(), snapshot.len() as f64 / 1024.0);
     println!(
-        "  pass-through (non-matching)          {:>10}  ({:.2}/byte)  {ratio:.2}x touch",
+        "fuel = wasm instructions counted by wasmtime, per record of {} bytes; CPU = fuel x {WAMR_NS_PER_INSTRUCTION} ns (WAMR fast interpreter)",
+        plain.len()
+    );
+    println!("  engine build (as built, first record) {build:>10}  {:>9.0} us", wamr_us(build));
+    println!("  snapshot's first record               {first:>10}  {:>9.1} us", wamr_us(first));
+    println!(
+        "  touch: one pass over the bytes        {touch:>10}  {:>9.1} us  ({:.2}/byte)",
+        wamr_us(touch),
+        touch as f64 / plain.len() as f64
+    );
+    println!(
+        "  pass-through (non-matching)           {:>10}  {:>9.1} us  ({:.2}/byte)  {ratio:.2}x touch",
         pass.filter,
+        wamr_us(pass.filter),
         pass.filter as f64 / plain.len() as f64
     );
     println!(
-        "  matching record, tagged              {:>10}  ({:.1}x pass-through)",
+        "  matching record, tagged               {:>10}  {:>9.1} us  ({:.1}x pass-through)",
         tagged.filter,
+        wamr_us(tagged.filter),
         tagged.filter as f64 / pass.filter as f64
     );
-    println!("  malloc x2 + free x2 per record       {:>10}", pass.malloc + pass.free);
+    println!("  malloc x2 + free x2 per record        {:>10}", pass.malloc + pass.free);
     println!(
         "  pass-through split: {per_byte:.2}/byte scanning + {fixed:.0} per record (touch: {touch_per_byte:.2}/byte)"
     );
@@ -115,16 +188,21 @@ fn main() -> anyhow::Result<()> {
         long as f64 / long_touch as f64
     );
     println!(
-        "mix of {} events (1-3 KB): pass-through {:.2}/byte ({:.2}x touch), {tagged_n} tagged at {:.0} per record",
+        "mix of {} events (1-3 KB), whole calls: pass-through {:.2}/byte ({:.2}x touch), {tagged_n} tagged at {tag_mean:.0} \
+         per record ({:.0} us)",
         mix.len(),
         pass_fuel as f64 / pass_bytes as f64,
         pass_fuel as f64 / touch_fuel as f64,
-        tag_fuel as f64 / tagged_n.max(1) as f64,
+        wamr_us(tag_mean as u64),
     );
-    let _ = tag_bytes;
     println!(
         "target: pass-through <= {TARGET}x touch: {}",
         if ratio <= TARGET { "met" } else { "MISSED (see docs/performance.md#fluent-bit-module)" }
+    );
+    let match_ms = wamr_us(tag_mean as u64) / 1000.0;
+    println!(
+        "target: a matching record <= {MATCH_TARGET_MS} ms CPU in the interpreter: {match_ms:.3} ms, {}",
+        if match_ms <= MATCH_TARGET_MS { "met" } else { "MISSED (see docs/performance.md#fluent-bit-module)" }
     );
 
     // The smallest wasm stack the deepest record the engine parses passes
@@ -135,21 +213,13 @@ fn main() -> anyhow::Result<()> {
         .rev()
         .find(|&d| validating.evaluate(&nested(d))[0].status != modwatch_engine::Status::Error)
         .context("no nesting parses")?;
-    let deep = nested(depth);
-    let (mut low, mut high) = (1usize << 10, 1usize << 20);
-    while high - low > 1 << 10 {
-        let mid = (low + high) / 2;
-        let mut small = FluentBit::with_options(Options { max_wasm_stack: Some(mid), ..Options::default() })?;
-        if small.filter("bench", 0, 0, &deep).is_ok() {
-            high = mid;
-        } else {
-            low = mid;
-        }
-    }
+    println!("wasmtime stack (max_wasm_stack) needed, KiB:");
     println!(
-        "stack: the deepest candidate the engine parses ({} levels) needs {} KiB of wasmtime stack (max_wasm_stack)",
+        "  the deepest candidate the engine parses ({} levels)  {:>4}",
         depth + 1,
-        high.div_ceil(1024)
+        min_stack(&nested(depth), false)?
     );
+    println!("  a matching 2,400-byte record                        {:>4}", min_stack(&matching, false)?);
+    println!("  the engine build (the module as built)              {:>4}", min_stack(&plain, true)?);
     Ok(())
 }

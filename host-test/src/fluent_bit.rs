@@ -7,17 +7,35 @@
 //! with `free`. The module is instantiated with no imports at all.
 //!
 //! Fuel (wasm instructions, as wasmtime counts them) can be metered per call
-//! for the benchmark, and the wasm stack limited to find what the module needs.
+//! for the benchmark, and the wasm stack and memory limited to find what the
+//! module needs and how it fails.
+//!
+//! The module runs as it ships: snapshotted ([`snapshot`], what
+//! `just build-fluent-bit` writes), unless [`Options::as_built`] asks for the
+//! module as cargo built it, which builds the engine on its first record.
+
+pub mod snapshot;
 
 use std::sync::OnceLock;
 
 use anyhow::{Context as _, bail};
-use wasmtime::{Config, Engine, Instance, Memory, Module, Store, TypedFunc};
+use wasmtime::{Config, Engine, Instance, Memory, Module, Store, StoreLimits, StoreLimitsBuilder, TypedFunc};
 
-/// The Fluent Bit module (`plugin/fluent-bit`), built for
+/// The Fluent Bit module (`plugin/fluent-bit`) as cargo builds it for
 /// `wasm32-unknown-unknown` with `--profile wasm`, the built-in rule pack and
-/// the default config embedded.
+/// the default config embedded; not yet snapshotted.
 pub const FLUENT_BIT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/modwatch_fluent_bit.wasm"));
+
+/// [`FLUENT_BIT`] snapshotted with its engine built: the module
+/// `just build-fluent-bit` ships.
+pub fn snapshotted() -> anyhow::Result<&'static [u8]> {
+    static SNAPSHOT: OnceLock<Vec<u8>> = OnceLock::new();
+    if let Some(module) = SNAPSHOT.get() {
+        return Ok(module);
+    }
+    let module = snapshot::snapshot(FLUENT_BIT)?;
+    Ok(SNAPSHOT.get_or_init(|| module))
+}
 
 /// The filter function to name in Fluent Bit's `function_name`.
 pub const FILTER: &str = "modwatch_filter";
@@ -41,6 +59,12 @@ pub struct Options {
     pub fuel: bool,
     /// Limit the wasm stack to this many bytes (wasmtime's default otherwise).
     pub max_wasm_stack: Option<usize>,
+    /// Limit linear memory to this many bytes ([`FluentBit::set_max_memory`]
+    /// changes it later).
+    pub max_memory: Option<usize>,
+    /// Run the module as cargo built it ([`FLUENT_BIT`]), which builds the
+    /// engine on its first record, instead of the snapshot.
+    pub as_built: bool,
 }
 
 /// Fuel spent by the last [`FluentBit::filter`] call, in wasm instructions.
@@ -66,12 +90,13 @@ type Filter = TypedFunc<(u32, u32, u32, u32, u32, u32), u32>;
 /// One instance of the Fluent Bit module, as Fluent Bit keeps one for every
 /// record of a filter (state persists across calls).
 pub struct FluentBit {
-    store: Store<()>,
+    store: Store<StoreLimits>,
     memory: Memory,
     malloc: TypedFunc<u32, u32>,
     free: TypedFunc<u32, ()>,
     filter: Filter,
     touch: Filter,
+    errors: TypedFunc<(), u32>,
     fuel: Option<Fuel>,
 }
 
@@ -84,22 +109,33 @@ impl std::fmt::Debug for FluentBit {
 /// Fuel the store starts with: far more than any record needs.
 const TANK: u64 = u64::MAX / 2;
 
-/// The module compiled with the default options, shared by every instance.
+/// The snapshotted module compiled with the default options, shared by
+/// every instance.
 fn default_module() -> anyhow::Result<&'static (Engine, Module)> {
     static COMPILED: OnceLock<(Engine, Module)> = OnceLock::new();
     if let Some(compiled) = COMPILED.get() {
         return Ok(compiled);
     }
     let engine = Engine::default();
-    let module = Module::new(&engine, FLUENT_BIT)?;
+    let module = Module::new(&engine, snapshotted()?)?;
     Ok(COMPILED.get_or_init(|| (engine, module)))
 }
 
+/// Memory limits for the store: `max` bytes of linear memory, or none.
+fn limits(max: Option<usize>) -> StoreLimits {
+    let builder = StoreLimitsBuilder::new();
+    match max {
+        Some(bytes) => builder.memory_size(bytes),
+        None => builder,
+    }
+    .build()
+}
+
 impl FluentBit {
-    /// Instantiates the module with the default options.
+    /// Instantiates the snapshotted module with the default options.
     pub fn new() -> anyhow::Result<FluentBit> {
         let (engine, module) = default_module()?;
-        FluentBit::instantiate(engine, module, false)
+        FluentBit::instantiate(engine, module, Options::default())
     }
 
     /// Compiles and instantiates the module with these options.
@@ -110,12 +146,15 @@ impl FluentBit {
             config.max_wasm_stack(bytes);
         }
         let engine = Engine::new(&config)?;
-        let module = Module::new(&engine, FLUENT_BIT)?;
-        FluentBit::instantiate(&engine, &module, options.fuel)
+        let bytes = if options.as_built { FLUENT_BIT } else { snapshotted()? };
+        let module = Module::new(&engine, bytes)?;
+        FluentBit::instantiate(&engine, &module, options)
     }
 
-    fn instantiate(engine: &Engine, module: &Module, fuel: bool) -> anyhow::Result<FluentBit> {
-        let mut store = Store::new(engine, ());
+    fn instantiate(engine: &Engine, module: &Module, options: Options) -> anyhow::Result<FluentBit> {
+        let fuel = options.fuel;
+        let mut store = Store::new(engine, limits(options.max_memory));
+        store.limiter(|limits| limits);
         if fuel {
             store.set_fuel(TANK)?;
         }
@@ -128,6 +167,7 @@ impl FluentBit {
             free: instance.get_typed_func(&mut store, "free")?,
             filter: instance.get_typed_func(&mut store, FILTER)?,
             touch: instance.get_typed_func(&mut store, "modwatch_touch")?,
+            errors: instance.get_typed_func(&mut store, "modwatch_errors")?,
             fuel: fuel.then(Fuel::default),
             store,
             memory,
@@ -219,6 +259,18 @@ fn len(bytes: &[u8]) -> anyhow::Result<u32> {
 
 /// Direct access to the module's allocator and memory, for tests.
 impl FluentBit {
+    /// The module's error counter (`modwatch_errors`): calls that trapped
+    /// and engine builds refused.
+    pub fn errors(&mut self) -> anyhow::Result<u32> {
+        Ok(self.errors.call(&mut self.store, ())?)
+    }
+
+    /// Limits linear memory to `max` bytes from now on (`None`: no limit);
+    /// memory already grown stays.
+    pub fn set_max_memory(&mut self, max: Option<usize>) {
+        *self.store.data_mut() = limits(max);
+    }
+
     /// Calls the module's `malloc`.
     pub fn malloc(&mut self, size: u32) -> anyhow::Result<u32> {
         Ok(self.malloc.call(&mut self.store, size)?)

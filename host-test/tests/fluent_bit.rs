@@ -1,12 +1,14 @@
 //! The Fluent Bit module driven exactly as Fluent Bit drives it
-//! (`modwatch_host_test::fluent_bit`): no trap, no dropped record, and the same
-//! output as the component's `tag` for every event, in order, through one
-//! instance of each (scoring is stateful).
+//! (`modwatch_host_test::fluent_bit`), snapshotted as it ships: no trap, no
+//! dropped record, and the same output as the component's `tag` for every
+//! event, in order, through one instance of each (scoring is stateful). With
+//! too little stack or memory it fails visibly and recovers; the
+//! configurations in docs/fluent-bit.md let every event it accepts through.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests")]
 
 use modwatch::{Detector, Output, Status};
-use modwatch_host_test::fluent_bit::{Answer, FILTER, FLUENT_BIT, FluentBit, Options};
+use modwatch_host_test::fluent_bit::{Answer, FILTER, FLUENT_BIT, FluentBit, Options, snapshotted};
 use modwatch_testkit::corpus;
 use wasmtime::{Engine, ExternType, Module, ValType};
 
@@ -17,6 +19,10 @@ const EC2: &str = r#""eventSource":"ec2.amazonaws.com","eventName":"RunInstances
 /// deepest candidate record the engine parses must pass in this much
 /// wasmtime stack.
 const STACK_BYTES: usize = 64 << 10;
+
+/// wasm stacks (wasmtime) to find one that is enough for everyday records
+/// and too small for deep ones (the deepest needs about 18 KiB).
+const SMALL_STACKS: [usize; 4] = [6 << 10, 8 << 10, 10 << 10, 12 << 10];
 
 fn nested(depth: usize) -> Vec<u8> {
     format!("{{{EC2},\"x\":{}1{}}}", "[".repeat(depth), "]".repeat(depth)).into_bytes()
@@ -96,7 +102,13 @@ fn compare(
 
 #[test]
 fn the_module_imports_nothing_and_exports_fluent_bits_abi() {
-    let module = Module::new(&Engine::default(), FLUENT_BIT).unwrap();
+    for bytes in [FLUENT_BIT, snapshotted().unwrap()] {
+        exports_fluent_bits_abi(bytes);
+    }
+}
+
+fn exports_fluent_bits_abi(bytes: &[u8]) {
+    let module = Module::new(&Engine::default(), bytes).unwrap();
     let imports: Vec<String> = module.imports().map(|i| format!("{}::{}", i.module(), i.name())).collect();
     assert!(imports.is_empty(), "the module imports {imports:?}; Fluent Bit provides nothing to it");
     let func = |name: &str| match module.get_export(name) {
@@ -215,4 +227,186 @@ fn state_persists_across_calls_so_an_alert_is_raised() {
         .collect();
     // 3 points each: the threshold of 10 is crossed on the fourth (a duplicate scores 0 only with an eventID).
     assert!(outputs.iter().any(|o| o.contains("\"alert\"")), "no alert after 5 terminations: {outputs:?}");
+}
+
+/// The `modwatch.error` object of a replaced record.
+fn module_error(answer: &Answer) -> serde_json::Value {
+    let Answer::Replaced(out) = answer else { panic!("not replaced: {answer:?}") };
+    let out: serde_json::Value = serde_json::from_slice(out).unwrap();
+    out["modwatch"]["error"].clone()
+}
+
+fn is_tagged(answer: &Answer) -> bool {
+    matches!(answer, Answer::Replaced(out) if String::from_utf8_lossy(out).contains("\"T1578\""))
+}
+
+/// A trap while tagging (here, a record deeper than the stack allows) costs
+/// that record only, as Fluent Bit drops a record whose call trapped: the next
+/// record says so in `modwatch.error`, the counter counts it, and detection
+/// goes on. Without the snapshot's stack reset the same holds.
+#[test]
+fn a_stack_too_small_for_a_record_costs_that_record_only_and_says_so() {
+    for as_built in [false, true] {
+        let what = if as_built { "as built" } else { "snapshotted" };
+        // The smallest of these stacks that tags an everyday record (and,
+        // as built, builds the engine) but not a 121-level one.
+        let small = SMALL_STACKS.iter().find_map(|&bytes| {
+            let options = Options { max_wasm_stack: Some(bytes), as_built, ..Options::default() };
+            let mut fb = FluentBit::with_options(options).unwrap();
+            let tags = fb.filter("t", 0, 0, &terminate(2048)).is_ok_and(|a| is_tagged(&a));
+            tags.then_some(fb)
+        });
+        let mut fb = small.unwrap_or_else(|| panic!("{what}: none of {SMALL_STACKS:?} tags a record"));
+        for round in 1..=3u32 {
+            assert!(fb.filter("t", 0, 0, &nested(120)).is_err(), "{what}: a 121-level record must trap");
+            let next = fb.filter("t", 0, 0, br#"{"log":"next"}"#).unwrap();
+            let error = module_error(&next);
+            assert_eq!(error["code"], 500, "{what}: {error}");
+            assert!(error["message"].as_str().unwrap().contains(&format!("{round} traps so far")), "{error}");
+            assert_eq!(fb.errors().unwrap(), round);
+            // Detection goes on, and the trap is reported once.
+            assert_eq!(fb.filter("t", 0, 0, br#"{"log":"after"}"#).unwrap(), Answer::Unchanged, "{what}");
+            let tagged = fb.filter("t", 0, 0, &terminate(2048)).unwrap();
+            assert!(is_tagged(&tagged) && module_error(&tagged).is_null(), "{what}: {tagged:?}");
+        }
+    }
+}
+
+/// A module that must build its engine at run time with too little memory
+/// for it: the build traps (that record is lost), every later record comes
+/// out with `modwatch.error`, and once memory allows the retried build
+/// succeeds and detection resumes. The snapshot builds nothing at run time.
+#[test]
+fn a_heap_too_small_for_the_engine_fails_visibly_and_recovers() {
+    let mut fb = FluentBit::with_options(Options { as_built: true, ..Options::default() }).unwrap();
+    fb.set_max_memory(Some(fb.memory_bytes() + (256 << 10)));
+    assert!(fb.filter("t", 0, 0, &terminate(2048)).is_err(), "building in 256 KiB more must trap");
+    // The failed build kept what it had allocated: memory is full. Once it
+    // may grow again, records come out marked until the build is retried.
+    fb.set_max_memory(None);
+    let mut off = 0;
+    let resumed = loop {
+        let answer = fb.filter("t", 0, 0, &terminate(2048)).unwrap();
+        let error = module_error(&answer);
+        if error.is_null() {
+            break answer;
+        }
+        assert_eq!(error["code"], 501, "{error}");
+        assert!(!is_tagged(&answer), "tagged with detection off");
+        off += 1;
+        assert!(off < 100, "detection never resumed");
+    };
+    assert!(is_tagged(&resumed), "{resumed:?}");
+    assert!(off >= 1, "{off}");
+    assert_eq!(fb.errors().unwrap(), 1);
+    // The snapshot starts with the engine built: the same memory is enough.
+    let mut fb = FluentBit::new().unwrap();
+    fb.set_max_memory(Some(fb.memory_bytes() + (256 << 10)));
+    for _ in 0..50 {
+        assert!(is_tagged(&fb.filter("t", 0, 0, &terminate(2048)).unwrap()));
+    }
+    assert_eq!(fb.errors().unwrap(), 0);
+}
+
+/// The tail input of the documented configurations (classic and YAML) lets
+/// through every event the module accepts (`input.max_event_bytes`, 1 MiB,
+/// plus the newline), skips longer lines instead of stopping, and the wasm
+/// filter is set up as the module needs.
+#[test]
+fn the_documented_configurations_let_every_accepted_event_through() {
+    // The engine's limit, from the engine: the largest event it accepts.
+    let mut engine = modwatch_engine::Engine::new(None, None).unwrap();
+    let at = |n: usize| format!("{{\"log\":\"{}\"}}", "x".repeat(n - 10)).into_bytes();
+    assert_ne!(engine.evaluate(&at(MAX_EVENT_BYTES))[0].status, modwatch_engine::Status::Error);
+    assert_eq!(engine.evaluate(&at(MAX_EVENT_BYTES + 1))[0].status, modwatch_engine::Status::Error);
+
+    let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/fluent-bit.md")).unwrap();
+    let blocks = |lang: &str| -> Vec<String> {
+        let fence = format!("```{lang}\n");
+        docs.split(&fence).skip(1).filter_map(|rest| rest.split("```").next().map(str::to_string)).collect()
+    };
+    let classic: Vec<_> = blocks("text").into_iter().filter(|b| b.contains("[INPUT]")).collect();
+    let yaml: Vec<_> = blocks("yaml").into_iter().filter(|b| b.contains("pipeline:")).collect();
+    assert!(!classic.is_empty() && !yaml.is_empty(), "docs/fluent-bit.md lost its configurations");
+    let mut sections = Vec::new();
+    for block in &classic {
+        sections.extend(classic_sections(block));
+    }
+    for block in &yaml {
+        let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(block).unwrap();
+        for (kind, list) in [("INPUT", "inputs"), ("FILTER", "filters")] {
+            for item in doc["pipeline"][list].as_sequence().unwrap() {
+                let map = item.as_mapping().unwrap();
+                let text = |v: &serde_yaml_ng::Value| match v {
+                    serde_yaml_ng::Value::String(s) => s.clone(),
+                    other => serde_yaml_ng::to_string(other).unwrap().trim().to_string(),
+                };
+                sections.push((kind.to_string(), map.iter().map(|(k, v)| (text(k), text(v))).collect()));
+            }
+        }
+    }
+    let (mut tails, mut filters) = (0, 0);
+    for (kind, keys) in &sections {
+        let get = |k: &str| keys.iter().find(|(key, _)| key.eq_ignore_ascii_case(k)).map(|(_, v)| v.as_str());
+        if kind == "INPUT" && get("name") == Some("tail") {
+            tails += 1;
+            let max = get("buffer_max_size").map(fluent_bit_size).expect("tail without buffer_max_size");
+            let chunk = get("buffer_chunk_size").map(fluent_bit_size).expect("tail without buffer_chunk_size");
+            assert!(
+                max > MAX_EVENT_BYTES,
+                "buffer_max_size {max} cannot hold a {MAX_EVENT_BYTES}-byte event and its newline"
+            );
+            assert!(chunk <= max, "buffer_chunk_size {chunk} over buffer_max_size {max}");
+            assert!(
+                matches!(get("skip_long_lines"), Some("on" | "true")),
+                "longer lines must be skipped, not stop the file"
+            );
+        }
+        if kind == "FILTER" && get("name") == Some("wasm") {
+            filters += 1;
+            assert_eq!(get("event_format"), Some("json"));
+            assert_eq!(get("function_name"), Some(FILTER));
+            // Enough WAMR operand stack for the deepest record the engine
+            // parses (about 540 bytes a level, measured in WAMR; docs/performance.md).
+            let stack = get("wasm_stack_size").map_or(8_192, fluent_bit_size);
+            assert!(stack >= 96_000, "wasm_stack_size {stack} is less than the 96K the deepest record needs");
+        }
+    }
+    assert_eq!((tails, filters), (classic.len() + yaml.len(), classic.len() + yaml.len()));
+}
+
+/// `input.max_event_bytes` by default.
+const MAX_EVENT_BYTES: usize = 1 << 20;
+
+/// The `[SECTION]`s of a classic configuration, each with its keys.
+fn classic_sections(text: &str) -> Vec<(String, Vec<(String, String)>)> {
+    let mut sections: Vec<(String, Vec<(String, String)>)> = Vec::new();
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            sections.push((name.to_ascii_uppercase(), Vec::new()));
+        } else if let Some((_, keys)) = sections.last_mut() {
+            let (key, value) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
+            keys.push((key.to_string(), value.trim().to_string()));
+        }
+    }
+    sections
+}
+
+/// A size as Fluent Bit reads one (`flb_utils_size_to_bytes`): K, M and G
+/// are powers of 1,000.
+fn fluent_bit_size(text: &str) -> usize {
+    let text = text.trim().to_ascii_uppercase();
+    let text = text.strip_suffix('B').unwrap_or(&text);
+    let (digits, unit) = match text.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((at, _)) => text.split_at(at),
+        None => (text, ""),
+    };
+    let n: usize = digits.parse().unwrap_or_else(|_| panic!("not a size: {text}"));
+    n * match unit {
+        "" => 1,
+        "K" => 1_000,
+        "M" => 1_000_000,
+        "G" => 1_000_000_000,
+        other => panic!("unknown size unit {other}"),
+    }
 }
