@@ -30,7 +30,7 @@ use hyper_util::rt::TokioIo;
 use modwatch::{Detector, Options};
 use tokio::sync::watch;
 
-use super::{Failure, PackArgs, read_text, usage};
+use super::{Failure, PackArgs, read_rules, read_text, usage};
 use metrics::Metrics;
 use settings::Settings;
 
@@ -103,7 +103,7 @@ pub(crate) fn worker(args: &WorkerArgs) -> Result<(), Failure> {
         settings.name = Some(name.clone());
     }
     settings.validate().map_err(usage)?;
-    let rules = read_text(args.pack.rules.as_deref())?;
+    let rules = read_rules(&args.pack.rules)?;
     let options =
         Options { validate: args.validate.then_some(true), builtin_rules: args.pack.with_builtin.then_some(true) };
     // The config and the pack are checked once, before connecting.
