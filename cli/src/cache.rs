@@ -24,12 +24,12 @@ use wasmtime::component::Component;
 
 /// The component compiled for `engine`: from the cache file when there is a
 /// usable one, else compiled now (and the cache file written).
-pub(crate) fn compiled(engine: &Engine, component: &[u8]) -> anyhow::Result<Component> {
+pub(crate) fn compiled(engine: &Engine, component: &[u8]) -> wasmtime::Result<Component> {
     compiled_in(cache_dir().as_deref(), engine, component)
 }
 
 /// [`compiled`] with the cache in `dir` (`None`: no cache).
-fn compiled_in(dir: Option<&Path>, engine: &Engine, component: &[u8]) -> anyhow::Result<Component> {
+fn compiled_in(dir: Option<&Path>, engine: &Engine, component: &[u8]) -> wasmtime::Result<Component> {
     let Some(path) = dir.map(|dir| dir.join(file_name(engine, component))) else {
         return Component::new(engine, component);
     };

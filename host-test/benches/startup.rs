@@ -16,12 +16,12 @@ const RUNS: usize = 5;
 
 fn main() -> anyhow::Result<()> {
     let engine = Engine::default();
-    let compile = median(|| Component::new(&engine, COMPONENT).map(drop))?;
-    let precompiled = engine.precompile_component(COMPONENT)?;
+    let compile = median(|| Ok(Component::new(&engine, COMPONENT).map(drop)?))?;
+    let precompiled = engine.precompile_component(COMPONENT).map_err(anyhow::Error::from)?;
     // SAFETY: the bytes were produced just above by this engine's
     // `precompile_component`.
     #[allow(unsafe_code, reason = "loading what this engine just compiled")]
-    let load = median(|| unsafe { Component::deserialize(&engine, &precompiled) }.map(drop))?;
+    let load = median(|| Ok(unsafe { Component::deserialize(&engine, &precompiled) }.map(drop)?))?;
     // The first Detector compiles (or loads from the cache) once per process.
     Detector::new(None, None)?;
     let create = median(|| Detector::new(None, None).map(drop).map_err(anyhow::Error::from))?;

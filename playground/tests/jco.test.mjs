@@ -47,7 +47,7 @@ test("tag-chunk in jco returns only what changed, as tag does in the wasm-bindge
   // Every verdict that is not a plain no-match, in order, and no other.
   const changed = golden.filter((l) => !l.startsWith('{"status":"no_match"'));
   assert.deepEqual(chunk.verdicts.map((v) => v.verdict.json), changed);
-  assert.deepEqual(chunk.dropped, []);
+  assert.deepEqual(Array.from(chunk.dropped), []);
   const byWeb = new web.Engine(null, null);
   const replaced = new Map(chunk.replaced.map((r) => [r.event, dec.decode(r.bytes)]));
   events.forEach(({ id, bytes }, i) => {
@@ -57,11 +57,12 @@ test("tag-chunk in jco returns only what changed, as tag does in the wasm-bindge
   byWeb.free();
 });
 
-test("a refused rule pack is a thrown error carrying the problems", () => {
+test("a refused rule pack is thrown as the WIT error, every problem with its code and position", () => {
+  // jco throws the `error` variant itself: `{ tag, val }`.
   assert.throws(() => detection.Engine.create(undefined, 'this is = "not a pack'), (e) => {
-    assert.equal(e.payload?.tag, "rules", String(e));
-    assert.ok(e.payload.val.length >= 1);
-    assert.ok(e.payload.val.every((p) => p.code >= 200 && p.code < 300), JSON.stringify(e.payload.val));
+    assert.equal(e.tag, "rules", JSON.stringify(e));
+    assert.ok(e.val.length >= 1);
+    assert.ok(e.val.every((p) => p.code >= 200 && p.code < 300 && p.line >= 1), JSON.stringify(e.val));
     return true;
   });
 });
