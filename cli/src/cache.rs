@@ -121,7 +121,11 @@ mod tests {
         let path = dir.join(file_name(&engine, COMPONENT));
 
         compiled_in(Some(&dir), &engine, COMPONENT).unwrap();
-        assert!(Engine::detect_precompiled_file(&path).unwrap().is_some(), "{} is not a compiled component", path.display());
+        assert!(
+            Engine::detect_precompiled_file(&path).unwrap().is_some(),
+            "{} is not a compiled component",
+            path.display()
+        );
         let written = modified(&path);
         // Loaded, not compiled and written again.
         let loaded = compiled_in(Some(&dir), &engine, COMPONENT).unwrap();

@@ -58,7 +58,11 @@ fn main() -> anyhow::Result<()> {
     Detector::new(None, None)?;
 
     let rows = [
-        measure("naive serde_json::Value", || Ok(()), |()| Ok(events.iter().filter(|e| black_box(naive.tag(e)).is_some()).count()))?,
+        measure(
+            "naive serde_json::Value",
+            || Ok(()),
+            |()| Ok(events.iter().filter(|e| black_box(naive.tag(e)).is_some()).count()),
+        )?,
         measure(
             "native engine",
             || Engine::new(None, None).map_err(|e| anyhow::anyhow!("{e}")),

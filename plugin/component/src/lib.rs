@@ -63,7 +63,8 @@ impl wit::GuestEngine for Engine {
 
     fn tag_chunk(&self, events: Vec<u8>, ends: Vec<u32>) -> wit::ChunkResult {
         let mut engine = self.0.borrow_mut();
-        let mut result = wit::ChunkResult { replaced: Vec::new(), dropped: Vec::new(), verdicts: Vec::new(), records: 0 };
+        let mut result =
+            wit::ChunkResult { replaced: Vec::new(), dropped: Vec::new(), verdicts: Vec::new(), records: 0 };
         let mut start = 0;
         for (index, &end) in (0u32..).zip(&ends) {
             let end = (end as usize).min(events.len());
