@@ -48,21 +48,22 @@ fn compiled_in(dir: Option<&Path>, engine: &Engine, component: &[u8]) -> wasmtim
 
 /// The compiled component in `path`, if it is there and wasmtime takes it.
 fn load(engine: &Engine, path: &Path) -> Option<Component> {
-    // Only a file this engine's `precompile_component` wrote: anything else
-    // (a truncated write cannot happen, `store` renames a whole file) is
-    // refused by wasmtime's header and compatibility checks.
-    Engine::detect_precompiled_file(path).ok().flatten()?;
-    // SAFETY: `Component::deserialize_file` needs bytes from
-    // `precompile_component` of a compatible engine, left unmodified while
-    // the component lives. The file is named by a hash of the component, the
-    // wasmtime version and this engine's compatibility hash, was written by
-    // `store` below (whole, by rename) in the user's own cache directory, and
-    // wasmtime checks its version and config again before using it. Anyone
-    // able to rewrite it can equally rewrite the `modwatch` binary or the
-    // user's shell profile; `MODWATCH_CACHE_DIR=` turns the cache off where
-    // that does not hold.
+    // Read into memory rather than mapped: a mapped file rewritten in place
+    // by someone else while the component runs would fault the process.
+    let bytes = std::fs::read(path).ok()?;
+    // Only what a `precompile_component` wrote; anything else is refused
+    // here, before the unsafe call.
+    Engine::detect_precompiled(&bytes)?;
+    // SAFETY: `Component::deserialize` needs bytes from `precompile_component`
+    // of a compatible engine. The file is named by a hash of the component
+    // and this engine's compatibility hash (wasmtime version, config, CPU
+    // features), was written whole (by rename) by `store` below in the
+    // user's own cache directory, and wasmtime checks its version and config
+    // again before using it. Anyone able to rewrite it can equally rewrite
+    // the `modwatch` binary or the user's shell profile;
+    // `MODWATCH_CACHE_DIR=` turns the cache off where that does not hold.
     #[allow(unsafe_code, reason = "loading the component this program compiled on an earlier run")]
-    let loaded = unsafe { Component::deserialize_file(engine, path) };
+    let loaded = unsafe { Component::deserialize(engine, &bytes) };
     loaded.ok()
 }
 
@@ -130,7 +131,8 @@ mod tests {
         // Loaded, not compiled and written again.
         let loaded = compiled_in(Some(&dir), &engine, COMPONENT).unwrap();
         assert_eq!(modified(&path), written);
-        assert!(loaded.component_type().exports(&engine).count() == 1);
+        assert_eq!(loaded.component_type().exports(&engine).count(), 1);
+        drop(loaded);
 
         // A file that is not wasmtime's (or is another wasmtime's) is compiled over.
         std::fs::write(&path, b"not a compiled component").unwrap();
