@@ -81,15 +81,22 @@ playground port="8700": build-web
 lint-web:
     CARGO_TARGET_DIR=target/web cargo clippy -p modwatch-web --target {{wasm_target}} -- -D warnings
 
-# Web build tests: golden-verdict parity in Node, the page in headless Chromium (target/playground/).
-test-web: setup-web lint-web build-web
-    cd playground && node --test tests/split.test.mjs tests/parity.test.mjs
+# The component transpiled by jco (jco-transpile from playground/package.json) into playground/pkg/jco/: an ES module and its core wasm, for Node and browsers.
+build-jco: setup-web
+    mkdir -p target/artefacts
+    cargo run -q -p modwatch -- component --out target/artefacts/modwatch.component.wasm
+    node playground/tools/jco.mjs target/artefacts/modwatch.component.wasm
+
+# Web build tests: golden-verdict parity in Node (the wasm-bindgen build and the component in jco), the page and the jco build in headless Chromium (target/playground/).
+test-web: setup-web lint-web build-web build-jco
+    cd playground && node --test tests/split.test.mjs tests/parity.test.mjs tests/jco.test.mjs
     cd playground && node --test tests/browser.test.mjs
 
-# Events/s of the web build in headless Chromium on the mix of `just bench`, and page load to first result.
-bench-web events="100000": setup-web build-web
+# Events/s of the web build in headless Chromium on the mix of `just bench`, and page load to first result; then the wasm-bindgen build beside the component in jco, in Node.
+bench-web events="100000": setup-web build-web build-jco
     CARGO_TARGET_DIR=target/web cargo run --release -p modwatch-web --example mix -- target/web/mix-{{events}}.ndjson {{events}} 1578
     node playground/bench/bench.mjs target/web/mix-{{events}}.ndjson
+    node playground/bench/jco.mjs target/web/mix-{{events}}.ndjson
 
 # The Fluent Bit filter module into target/artefacts/ (core wasm, no imports), snapshotted with its engine built so Fluent Bit builds nothing at run time (docs/fluent-bit.md). RULES (a TOML pack) and CONFIG (JSON) are embedded instead of the built-in pack and the defaults; both are checked at build time.
 build-fluent-bit rules="" config="":

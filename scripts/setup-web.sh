@@ -5,7 +5,8 @@
 #     browser downloaded by a test tool: playwright-core drives this one.
 #   - wasm-bindgen-cli at exactly the version of the wasm-bindgen crate
 #     (Cargo.toml [workspace.dependencies]); the two must match.
-#   - playwright-core, from playground/package-lock.json.
+#   - playwright-core and jco-transpile (jco's transpiler, for the component
+#     in Node and Chromium), from playground/package-lock.json.
 # `--build-only`: only what `just build-web` needs (wasm-bindgen-cli).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,8 +39,15 @@ if [ "$have" != "$want" ]; then
         || cargo install wasm-bindgen-cli --version "$want"
 fi
 
-if ! $build_only && { [ ! -f playground/node_modules/playwright-core/package.json ] \
-    || ! node -e 'const l=require("./playground/package-lock.json").packages["node_modules/playwright-core"].version; const h=require("./playground/node_modules/playwright-core/package.json").version; process.exit(l===h?0:1)'; }; then
-    echo "setup-web: installing playwright-core (npm ci)" >&2
+# Every package of the lock file's devDependencies, at the locked version.
+if ! $build_only && ! node -e '
+    const lock = require("./playground/package-lock.json").packages;
+    const want = Object.keys(lock[""].devDependencies);
+    const ok = want.every((name) => {
+        try { return require(`./playground/node_modules/${name}/package.json`).version === lock[`node_modules/${name}`].version; }
+        catch { return false; }
+    });
+    process.exit(ok ? 0 : 1);'; then
+    echo "setup-web: installing playwright-core and jco-transpile (npm ci)" >&2
     (cd playground && npm ci --no-audit --no-fund)
 fi

@@ -13,22 +13,24 @@
 //! ```
 
 // The component is the one place where untrusted bytes are handled; this crate
-// only moves them, and has no reason for `unsafe`.
-#![forbid(unsafe_code)]
+// only moves them. Its one `unsafe` call loads the component compiled by an
+// earlier run (`compiled`), allowed there with the reason.
+#![deny(unsafe_code)]
 
 mod bindings;
+mod cache;
 pub mod input;
 
 use std::fmt;
 use std::sync::{Mutex, OnceLock, PoisonError};
 
-use wasmtime::component::{Component, Linker, ResourceAny};
+use wasmtime::component::{Linker, ResourceAny};
 use wasmtime::{Engine, Store};
 
 use bindings::exports::modwatch::detector::detection::Guest;
 pub use bindings::exports::modwatch::detector::detection::{
-    Error as LoadError, EventError, Options, Outcome, Output, Principal, Problem, RuleMatch, Stats, Status, TagResult,
-    Verdict,
+    ChunkResult, ChunkVerdict, Error as LoadError, EventError, Options, Outcome, Output, Principal, Problem,
+    Replacement, RuleMatch, Stats, Status, TagResult, Verdict,
 };
 
 /// The modwatch component (`wit/detector.wit`, world `detector`), built for
@@ -49,7 +51,7 @@ fn prepared() -> anyhow::Result<&'static bindings::DetectorPre<()>> {
         return Ok(pre);
     }
     let engine = Engine::default();
-    let component = Component::new(&engine, COMPONENT)?;
+    let component = cache::compiled(&engine, COMPONENT)?;
     // The world has no imports: an empty linker instantiates it.
     let pre = bindings::DetectorPre::new(Linker::new(&engine).instantiate_pre(&component)?)?;
     Ok(PREPARED.get_or_init(|| pre))
@@ -113,6 +115,32 @@ impl Detector {
         Ok(self.guest.engine().call_batch(&mut self.store, self.engine, events)?)
     }
 
+    /// Tags the events of `chunk` in one call, as [`Detector::tag`] on each
+    /// would, and returns only what changed (`wit/detector.wit`,
+    /// `tag-chunk`): the replaced and dropped events by index, and the
+    /// verdicts that are not plain no-matches.
+    pub fn tag_chunk(&mut self, chunk: &Chunk) -> anyhow::Result<ChunkResult> {
+        self.tag_chunk_raw(&chunk.bytes, &chunk.ends)
+    }
+
+    /// `tag-chunk` with the buffer and the end offsets as they are: event
+    /// `i` is `bytes[ends[i-1]..ends[i]]`. [`Chunk`] builds both.
+    pub fn tag_chunk_raw(&mut self, bytes: &[u8], ends: &[u32]) -> anyhow::Result<ChunkResult> {
+        Ok(self.guest.engine().call_tag_chunk(&mut self.store, self.engine, bytes, ends)?)
+    }
+
+    /// Tags several events through [`Detector::tag_chunk`] and gives one
+    /// result per event, in order, as [`Detector::batch`] does, except that
+    /// each result's `verdicts` holds only those that are not plain
+    /// no-matches (an unchanged no-match event has none).
+    pub fn tag_events(&mut self, events: &[impl AsRef<[u8]>]) -> anyhow::Result<Vec<TagResult>> {
+        let mut chunk = Chunk::default();
+        for event in events {
+            chunk.push(event.as_ref())?;
+        }
+        Ok(self.tag_chunk(&chunk)?.per_event(chunk.len()))
+    }
+
     /// Counters since the engine was created.
     pub fn stats(&mut self) -> anyhow::Result<Stats> {
         Ok(self.guest.engine().call_stats(&mut self.store, self.engine)?)
@@ -134,6 +162,82 @@ impl Detector {
     /// The largest event the engine evaluates (`input.max_event_bytes`).
     pub fn max_event_bytes(&mut self) -> anyhow::Result<u64> {
         Ok(self.guest.engine().call_max_event_bytes(&mut self.store, self.engine)?)
+    }
+}
+
+/// Events gathered into one buffer for [`Detector::tag_chunk`]: the bytes
+/// of every event, one after another, and where each one ends.
+#[derive(Debug, Default, Clone)]
+pub struct Chunk {
+    bytes: Vec<u8>,
+    ends: Vec<u32>,
+}
+
+impl Chunk {
+    /// The most bytes a chunk holds: offsets are `u32` in the WIT interface.
+    pub const MAX_BYTES: usize = u32::MAX as usize;
+
+    /// Adds an event; an error if the chunk would pass [`Chunk::MAX_BYTES`].
+    pub fn push(&mut self, event: &[u8]) -> anyhow::Result<()> {
+        let end = u32::try_from(self.bytes.len() + event.len())
+            .map_err(|_| anyhow::anyhow!("a chunk holds at most {} bytes", Chunk::MAX_BYTES))?;
+        self.bytes.extend_from_slice(event);
+        self.ends.push(end);
+        Ok(())
+    }
+
+    /// Event `index`, as pushed.
+    pub fn get(&self, index: usize) -> Option<&[u8]> {
+        let end = *self.ends.get(index)? as usize;
+        let start = index.checked_sub(1).map_or(0, |i| self.ends[i] as usize);
+        self.bytes.get(start..end)
+    }
+
+    /// Events in the chunk.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Whether the chunk has no event.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Bytes in the chunk.
+    pub fn bytes(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// Empties the chunk, keeping its memory.
+    pub fn clear(&mut self) {
+        self.bytes.clear();
+        self.ends.clear();
+    }
+}
+
+impl ChunkResult {
+    /// One result per event of a chunk of `events` events, in order: what
+    /// [`Detector::batch`] gives, except that plain no-match verdicts are not
+    /// there (an unchanged no-match event has no verdict).
+    pub fn per_event(self, events: usize) -> Vec<TagResult> {
+        let mut results: Vec<TagResult> =
+            (0..events).map(|_| TagResult { output: Output::Unchanged, verdicts: Vec::new() }).collect();
+        for r in self.replaced {
+            if let Some(result) = results.get_mut(r.event as usize) {
+                result.output = Output::Replaced(r.bytes);
+            }
+        }
+        for i in self.dropped {
+            if let Some(result) = results.get_mut(i as usize) {
+                result.output = Output::Dropped;
+            }
+        }
+        for v in self.verdicts {
+            if let Some(result) = results.get_mut(v.event as usize) {
+                result.verdicts.push(v.verdict);
+            }
+        }
+        results
     }
 }
 

@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, anyhow};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use modwatch::input::{self, Scanner};
-use modwatch::{Detector, DetectorError, Options, Output, Stats, Status, Verdict};
+use modwatch::input::{self, Layout, Scanner};
+use modwatch::{Chunk, Detector, DetectorError, Options, Output, Stats, Status, TagResult, Verdict};
 
 /// Detects changes to cloud compute infrastructure (MITRE ATT&CK T1578) in
 /// AWS CloudTrail, Azure Activity and GCP Cloud Audit logs.
@@ -156,7 +156,8 @@ fn scan(args: &ScanArgs) -> Result<(), Failure> {
         let progress = progress(len, args.quiet);
         let reader = BufReader::with_capacity(1 << 16, progress.wrap_read(reader));
         let mut scanner = Scanner::new(reader, max_event).with_context(|| name.clone()).map_err(usage)?;
-        match scan_one(&mut detector, &mut scanner, &mut out, args, &name, &mut run) {
+        let input = Named { name, is_file: len.is_some() };
+        match scan_one(&mut detector, &mut scanner, &mut out, args, &input, &mut run) {
             Err(e) if is_broken_pipe(&e) => return Ok(()),
             other => other?,
         }
@@ -182,45 +183,135 @@ struct Run {
     errors: Vec<String>,
 }
 
+/// Events per call into the component when reading a file. Larger chunks
+/// gain little once the call's own cost is spread over a few hundred events.
+const CHUNK_EVENTS: usize = 1024;
+/// A chunk is sent early once it holds this many bytes.
+const CHUNK_BYTES: usize = 4 << 20;
+
 fn scan_one(
     detector: &mut Detector,
     scanner: &mut Scanner<'_>,
     out: &mut impl Write,
     args: &ScanArgs,
-    name: &str,
+    input: &Named,
     run: &mut Run,
 ) -> anyhow::Result<()> {
-    while let Some(event) = scanner.next_event().with_context(|| format!("reading {name}"))? {
-        let (output, verdicts) = if args.verdicts {
-            (Output::Unchanged, detector.evaluate(&event.bytes)?)
-        } else {
+    if args.verdicts {
+        return verdicts_one(detector, scanner, out, args, input, run);
+    }
+    // A file, or an array or batch read whole, is tagged in chunks; NDJSON
+    // from a pipe event by event, so that a live stream is tagged as it
+    // arrives rather than a chunk later.
+    let per_call = if input.is_file || scanner.layout() != Layout::Ndjson { CHUNK_EVENTS } else { 1 };
+    let mut pending = Pending::default();
+    while let Some(event) = scanner.next_event().with_context(|| format!("reading {}", input.name))? {
+        if event.truncated {
+            // The rest of its line is still in the input: write it now.
+            pending.send(detector, out, args, input, run)?;
             let tagged = detector.tag(&event.bytes)?;
-            (tagged.output, tagged.verdicts)
-        };
-        for v in &verdicts {
-            if let (Some(e), true) = (&v.error, run.errors.len() < ERRORS_QUOTED) {
-                run.errors.push(format!("{name}:{}: E{} {}: {}", event.line, e.code, e.kind, e.message));
+            run.note_errors(&input.name, event.line, &tagged.verdicts);
+            if wanted(&tagged, args) {
+                match tagged.output {
+                    Output::Replaced(bytes) => input::write_line(out, &bytes)?,
+                    Output::Dropped => {}
+                    Output::Unchanged => {
+                        out.write_all(&event.bytes)?;
+                        scanner.rest_of_line(Some(out))?;
+                        out.write_all(b"\n")?;
+                    }
+                }
             }
+            continue;
         }
-        let matched = verdicts.iter().any(|v| v.status == Status::Match);
-        if args.verdicts {
-            for v in verdicts.iter().filter(|v| matched_or_all(v, args.only_matches)) {
-                writeln!(out, "{}", v.json)?;
+        pending.chunk.push(&event.bytes)?;
+        pending.lines.push(event.line);
+        if pending.chunk.len() >= per_call || pending.chunk.bytes() >= CHUNK_BYTES {
+            pending.send(detector, out, args, input, run)?;
+        }
+    }
+    pending.send(detector, out, args, input, run)
+}
+
+/// An input's name, and whether it is a regular file (read in chunks).
+struct Named {
+    name: String,
+    is_file: bool,
+}
+
+/// Events read and not yet tagged, with their line numbers.
+#[derive(Default)]
+struct Pending {
+    chunk: Chunk,
+    lines: Vec<u64>,
+}
+
+impl Pending {
+    /// Tags the pending events in one call and writes them out in order.
+    fn send(
+        &mut self,
+        detector: &mut Detector,
+        out: &mut impl Write,
+        args: &ScanArgs,
+        input: &Named,
+        run: &mut Run,
+    ) -> anyhow::Result<()> {
+        if self.chunk.is_empty() {
+            return Ok(());
+        }
+        let results = detector.tag_chunk(&self.chunk)?.per_event(self.chunk.len());
+        for ((i, result), &line) in results.into_iter().enumerate().zip(&self.lines) {
+            run.note_errors(&input.name, line, &result.verdicts);
+            if !wanted(&result, args) {
+                continue;
             }
-        } else if matched || !args.only_matches {
-            match output {
+            match result.output {
                 Output::Replaced(bytes) => input::write_line(out, &bytes)?,
                 Output::Dropped => {}
-                Output::Unchanged if event.truncated => {
-                    out.write_all(&event.bytes)?;
-                    scanner.rest_of_line(Some(out))?;
-                    out.write_all(b"\n")?;
-                }
-                Output::Unchanged => input::write_line(out, &event.bytes)?,
+                Output::Unchanged => input::write_line(out, self.chunk.get(i).unwrap_or_default())?,
             }
+        }
+        self.chunk.clear();
+        self.lines.clear();
+        Ok(())
+    }
+}
+
+/// Whether an event is written: always, or with `--only-matches` when one of
+/// its records matched.
+fn wanted(result: &TagResult, args: &ScanArgs) -> bool {
+    !args.only_matches || result.verdicts.iter().any(|v| v.status == Status::Match)
+}
+
+/// `--verdicts`: every record's verdict, no-matches included, so one call
+/// per event.
+fn verdicts_one(
+    detector: &mut Detector,
+    scanner: &mut Scanner<'_>,
+    out: &mut impl Write,
+    args: &ScanArgs,
+    input: &Named,
+    run: &mut Run,
+) -> anyhow::Result<()> {
+    while let Some(event) = scanner.next_event().with_context(|| format!("reading {}", input.name))? {
+        let verdicts = detector.evaluate(&event.bytes)?;
+        run.note_errors(&input.name, event.line, &verdicts);
+        for v in verdicts.iter().filter(|v| matched_or_all(v, args.only_matches)) {
+            writeln!(out, "{}", v.json)?;
         }
     }
     Ok(())
+}
+
+impl Run {
+    /// Keeps the first [`ERRORS_QUOTED`] decoding errors for the summary.
+    fn note_errors(&mut self, name: &str, line: u64, verdicts: &[Verdict]) {
+        for v in verdicts {
+            if let (Some(e), true) = (&v.error, self.errors.len() < ERRORS_QUOTED) {
+                self.errors.push(format!("{name}:{line}: E{} {}: {}", e.code, e.kind, e.message));
+            }
+        }
+    }
 }
 
 fn matched_or_all(v: &Verdict, only_matches: bool) -> bool {

@@ -341,7 +341,7 @@ impl Shared {
         let events: Vec<Vec<u8>> = items.iter().map(|item| item.event.clone()).collect();
         let results = {
             let mut detector = self.detector.lock().unwrap_or_else(PoisonError::into_inner);
-            detector.batch(&events)
+            detector.tag_events(&events)
         }
         .map_err(|e| {
             Refusal(StatusCode::INTERNAL_SERVER_ERROR, format!("the modwatch component failed on this batch: {e:#}"))

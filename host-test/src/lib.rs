@@ -2,8 +2,8 @@
 //! parity tests and benchmarks of this crate: [`fluent_bit`] drives the
 //! Fluent Bit module (built by `build.rs`) exactly as Fluent Bit does, the
 //! component runs through the `modwatch` crate's own [`modwatch::Detector`],
-//! and [`modwatch_binary`] gives the real `modwatch` binary to benchmarks
-//! that run it as a process.
+//! [`modwatch_binary`] gives the real `modwatch` binary to benchmarks that
+//! run it as a process, and [`naive`] is the baseline they compare with.
 //!
 //! ```no_run
 //! # fn main() -> anyhow::Result<()> {
@@ -20,6 +20,7 @@
 #![forbid(unsafe_code)]
 
 pub mod fluent_bit;
+pub mod naive;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -3,7 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests")]
 
-use modwatch::{COMPONENT, Detector, DetectorError, LoadError, Output, Status, TagResult};
+use modwatch::{COMPONENT, Chunk, Detector, DetectorError, LoadError, Output, Status, TagResult};
+use modwatch_testkit::corpus;
 use wasmtime::component::Component;
 use wasmtime::{Engine, Store};
 
@@ -19,7 +20,7 @@ fn the_component_imports_nothing() {
     let imports: Vec<String> = ty.imports(&engine).map(|(name, _)| name.to_string()).collect();
     assert!(imports.is_empty(), "the component imports {imports:?}; it must need no WASI nor anything else");
     let exports: Vec<String> = ty.exports(&engine).map(|(name, _)| name.to_string()).collect();
-    assert_eq!(exports, ["modwatch:detector/detection@0.1.0"]);
+    assert_eq!(exports, ["modwatch:detector/detection@0.2.0"]);
     // Instantiating with an empty store and no linker entries works.
     let _ = Store::new(&engine, ());
     Detector::new(None, None).unwrap();
@@ -128,4 +129,75 @@ fn the_event_limit_comes_from_the_config() {
     assert_eq!(Detector::new(None, None).unwrap().max_event_bytes().unwrap(), 1 << 20);
     let mut small = Detector::new(Some(r#"{"input":{"max_event_bytes":4096}}"#), None).unwrap();
     assert_eq!(small.max_event_bytes().unwrap(), 4096);
+}
+
+/// The corpus, the bad events, a batch object and an event the config turns
+/// into an error output: every kind of output and verdict a chunk returns.
+fn chunk_events() -> Vec<Vec<u8>> {
+    let mut events: Vec<Vec<u8>> = corpus::events().into_iter().map(|e| e.event).collect();
+    events.extend(bad_events().into_iter().map(|(_, b, _)| b));
+    events.push(corpus::read("s3-batch.json").into_bytes());
+    events.push(Vec::new());
+    events
+}
+
+#[test]
+fn a_chunk_is_tag_on_each_with_only_what_changed_coming_back() {
+    let events = chunk_events();
+    for config in [None, Some(VALIDATE), Some(r#"{"output":{"mode":"drop-non-matches"}}"#)] {
+        let mut chunked = Detector::new(config, None).unwrap();
+        let mut each = Detector::new(config, None).unwrap();
+        let mut chunk = Chunk::default();
+        for e in &events {
+            chunk.push(e).unwrap();
+        }
+        let result = chunked.tag_chunk(&chunk).unwrap();
+        let tagged: Vec<TagResult> = events.iter().map(|e| each.tag(e).unwrap()).collect();
+        let records: usize = tagged.iter().map(|t| t.verdicts.len()).sum();
+        assert_eq!(result.records as usize, records, "{config:?}");
+        // Nothing unchanged and no plain no-match crossed back.
+        let changed = tagged.iter().filter(|t| t.output != Output::Unchanged).count();
+        assert_eq!(result.replaced.len() + result.dropped.len(), changed, "{config:?}");
+        assert!(result.verdicts.iter().all(|v| v.verdict.status != Status::NoMatch), "{config:?}");
+        assert!(result.verdicts.len() < records, "{config:?}: the corpus has plain no-matches");
+        let expected: Vec<TagResult> = tagged
+            .into_iter()
+            .map(|mut t| {
+                t.verdicts.retain(|v| v.status != Status::NoMatch);
+                t
+            })
+            .collect();
+        assert_eq!(result.per_event(events.len()), expected, "{config:?}");
+        assert_eq!(chunked.stats().unwrap(), each.stats().unwrap(), "{config:?}");
+    }
+}
+
+#[test]
+fn tag_events_goes_through_the_chunk_in_order() {
+    let events = chunk_events();
+    let mut chunked = Detector::new(None, None).unwrap();
+    let results = chunked.tag_events(&events).unwrap();
+    assert_eq!(results.len(), events.len());
+    let corpus = corpus::events();
+    for (label, result) in corpus.iter().zip(&results) {
+        let matched = result.verdicts.iter().any(|v| v.status == Status::Match);
+        assert_eq!(matched, label.expect_match, "{}", label.id);
+        assert_eq!(matches!(result.output, Output::Replaced(_)), matched, "{}", label.id);
+    }
+    assert!(Detector::new(None, None).unwrap().tag_events(&[] as &[Vec<u8>]).unwrap().is_empty());
+}
+
+#[test]
+fn offsets_out_of_order_or_past_the_buffer_never_trap() {
+    let mut detector = Detector::new(None, None).unwrap();
+    let bytes = format!("{{{EC2}}}").into_bytes();
+    let len = bytes.len() as u32;
+    // Through the generated bindings, below `Chunk`, which never makes these.
+    for ends in [vec![len, 3, len + 100], vec![u32::MAX], vec![0, 0, len]] {
+        let result = detector.tag_chunk_raw(&bytes, &ends).unwrap();
+        let events: Vec<u32> = result.verdicts.iter().map(|v| v.event).collect();
+        assert!(events.iter().all(|&i| (i as usize) < ends.len()), "{ends:?}: {events:?}");
+        assert!(result.records as usize >= ends.len(), "{ends:?}");
+    }
+    assert!(detector.tag(&bytes).unwrap().verdicts[0].status != Status::Error);
 }

@@ -1,7 +1,8 @@
 // The playground in real headless Chromium (Debian's, through playwright-core):
 // samples run and give the expected rows, a broken rule is shown at its
 // line:column, fixing and changing it changes the results, files open, the
-// chart is drawn, and the page makes no request off 127.0.0.1. Screenshots go
+// chart is drawn, the component transpiled by jco gives the golden verdicts
+// in the page too, and the page makes no request off 127.0.0.1. Screenshots go
 // to target/playground/. Needs `just build-web` and scripts/setup-web.sh.
 
 import { after, before, describe, it } from "node:test";
@@ -9,6 +10,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { open } from "./chromium.mjs";
+import { corpus, golden } from "./corpus.mjs";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const shots = `${root}target/playground/`;
@@ -243,6 +245,20 @@ describe("the playground in Chromium", { concurrency: false }, () => {
     assert.match(await page.textContent("#pager"), /of 20,000/);
     await page.click("#file-clear");
     rmSync(path);
+  });
+
+  it("runs the component transpiled by jco beside the wasm-bindgen build, with the golden verdicts", async () => {
+    // The page's origin serves pkg/jco/ (`just build-jco`) like pkg/.
+    const events = corpus().map((e) => Array.from(e.bytes));
+    const got = await page.evaluate(async (events) => {
+      const { detection } = await import("/pkg/jco/modwatch.js");
+      const engine = detection.Engine.create(undefined, undefined);
+      const verdicts = events.flatMap((e) => engine.evaluate(new Uint8Array(e)).map((v) => v.json));
+      const chunk = engine.tagChunk(new Uint8Array(events[0]), new Uint32Array([events[0].length]));
+      return { verdicts, chunkRecords: chunk.records };
+    }, events);
+    assert.deepEqual(got.verdicts, golden);
+    assert.equal(got.chunkRecords, 1);
   });
 
   it("made no request off 127.0.0.1 and logged no error", () => {

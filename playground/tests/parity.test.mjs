@@ -5,35 +5,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { web } from "./web.mjs";
-import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
-import { member } from "../tools/json-member.mjs";
+import { corpus, golden } from "./corpus.mjs";
 
-const root = fileURLToPath(new URL("../../", import.meta.url));
-
-const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-/** The corpus in the golden file's order: each event of events.ndjson, then each record of s3-batch.json. */
-function corpus() {
-  const events = [];
-  for (const line of readFileSync(`${root}tests/corpus/events.ndjson`, "utf8").split("\n")) {
-    if (!line.trim()) continue;
-    const bytes = enc.encode(line);
-    events.push({ id: JSON.parse(line).id, bytes: member(bytes, "event") });
-  }
-  const batch = member(readFileSync(`${root}tests/corpus/s3-batch.json`), "Records");
-  // The engine's splitter, through the web build, as the page splits input.
-  const { kind, spans } = web.splitEvents(batch);
-  assert.equal(kind, "array");
-  for (let i = 0; i < spans.length; i += 2) {
-    events.push({ id: `s3-batch.json record ${i / 2 + 1}`, bytes: batch.subarray(spans[i], spans[i + 1]) });
-  }
-  return events;
-}
-
 test("the web build gives the golden verdicts, byte for byte", () => {
-  const golden = readFileSync(`${root}tests/golden/corpus.verdicts.ndjson`, "utf8").split("\n").filter(Boolean);
   const events = corpus();
   const engine = new web.Engine(null, null);
   const got = [];
@@ -56,7 +32,6 @@ test("the web build gives the golden verdicts, byte for byte", () => {
 });
 
 test("tag gives the same verdicts and a tagged event for each match", () => {
-  const golden = readFileSync(`${root}tests/golden/corpus.verdicts.ndjson`, "utf8").split("\n").filter(Boolean);
   const engine = new web.Engine(null, web.builtinPack()); // the editor's text, unedited
   let n = 0;
   for (const { bytes } of corpus()) {

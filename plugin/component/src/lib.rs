@@ -61,6 +61,30 @@ impl wit::GuestEngine for Engine {
         events.iter().map(|event| tag_result(engine.tag(event))).collect()
     }
 
+    fn tag_chunk(&self, events: Vec<u8>, ends: Vec<u32>) -> wit::ChunkResult {
+        let mut engine = self.0.borrow_mut();
+        let mut result =
+            wit::ChunkResult { replaced: Vec::new(), dropped: Vec::new(), verdicts: Vec::new(), records: 0 };
+        let mut start = 0;
+        for (index, &end) in (0u32..).zip(&ends) {
+            let end = (end as usize).min(events.len());
+            let event = events.get(start..end).unwrap_or_default();
+            start = end;
+            let tagged = engine.tag(event);
+            match tagged.output {
+                me::Output::Unchanged => {}
+                me::Output::Replaced(bytes) => result.replaced.push(wit::Replacement { event: index, bytes }),
+                me::Output::Dropped => result.dropped.push(index),
+            }
+            result.records = result.records.saturating_add(tagged.verdicts.len() as u32);
+            // Only what a host acts on crosses back; the JSON of a verdict is
+            // built only for these.
+            let changed = tagged.verdicts.iter().filter(|v| v.status != me::Status::NoMatch);
+            result.verdicts.extend(changed.map(|v| wit::ChunkVerdict { event: index, verdict: verdict(v) }));
+        }
+        result
+    }
+
     fn stats(&self) -> wit::Stats {
         let s = self.0.borrow().stats();
         wit::Stats {
