@@ -386,7 +386,11 @@ impl<'p> Generator<'p> {
         let all: Vec<usize> = (0..self.pack.rules.len()).collect();
         let gates = Gates::new(self.pack);
         let (ungated, exact, patterns) = (&gates.ungated, &gates.exact, &gates.patterns);
-        let list = |ids: &[usize]| format!("[{}]", ids.iter().map(usize::to_string).collect::<Vec<_>>().join(", "));
+        let literal = |ids: &[usize]| format!("[{}]", ids.iter().map(usize::to_string).collect::<Vec<_>>().join(", "));
+        // Through `get`, so that `_cands` has the type "array", not that of
+        // a literal of a hundred known elements, which VRL's compiler would
+        // copy for each of the thousands of expressions after it.
+        let list = |ids: &[usize]| format!("array(get({{\"t\": {}}}, [\"t\"]) ?? []) ?? []", literal(ids));
         let mut out = String::new();
         let _ = writeln!(out, "    if _act == \"\" {{");
         let _ = writeln!(out, "      _cands = {}", list(&all));
@@ -405,7 +409,7 @@ impl<'p> Generator<'p> {
                         }
                     }
                 }
-                let table = object(lower.iter().map(|(k, ids)| (k.as_str(), list(ids))));
+                let table = object(lower.iter().map(|(k, ids)| (k.as_str(), literal(ids))));
                 let _ = writeln!(
                     out,
                     "      _cands = append(_cands, array(get({table}, [downcase(_act)]) ?? []) ?? [])"
