@@ -195,7 +195,7 @@ impl<'p> Generator<'p> {
                 "#@PROBE_INIT" => Some(self.probe_code(|_| "  _probe = null\n".to_string())),
                 "#@PROBE" => Some(self.probe_code(|_| {
                     format!(
-                        "    _probe = \"\"\n    for_each({probe_ids}) -> |_i, _pn| {{\n      _probe = _probe + encode_json(get(_F, [to_string(_pn) ?? \"\", 0]) ?? []) + \"\\n\"\n    }}\n"
+                        "    _probe = \"\"\n    for_each(array(get({{\"t\": {probe_ids}}}, [\"t\"]) ?? []) ?? []) -> |_i, _pn| {{\n      _probe = _probe + encode_json(get(_F, [to_string(_pn) ?? \"\", 0]) ?? []) + \"\\n\"\n    }}\n"
                     )
                 })),
                 "#@PROBE_OUT" => {
