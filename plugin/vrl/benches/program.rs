@@ -64,7 +64,7 @@ fn main() {
 
     let engine = || Engine::new(None, None).unwrap_or_else(|e| panic!("the engine refused its defaults:\n{e}"));
     let rows = [
-        measure("serde_json parse+write", || (), |()| {
+        measure("serde_json parse+write", || (), |_| {
             for e in &events {
                 let value: serde_json::Value = serde_json::from_str(e).unwrap_or_default();
                 black_box(serde_json::to_vec(&value).unwrap_or_default());
@@ -74,9 +74,9 @@ fn main() {
         measure("native engine", engine, |engine| {
             events.iter().filter(|e| engine.tag(e.as_bytes()).verdicts.iter().any(|v| v.is_match())).count()
         }),
-        measure("VRL parse-only", || (), |()| run_all(&parse_only, &lines)),
-        measure("VRL modwatch program", || (), |()| run_all(&ours, &lines)),
-        measure("  on decoded records", || (), |()| run_all(&ours, &decoded)),
+        measure("VRL parse-only", || (), |_| run_all(&parse_only, &lines)),
+        measure("VRL modwatch program", || (), |_| run_all(&ours, &lines)),
+        measure("  on decoded records", || (), |_| run_all(&ours, &decoded)),
     ];
 
     let rate = |row: &Row| count as f64 / row.best.as_secs_f64().max(f64::EPSILON);
