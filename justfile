@@ -48,10 +48,12 @@ build-component:
     @ls -l target/artefacts/modwatch.component.wasm
 
 # Benchmarks: throughput of the native engine, the component in wasmtime and a naive serde_json
-# baseline on a generated mix; scoring memory per principal, under spraying, and cost per event; then bench-serve.
+# baseline on a generated mix; scoring memory per principal, under spraying, and cost per event;
+# the VRL export's compile time and events/s on Vector's VRL engine against a parse-only program; then bench-serve.
 bench: && bench-serve
     cargo bench -p modwatch-engine --bench scoring
     cargo bench -p modwatch-host-test --bench throughput
+    cargo bench -p modwatch-vrl --bench program
 
 # Events/s through `modwatch serve` (the Vector sidecar; the bench builds the real binary first) on the same mix, batches of 1,000, to a receiver on loopback.
 bench-serve:

@@ -38,6 +38,7 @@ use std::convert::Infallible;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::Read;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -87,6 +88,14 @@ pub(crate) struct ServeArgs {
     /// 503.
     #[arg(long, value_name = "SECS", default_value_t = 30.0)]
     forward_timeout: f64,
+    /// With `--state`: also write the state this many seconds after the
+    /// last write, if events were scored since (a crash loses at most that).
+    #[arg(long, value_name = "SECS", default_value_t = 5.0)]
+    state_interval: f64,
+    /// With `--state`: also write the state once this many events were
+    /// scored since the last write (checked after each batch).
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    state_events: usize,
 }
 
 /// Batches whose forward failed, kept for their retry.
@@ -107,6 +116,12 @@ pub(crate) fn serve(args: &ServeArgs) -> Result<(), Failure> {
     if !(args.forward_timeout.is_finite() && args.forward_timeout > 0.0) {
         return Err(usage(anyhow!("--forward-timeout must be a positive number of seconds")));
     }
+    if !(args.state_interval.is_finite() && args.state_interval > 0.0) {
+        return Err(usage(anyhow!("--state-interval must be a positive number of seconds")));
+    }
+    if args.state_events == 0 {
+        return Err(usage(anyhow!("--state-events must be at least 1")));
+    }
     let detector = args.engine.detector()?;
     let shared = Arc::new(Shared {
         detector: Mutex::new(detector),
@@ -117,6 +132,13 @@ pub(crate) fn serve(args: &ServeArgs) -> Result<(), Failure> {
         client: Client::builder(TokioExecutor::new()).build_http(),
         metrics: Metrics::default(),
         retries: Mutex::new(RetryCache::default()),
+        scored: AtomicU64::new(0),
+        state: args.engine.state.clone().map(|path| Checkpoints {
+            path,
+            interval: Duration::from_secs_f64(args.state_interval),
+            events: args.state_events,
+            since: Mutex::new((0, Instant::now())),
+        }),
     });
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
@@ -139,6 +161,9 @@ async fn run(args: &ServeArgs, shared: Arc<Shared>) -> Result<(), Failure> {
         .map_err(usage)?;
     let local = listener.local_addr().context("the listening address")?;
     eprintln!("modwatch serve: listening on http://{local}/, forwarding to {}", shared.forward);
+    if let Some(state) = &shared.state {
+        tokio::spawn(checkpoints(Arc::clone(&shared), state.interval));
+    }
     let graceful = GracefulShutdown::new();
     let mut stop = std::pin::pin!(shutdown_signal());
     loop {
@@ -194,6 +219,32 @@ async fn shutdown_signal() -> anyhow::Result<()> {
     tokio::signal::ctrl_c().await.context("cannot listen for Ctrl-C")
 }
 
+/// Writes the state every `interval` while events are scored, so that a
+/// quiet period after a burst does not leave the burst unsaved.
+async fn checkpoints(shared: Arc<Shared>, interval: Duration) {
+    // A quarter of the interval: the write is at most 1.25 intervals late.
+    let mut tick = tokio::time::interval(interval / 4);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let work = Arc::clone(&shared);
+        let _ = tokio::task::spawn_blocking(move || {
+            let mut detector = work.detector.lock().unwrap_or_else(PoisonError::into_inner);
+            work.checkpoint(&mut detector, 0);
+        })
+        .await;
+    }
+}
+
+/// The periodic writes of `--state`.
+struct Checkpoints {
+    path: std::path::PathBuf,
+    interval: Duration,
+    events: usize,
+    /// Events scored since the last write, and when that was.
+    since: Mutex<(usize, Instant)>,
+}
+
 /// What every connection shares.
 struct Shared {
     /// The one engine: a wasmtime store is used by one thread at a time.
@@ -205,6 +256,9 @@ struct Shared {
     client: Client<HttpConnector, Full<Bytes>>,
     metrics: Metrics,
     retries: Mutex<RetryCache>,
+    /// Batches scored so far: the number of the next one.
+    scored: AtomicU64,
+    state: Option<Checkpoints>,
 }
 
 type Reply = Response<Full<Bytes>>;
@@ -303,6 +357,7 @@ async fn try_ingest(shared: &Arc<Shared>, request: Request<Incoming>) -> Result<
         shared.retries.lock().unwrap_or_else(PoisonError::into_inner).forget(tagged.key);
     }
     let summary = serde_json::json!({
+        "batch": tagged.batch,
         "events": tagged.events,
         "matches": tagged.matches,
         "forwarded": tagged.forwarded,
@@ -323,6 +378,8 @@ struct Tagged {
     forwarded: usize,
     /// Taken from the retry cache instead of the engine.
     replayed: bool,
+    /// Its place in the order batches were scored in (from 0).
+    batch: u64,
 }
 
 impl Shared {
@@ -339,14 +396,34 @@ impl Shared {
         }
         let items = split(&body, ndjson)?;
         let events: Vec<Vec<u8>> = items.iter().map(|item| item.event.clone()).collect();
-        let results = {
+        let (results, batch) = {
             let mut detector = self.detector.lock().unwrap_or_else(PoisonError::into_inner);
-            detector.tag_events(&events)
-        }
-        .map_err(|e| {
+            let results = detector.tag_events(&events);
+            let batch = self.scored.fetch_add(1, Ordering::SeqCst);
+            self.checkpoint(&mut detector, events.len());
+            (results, batch)
+        };
+        let results = results.map_err(|e| {
             Refusal(StatusCode::INTERNAL_SERVER_ERROR, format!("the modwatch component failed on this batch: {e:#}"))
         })?;
-        Ok(self.assemble(key, &items, results))
+        Ok(Tagged { batch, ..self.assemble(key, &items, results) })
+    }
+
+    /// Counts `scored` events and writes `--state` when the count or the
+    /// time since the last write is reached. The caller holds the engine, so
+    /// the file is the state after a whole batch. A failed write is logged
+    /// and tried again at the next checkpoint: the batch is not refused.
+    fn checkpoint(&self, detector: &mut Detector, scored: usize) {
+        let Some(state) = &self.state else { return };
+        let mut since = state.since.lock().unwrap_or_else(PoisonError::into_inner);
+        since.0 += scored;
+        if since.0 == 0 || (since.0 < state.events && since.1.elapsed() < state.interval) {
+            return;
+        }
+        match save_state(detector, &state.path) {
+            Ok(()) => *since = (0, Instant::now()),
+            Err(e) => eprintln!("modwatch serve: {e:#}"),
+        }
     }
 
     /// The forwarded array: each element as the engine's output, per its kind.
@@ -373,7 +450,7 @@ impl Shared {
         }
         out.push(b']');
         let forward = if forwarded == 0 { Bytes::new() } else { Bytes::from(out) };
-        Tagged { key, forward, events: items.len(), matches, forwarded, replayed: false }
+        Tagged { key, forward, events: items.len(), matches, forwarded, replayed: false, batch: 0 }
     }
 
     /// POSTs one tagged batch; an error unless the receiver answered 2xx in

@@ -98,7 +98,9 @@ impl Drop for Sidecar {
 }
 
 /// A receiving endpoint (Vector's `http_server` source in production): it
-/// records every batch it is sent, and answers with `status`.
+/// records every batch it is sent as soon as it has read it (as the source
+/// has the events once it read the body, whenever it answers), and answers
+/// with `status` after `delay`.
 struct Receiver {
     addr: SocketAddr,
     batches: Arc<Mutex<Vec<Bytes>>>,
@@ -136,12 +138,12 @@ impl Receiver {
                     async move {
                         assert_eq!(request.headers()["content-type"], "application/json");
                         let body = request.into_body().collect().await.unwrap().to_bytes();
+                        b.lock().unwrap().push(body);
                         if let Some(tx) = a.lock().unwrap().as_ref() {
                             let _ = tx.send(());
                         }
                         tokio::time::sleep(Duration::from_millis(d.load(Ordering::SeqCst))).await;
                         let status = StatusCode::from_u16(s.load(Ordering::SeqCst)).unwrap();
-                        b.lock().unwrap().push(body);
                         let mut response = Response::new(Full::new(Bytes::from_static(b"{}")));
                         *response.status_mut() = status;
                         Ok::<_, std::convert::Infallible>(response)
@@ -787,4 +789,411 @@ fn a_bad_rule_pack_stops_serve_at_start() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
     let _ = std::fs::remove_file(&pack);
+}
+
+// ------------------------------------------------- the documented pipeline
+
+/// The `vector.yaml` of docs/vector.md: the one YAML block there.
+fn documented_config() -> serde_yaml_ng::Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/vector.md");
+    let blocks = code_blocks(&std::fs::read_to_string(path).unwrap(), "yaml");
+    assert_eq!(blocks.len(), 1, "docs/vector.md has one vector.yaml");
+    serde_yaml_ng::from_str(&blocks[0]).unwrap_or_else(|e| panic!("docs/vector.md: the vector.yaml is not YAML: {e}"))
+}
+
+/// The fenced code blocks of a Markdown text in a language.
+fn code_blocks(text: &str, language: &str) -> Vec<String> {
+    let mut blocks = Vec::new();
+    let mut current: Option<String> = None;
+    for line in text.lines() {
+        match (&mut current, line.trim_start().strip_prefix("```")) {
+            (None, Some(lang)) if lang.trim() == language => current = Some(String::new()),
+            (Some(_), Some(_)) => blocks.extend(current.take()),
+            (Some(block), None) => {
+                block.push_str(line);
+                block.push('\n');
+            }
+            (None, _) => {}
+        }
+    }
+    blocks
+}
+
+/// `config` at a path of keys, or a panic naming it.
+fn at<'v>(config: &'v serde_yaml_ng::Value, path: &str) -> &'v serde_yaml_ng::Value {
+    path.split('.').fold(config, |v, k| v.get(k).unwrap_or_else(|| panic!("docs/vector.md: vector.yaml has no {path}")))
+}
+
+/// The documented components of one kind (`sources`, `transforms`, `sinks`).
+fn components<'v>(config: &'v serde_yaml_ng::Value, kind: &str) -> Vec<(String, &'v serde_yaml_ng::Value)> {
+    at(config, kind).as_mapping().unwrap().iter().map(|(k, v)| (k.as_str().unwrap().to_string(), v)).collect()
+}
+
+/// The documented transform of a type, and its name.
+fn transform_of_type<'v>(config: &'v serde_yaml_ng::Value, kind: &str) -> (String, &'v serde_yaml_ng::Value) {
+    let mut found = components(config, "transforms").into_iter().filter(|(_, t)| t["type"].as_str() == Some(kind));
+    let first = found.next().unwrap_or_else(|| panic!("docs/vector.md: vector.yaml has no {kind} transform"));
+    assert!(found.next().is_none(), "one {kind} transform");
+    first
+}
+
+/// The documented `vector.yaml` is one Vector can load as written (what
+/// `vector validate --no-environment` checks of its structure: a
+/// `data_dir`, a `type` on every component, every input an existing
+/// component), and it agrees with the sidecar: the `http` sink posts to the
+/// sidecar's documented `--listen` address, the sidecar forwards to the
+/// `http_server` source's address, the sink's timeouts and sizes fit the
+/// sidecar's, and every `modwatch serve` flag the page uses exists.
+#[test]
+fn the_documented_vector_yaml_is_complete_and_agrees_with_the_sidecar() {
+    let config = documented_config();
+    assert!(at(&config, "data_dir").as_str().is_some_and(|d| d.starts_with('/')), "data_dir is an absolute path");
+    let mut names = std::collections::BTreeSet::new();
+    for kind in ["sources", "transforms", "sinks"] {
+        for (name, component) in components(&config, kind) {
+            assert!(component["type"].as_str().is_some(), "{kind}.{name} has a type");
+            assert!(names.insert(name.clone()), "{name} is defined once");
+        }
+    }
+    for kind in ["transforms", "sinks"] {
+        for (name, component) in components(&config, kind) {
+            let inputs = component["inputs"].as_sequence().unwrap_or_else(|| panic!("{kind}.{name} has inputs"));
+            for input in inputs {
+                let input = input.as_str().unwrap();
+                assert!(names.contains(input) && input != name, "{kind}.{name}: input {input} is not a component");
+            }
+        }
+    }
+
+    // The sidecar's documented command line, and its flags.
+    let page = std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/vector.md")).unwrap();
+    let commands: Vec<&str> = page.lines().filter(|l| l.contains("modwatch serve --")).collect();
+    assert!(!commands.is_empty(), "docs/vector.md shows how to start the sidecar");
+    let help = Command::new(env!("CARGO_BIN_EXE_modwatch")).args(["serve", "--help"]).output().unwrap();
+    let help = String::from_utf8(help.stdout).unwrap();
+    let flag = |line: &str, name: &str| {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        words.iter().position(|w| *w == name).map(|i| words[i + 1].to_string())
+    };
+    for line in &commands {
+        for word in line.split_whitespace().filter(|w| w.starts_with("--")) {
+            assert!(help.contains(&format!("{word} ")), "docs/vector.md: `modwatch serve {word}` is not a flag of serve");
+        }
+    }
+    let listen = flag(commands[0], "--listen").expect("the command gives --listen");
+    let forward = flag(commands[0], "--forward").expect("the command gives --forward");
+
+    let (_, sink) = components(&config, "sinks").into_iter().find(|(_, s)| s["type"] == "http").expect("an http sink");
+    let uri = sink["uri"].as_str().unwrap();
+    assert!(uri.starts_with(&format!("http://{listen}/")), "the http sink posts to the sidecar ({uri}, --listen {listen})");
+    assert_eq!(sink["healthcheck"]["uri"].as_str(), Some(format!("http://{listen}/health").as_str()));
+    assert_eq!(sink["request"]["concurrency"].as_u64(), Some(1), "one request in flight: batches reach the sidecar in order");
+    assert!(sink["request"]["timeout_secs"].as_f64().unwrap() > 30.0, "above the sidecar's --forward-timeout (30 s)");
+    assert!(sink["batch"]["max_bytes"].as_u64().unwrap() <= 10 << 20, "within the sidecar's --max-body-bytes");
+    assert_eq!(sink["acknowledgements"]["enabled"].as_bool(), Some(true));
+    let (_, source) =
+        components(&config, "sources").into_iter().find(|(_, s)| s["type"] == "http_server").expect("an http_server source");
+    let address = source["address"].as_str().unwrap();
+    assert_eq!(forward, format!("http://{address}/"), "the sidecar forwards to the http_server source");
+    assert_eq!(source["decoding"]["codec"].as_str(), Some("json"));
+
+    // The dedupe transform reads what the http_server source gives.
+    let (_, dedupe) = transform_of_type(&config, "dedupe");
+    let source_name = components(&config, "sources").into_iter().find(|(_, s)| s["type"] == "http_server").unwrap().0;
+    assert_eq!(dedupe["inputs"].as_sequence().unwrap(), &[serde_yaml_ng::Value::from(source_name)]);
+}
+
+/// What Vector's `dedupe` transform keeps of a stream of events, as it
+/// does it (vector `src/transforms/dedupe`): an LRU cache of the last
+/// `num_events` events' keys; with `fields.ignore` the key is every field
+/// but those (nested fields by their dotted path, each value with its type),
+/// with `fields.match` the listed fields' values, a missing one counted as
+/// missing. An event whose key is in the cache is dropped (and refreshed).
+fn vector_dedupe(events: Vec<Value>, dedupe: &serde_yaml_ng::Value) -> Vec<Value> {
+    let num_events = dedupe["cache"]["num_events"].as_u64().unwrap_or(5000) as usize;
+    let list = |key: &str| -> Option<Vec<String>> {
+        dedupe["fields"][key].as_sequence().map(|s| s.iter().map(|f| f.as_str().unwrap().to_string()).collect())
+    };
+    let (ignore, matching) = (list("ignore"), list("match"));
+    let key = |event: &Value| -> String {
+        let mut leaves = BTreeMap::new();
+        flatten_into(event, String::new(), &mut leaves);
+        match (&ignore, &matching) {
+            (Some(ignore), _) => {
+                leaves.retain(|k, _| !ignore.iter().any(|f| k == f || k.starts_with(&format!("{f}."))));
+                serde_json::to_string(&leaves).unwrap()
+            }
+            (None, Some(fields)) => {
+                serde_json::to_string(&fields.iter().map(|f| leaves.get(f)).collect::<Vec<_>>()).unwrap()
+            }
+            (None, None) => panic!("the documented dedupe names its fields"),
+        }
+    };
+    let mut cache: std::collections::VecDeque<String> = std::collections::VecDeque::new();
+    let mut kept = Vec::new();
+    for event in events {
+        let k = key(&event);
+        if let Some(i) = cache.iter().position(|c| *c == k) {
+            let hit = cache.remove(i).unwrap();
+            cache.push_back(hit);
+            continue;
+        }
+        cache.push_back(k);
+        if cache.len() > num_events {
+            cache.pop_front();
+        }
+        kept.push(event);
+    }
+    kept
+}
+
+/// Leaf values by dotted path, each with its JSON type (as Vector's
+/// dedupe keys a value by its type and bytes).
+fn flatten_into(v: &Value, path: String, out: &mut BTreeMap<String, String>) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m {
+                flatten_into(x, if path.is_empty() { k.clone() } else { format!("{path}.{k}") }, out);
+            }
+        }
+        other => {
+            out.insert(path, other.to_string());
+        }
+    }
+}
+
+/// What Vector's `http_server` source makes of a forwarded batch with the
+/// `json` codec: one event per element, with the fields it adds
+/// (`source_type`, `path`, and the time it read the request as `timestamp`
+/// when the element has none).
+fn http_server_events(batches: &[Vec<Vec<u8>>]) -> Vec<Value> {
+    let mut out = Vec::new();
+    for (n, batch) in batches.iter().enumerate() {
+        for element in batch {
+            let mut event: Value = serde_json::from_slice(element).unwrap();
+            if let Value::Object(m) = &mut event {
+                m.insert("source_type".into(), "http_server".into());
+                m.insert("path".into(), "/".into());
+                m.entry("timestamp").or_insert_with(|| format!("2026-12-02T14:00:{n:02}Z").into());
+            }
+            out.push(event);
+        }
+    }
+    out
+}
+
+/// A `modwatch scan` of the events as one stream, as the receiver would
+/// parse each forwarded element.
+fn scan(raw: &[Vec<u8>], enveloped: bool) -> Vec<Value> {
+    let mut detector = Detector::new(None, None).unwrap();
+    expected(&mut detector, &Sent { raw: raw.to_vec(), enveloped }, false)
+        .iter()
+        .map(|e| serde_json::from_slice(e).unwrap())
+        .collect()
+}
+
+/// Vector's `http` sink as documented (`request.concurrency: 1`): one
+/// batch in flight; a batch answered anything but 200 is sent again, the
+/// same body, before the next one. Returns the attempts per batch.
+fn documented_sink(url: &str, batches: &[Vec<Vec<u8>>]) -> Vec<usize> {
+    batches
+        .iter()
+        .map(|batch| {
+            let request = body(batch, Codec::JsonArray);
+            (1..=100)
+                .find(|_| vector_post(url, &request, Codec::JsonArray, Compression::Gzip).0 == StatusCode::OK)
+                .expect("a batch is delivered within 100 attempts")
+        })
+        .collect()
+}
+
+/// Order. The documented sink sends one batch at a time, so the sidecar
+/// scores in the stream's order and every event comes out as `modwatch
+/// scan` tags it, scores and alerts included. Batches sent concurrently
+/// (`request.concurrency` above 1) are never interleaved: each is scored
+/// whole, under one lock, in the order the sidecar took them (the `batch`
+/// number of its answer), so the output is `scan`'s of the stream in that
+/// order of batches, which differs from the sender's where a principal's
+/// events straddle batches: why the documented config has concurrency 1.
+#[test]
+fn the_documented_concurrency_gives_scan_and_concurrent_batches_are_serialised() {
+    let sink = at(&documented_config(), "sinks.to_modwatch.request.concurrency").as_u64();
+    assert_eq!(sink, Some(1));
+    let all = events(1200);
+    let batches: Vec<Vec<Vec<u8>>> = all.chunks(40).map(<[_]>::to_vec).collect();
+
+    let receiver = Receiver::start();
+    let sidecar = Sidecar::start(&receiver.url(), &[]);
+    documented_sink(&sidecar.url, &batches);
+    let got: Vec<Value> =
+        receiver.take().into_iter().flatten().map(|e| serde_json::from_slice(&e).unwrap()).collect();
+    let want = scan(&all, false);
+    assert_eq!(got.len(), want.len());
+    let differ = got.iter().zip(&want).filter(|(g, w)| g != w).count();
+    assert_eq!(differ, 0, "{differ} events differ from `modwatch scan` of the stream");
+    let scored = want.iter().filter(|e| e["modwatch"]["principal_score"].as_f64().is_some_and(|s| s > 0.0)).count();
+    assert!(scored > 10, "the stream scores principals ({scored} events)");
+    drop(sidecar);
+
+    // Four batches in flight at once, from four senders.
+    let sidecar = Sidecar::start(&receiver.url(), &[]);
+    let order = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for lane in 0..4 {
+            let (url, batches, order) = (&sidecar.url, &batches, &order);
+            scope.spawn(move || {
+                for (i, batch) in batches.iter().enumerate().skip(lane).step_by(4) {
+                    let (status, answer) =
+                        vector_post(url, &body(batch, Codec::JsonArray), Codec::JsonArray, Compression::None);
+                    assert_eq!(status, StatusCode::OK, "{answer}");
+                    let scored = serde_json::from_str::<Value>(&answer).unwrap()["batch"].as_u64().unwrap();
+                    order.lock().unwrap().push((scored, i));
+                }
+            });
+        }
+    });
+    let mut order = order.into_inner().unwrap();
+    order.sort_unstable();
+    assert_eq!(order.iter().map(|o| o.0).collect::<Vec<_>>(), (0..batches.len() as u64).collect::<Vec<_>>());
+    let taken: Vec<Vec<u8>> = order.iter().flat_map(|&(_, i)| batches[i].clone()).collect();
+    let mut got: Vec<String> = receiver
+        .take()
+        .into_iter()
+        .flatten()
+        .map(|e| serde_json::from_slice::<Value>(&e).unwrap().to_string())
+        .collect();
+    let mut want: Vec<String> = scan(&taken, false).iter().map(Value::to_string).collect();
+    got.sort();
+    want.sort();
+    assert_eq!(got.len(), want.len());
+    let differ = got.iter().zip(&want).filter(|(g, w)| g != w).count();
+    assert_eq!(differ, 0, "{differ} events differ from `scan` of the batches in the order they were scored");
+    let in_order = order.iter().filter(|(scored, i)| *scored == *i as u64).count();
+    println!("concurrent senders: {in_order} of {} batches scored in the sender's order", order.len());
+}
+
+/// Delivery. A receiver that takes the batch but answers after
+/// `--forward-timeout` (a downstream sink with end-to-end acknowledgements
+/// that is slow) makes the sidecar answer 503; Vector sends the batch
+/// again and the sidecar forwards its kept output, not scored again: the
+/// receiver has two copies of every event of that batch (at-least-once).
+/// The documented `dedupe` transform behind the `http_server` source leaves
+/// one copy of each event, each as `modwatch scan` tags it. Vector's dedupe
+/// is modelled (no Vector binary here) on the same fields and cache size.
+#[test]
+fn a_slow_receiver_duplicates_and_the_documented_dedupe_leaves_one_copy() {
+    let config = documented_config();
+    let (_, dedupe) = transform_of_type(&config, "dedupe");
+    let raw = events(300);
+    let sent = Sent { raw: raw.clone(), enveloped: true };
+    let enveloped = sent.encoded();
+    let batches: Vec<Vec<Vec<u8>>> = enveloped.chunks(50).map(<[_]>::to_vec).collect();
+
+    let receiver = Receiver::start();
+    let sidecar = Sidecar::start(&receiver.url(), &["--forward-timeout", "0.5"]);
+    // The receiver is slow for the first forwards: it has the batch, but
+    // answers after the sidecar stopped waiting.
+    receiver.delay.store(1500, Ordering::SeqCst);
+    let (tx, rx) = mpsc::channel();
+    *receiver.arrived.lock().unwrap() = Some(tx);
+    let url = sidecar.url.clone();
+    let slow = batches[..2].to_vec();
+    let sender = std::thread::spawn(move || documented_sink(&url, &slow));
+    // Two slow forwards, then the receiver is quick again.
+    rx.recv_timeout(Duration::from_secs(60)).unwrap();
+    rx.recv_timeout(Duration::from_secs(60)).unwrap();
+    receiver.delay.store(0, Ordering::SeqCst);
+    let attempts = sender.join().unwrap();
+    assert!(attempts[0] >= 2, "the first batch was answered 503 and sent again: {attempts:?}");
+    documented_sink(&sidecar.url, &batches[2..]);
+    let (_, text) = get(&format!("{}/metrics", sidecar.url));
+    assert!(parse_metrics(&text)["modwatch_serve_replayed_batches_total"] >= 1.0);
+
+    let received = http_server_events(&receiver.take());
+    assert!(received.len() > raw.len(), "copies were delivered: {} events for {}", received.len(), raw.len());
+    let once = vector_dedupe(received, dedupe);
+    let tagged: Vec<Value> = once.iter().map(|e| serde_json::from_str(e["message"].as_str().unwrap()).unwrap()).collect();
+    let want: Vec<Value> =
+        scan(&raw, true).iter().map(|e| serde_json::from_str(e["message"].as_str().unwrap()).unwrap()).collect();
+    assert_eq!(tagged.len(), want.len(), "one copy of each event");
+    let differ = tagged.iter().zip(&want).filter(|(g, w)| g != w).count();
+    assert_eq!(differ, 0, "{differ} events differ from `modwatch scan`");
+}
+
+/// State across a crash. With `--state`, the sidecar also writes the state
+/// once `--state-events` events were scored since the last write, and
+/// `--state-interval` seconds after it: SIGKILL loses at most the events
+/// scored since, fewer than `--state-events`. After a restart the scores
+/// are those of a `scan` that lost exactly such a tail (the test finds
+/// which) and never more; with no state they would differ.
+#[test]
+fn sigkill_loses_at_most_the_events_since_the_last_periodic_write() {
+    const EVERY: usize = 100;
+    let state = temp_path("periodic.json");
+    let _ = std::fs::remove_file(&state);
+    let receiver = Receiver::start();
+    let every = EVERY.to_string();
+    let flags = ["--state", state.to_str().unwrap(), "--state-events", &every, "--state-interval", "3600"];
+    // A principal's scored events on both sides of the crash (early, in
+    // what was written), the rest of the traffic around them.
+    let threshold = scenario("score-2-threshold.ndjson");
+    let (before, after) = threshold.split_at(6);
+    let traffic = events(300);
+    let first: Vec<Vec<u8>> = before.iter().chain(&traffic).take(270).cloned().collect();
+    let second: Vec<Vec<u8>> =
+        after.iter().cloned().chain(modwatch_testkit::r#gen::mix(100, 9).into_iter().map(String::into_bytes)).collect();
+    let (first, second) = (&first[..], &second[..]);
+    let batches: Vec<Vec<Vec<u8>>> = first.chunks(30).map(<[_]>::to_vec).collect();
+
+    let mut sidecar = Sidecar::start(&receiver.url(), &flags);
+    documented_sink(&sidecar.url, &batches);
+    sidecar.child.kill().unwrap(); // SIGKILL
+    sidecar.child.wait().unwrap();
+    assert!(state.exists(), "the state was written before the crash");
+    receiver.take();
+
+    let restarted = Sidecar::start(&receiver.url(), &flags);
+    documented_sink(&restarted.url, &second.chunks(30).map(<[_]>::to_vec).collect::<Vec<_>>());
+    let got: Vec<Value> =
+        receiver.take().into_iter().flatten().map(|e| serde_json::from_slice(&e).unwrap()).collect();
+    // The output of a scan that scored `first[..kept]` before the crash.
+    let resumed = |kept: usize| {
+        let mut detector = Detector::new(None, None).unwrap();
+        for event in &first[..kept] {
+            tag(&mut detector, event);
+        }
+        let out: Vec<Value> = expected(&mut detector, &Sent { raw: second.to_vec(), enveloped: false }, false)
+            .iter()
+            .map(|e| serde_json::from_slice(e).unwrap())
+            .collect();
+        out
+    };
+    let boundaries: Vec<usize> = (0..=batches.len()).map(|b| b * 30).filter(|&k| k + EVERY > first.len()).collect();
+    let lost = boundaries.iter().find(|&&kept| resumed(kept) == got).map(|kept| first.len() - kept);
+    let lost = lost.unwrap_or_else(|| panic!("no scan that lost fewer than {EVERY} events gives the output after the restart"));
+    assert!(lost < EVERY);
+    assert_ne!(resumed(0), got, "the state matters to these events");
+    println!("SIGKILL lost the scoring of {lost} of {} events (--state-events {EVERY})", first.len());
+
+    // The interval alone: one batch, then quiet. The first write holds it
+    // whole (the state is written between batches, through a temporary
+    // file renamed over it, so the file exists only once complete).
+    let _ = std::fs::remove_file(&state);
+    let flags = ["--state", state.to_str().unwrap(), "--state-events", "1000000", "--state-interval", "0.2"];
+    let mut sidecar = Sidecar::start(&receiver.url(), &flags);
+    documented_sink(&sidecar.url, &batches[..1]);
+    let written = (0..1200).any(|_| {
+        std::thread::sleep(Duration::from_millis(50));
+        state.exists()
+    });
+    assert!(written, "the state is written once the interval has passed");
+    sidecar.child.kill().unwrap();
+    sidecar.child.wait().unwrap();
+    receiver.take();
+    let restarted = Sidecar::start(&receiver.url(), &flags);
+    documented_sink(&restarted.url, &second.chunks(30).map(<[_]>::to_vec).collect::<Vec<_>>());
+    let got: Vec<Value> =
+        receiver.take().into_iter().flatten().map(|e| serde_json::from_slice(&e).unwrap()).collect();
+    assert_eq!(got, resumed(batches[0].len()), "nothing lost after a quiet interval");
+    let _ = std::fs::remove_file(&state);
 }

@@ -19,7 +19,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use modwatch_engine::export::{Compare, Condition, Literal, Pack, ValueTest};
+use modwatch_engine::export::{Compare, Condition, Literal, Pack, Rule, ValueTest};
 use modwatch_engine::{Config, Errors, RuleSet};
 
 /// The hand-written part of the program; `#@NAME` lines are filled in.
@@ -174,21 +174,30 @@ impl<'p> Generator<'p> {
     }
 
     fn program(mut self) -> String {
-        let fields = self.fields_code();
-        let probe = self.probe_code(|g| g.probe_fields_code());
+        let probe_ids = self.probe_ids();
+        let specs = self.field_specs();
+        let rule_fields = self.rule_fields_table();
         let rule_meta = self.rule_meta();
+        let gate = self.gate_code();
+        let go = self.go_code();
+        // The probe reads its fields from every record of a known format.
+        let full = if self.probe.is_empty() { "length(_cands) > 0" } else { "true" };
         let mut out = String::with_capacity(PRELUDE.len() * 4);
         for line in PRELUDE.lines() {
             let replaced = match line.trim() {
                 "#@HEADER" => Some(self.header()),
                 "#@ALIAS_ROOTS" => Some(self.alias_roots_code()),
                 "#@INDEX_PASSES" => Some(index_passes()),
-                "#@FIELDS" => Some(fields.clone()),
+                "#@GATE" => Some(gate.clone()),
                 "#@RULES" => Some(self.rules_code()),
                 "#@CATALOGUE" => Some(self.catalogue_code()),
                 "#@SUPPRESS" => Some(self.suppress_code()),
                 "#@PROBE_INIT" => Some(self.probe_code(|_| "  _probe = null\n".to_string())),
-                "#@PROBE" => Some(probe.clone()),
+                "#@PROBE" => Some(self.probe_code(|_| {
+                    format!(
+                        "    _probe = \"\"\n    for_each(array(get({{\"t\": {probe_ids}}}, [\"t\"]) ?? []) ?? []) -> |_i, _pn| {{\n      _probe = _probe + encode_json(get(_F, [to_string(_pn) ?? \"\", 0]) ?? []) + \"\\n\"\n    }}\n"
+                    )
+                })),
                 "#@PROBE_OUT" => {
                     Some(self.probe_code(|_| format!("  _tags = merge(_tags, {{{}: _probe}})\n", string(PROBE_KEY))))
                 }
@@ -201,7 +210,12 @@ impl<'p> Generator<'p> {
                         .replace("#@POINTS", &self.points())
                         .replace("#@NAMES", &self.names())
                         .replace("#@TACTIC", &self.tactic())
-                        .replace("#@RULEMETA", &rule_meta);
+                        .replace("#@RULEMETA", &rule_meta)
+                        .replace("#@RULEFIELDS", &rule_fields)
+                        .replace("#@FIELDSPECS", &specs)
+                        .replace("#@PROBE_IDS", &probe_ids)
+                        .replace("#@FULL", full)
+                        .replace("#@GO", &go);
                     out.push_str(&line);
                     out.push('\n');
                 }
@@ -244,65 +258,43 @@ impl<'p> Generator<'p> {
             .find_map(|(i, (ecs, raw))| strip_segment(name, ecs).map(|rest| (i, *raw, rest.to_string())))
     }
 
-    fn fields_code(&mut self) -> String {
-        let mut out = String::new();
+    /// The field table: per field number, `[name, key, aliases]`. `key` is
+    /// the index key of a `modwatch.params` / `modwatch.response` field
+    /// (else ""); `aliases` maps a format to the index key of the ECS alias
+    /// it resolves the field through. The lookup itself is one loop in
+    /// `prelude.vrl` (the order of `docs/fields.md`: params and response
+    /// subtrees, the normalised fields, the format's ECS aliases, the
+    /// record's own fields): VRL's compiler copies its whole type state
+    /// for every expression it compiles, so code per field, with variables
+    /// per field, made a program that took most of a minute to compile.
+    fn field_specs(&mut self) -> String {
         let names = self.order.clone();
-        for (n, name) in names.iter().enumerate() {
-            out.push_str(&self.lookup_code(name, &format!("_v{n}"), &format!("_t{n}")));
-        }
-        out
-    }
-
-    /// Sets `v` to the values of field `name` and `t` to their texts: the
-    /// lookup order of `docs/fields.md` (params and response subtrees, the
-    /// normalised fields, the format's ECS aliases, the record's own fields).
-    fn lookup_code(&mut self, name: &str, v: &str, t: &str) -> String {
-        let mut out = String::new();
-        let _ = writeln!(out, "    # {name}");
-        let _ = writeln!(out, "    {v} = []");
-        let _ = writeln!(out, "    {t} = []");
-        let lookup =
-            |k: &str| format!("{v} = array(get(_ix, [{k}]) ?? []) ?? []; {t} = array(get(_ixt, [{k}]) ?? []) ?? []");
-        let special = [("modwatch.params", "p"), ("modwatch.response", "q")]
-            .into_iter()
-            .find_map(|(prefix, root)| strip_segment(name, prefix).map(|rest| key(root, rest)));
-        if let Some(k) = special {
-            let _ = writeln!(out, "    {}", lookup(&string(&k)));
-            return out;
-        }
-        let _ = writeln!(out, "    _x = get(_n, [{}]) ?? null", string(name));
-        let _ = writeln!(out, "    if is_object(_x) {{");
-        let _ = writeln!(out, "      _xk = string(get(_x, [\"ix\"]) ?? null) ?? \"\"");
-        let _ = writeln!(out, "      {}", lookup("_xk"));
-        let _ = writeln!(out, "    }} else if _x != null {{");
-        let _ = writeln!(out, "      {v} = [_x]; {t} = [to_string(_x) ?? \"\"]");
-        let formats: Vec<&'static str> = self.pack.aliases.iter().map(|(f, _)| *f).collect();
-        for format in formats {
-            if let Some((i, _, rest)) = self.alias(format, name) {
-                let root = format!("a{}_{i}", format.replace('-', "_"));
-                self.alias_roots.insert((format, i), root.clone());
-                let _ = writeln!(out, "    }} else if _fmt == {} {{", string(format));
-                let _ = writeln!(out, "      {}", lookup(&string(&key(&root, &rest))));
+        let mut specs = Vec::with_capacity(names.len());
+        for name in &names {
+            let special = [("modwatch.params", "p"), ("modwatch.response", "q")]
+                .into_iter()
+                .find_map(|(prefix, root)| strip_segment(name, prefix).map(|rest| key(root, rest)));
+            let mut aliases = Vec::new();
+            if special.is_none() {
+                let formats: Vec<&'static str> = self.pack.aliases.iter().map(|(f, _)| *f).collect();
+                for format in formats {
+                    if let Some((i, _, rest)) = self.alias(format, name) {
+                        let root = format!("a{}_{i}", format.replace('-', "_"));
+                        self.alias_roots.insert((format, i), root.clone());
+                        aliases.push((format, string(&key(&root, &rest))));
+                    }
+                }
             }
+            specs.push(format!("[{}, {}, {}]", string(name), string(special.as_deref().unwrap_or("")), object(aliases)));
         }
-        let _ = writeln!(out, "    }} else {{");
-        let _ = writeln!(out, "      {}", lookup(&string(&key("r", name))));
-        let _ = writeln!(out, "    }}");
-        out
+        format!("[{}]", specs.join(", "))
     }
 
-    /// The probe: each field looked up by [`Self::lookup_code`] into one
-    /// pair of variables, its values appended to a string as a line of JSON.
-    /// A variable per field, or an object that gains a key per field, would
-    /// give VRL's compiler a type state that grows with every field, and
-    /// work that grows with its square: many minutes for hundreds of fields.
-    fn probe_fields_code(&mut self) -> String {
-        let mut out = String::from("    _probe = \"\"\n");
-        for name in self.probe.clone() {
-            out.push_str(&self.lookup_code(&name, "_pv", "_pt"));
-            out.push_str("    _probe = _probe + encode_json(_pv) + \"\\n\"\n");
-        }
-        out
+    /// The probe: the field numbers to report, in order.
+    fn probe_ids(&mut self) -> String {
+        let names = self.probe.clone();
+        let ids: Vec<String> = names.iter().map(|name| self.field(name).to_string()).collect();
+        format!("[{}]", ids.join(", "))
     }
 
     /// `code` in a probe program, nothing in the real one.
@@ -326,6 +318,10 @@ impl<'p> Generator<'p> {
         out
     }
 
+    /// Each rule in a block of its own, entered only when the rule is a
+    /// candidate: its fields are read from `_F` into variables that end with
+    /// the block (VRL scopes a variable to the block that first sets it), so
+    /// the compiler's type state never holds more than one rule's.
     fn rules_code(&self) -> String {
         let mut out = String::new();
         for (index, rule) in self.pack.rules.iter().enumerate() {
@@ -342,9 +338,104 @@ impl<'p> Generator<'p> {
                 );
             }
             let _ = writeln!(out, "    # {}", rule.id);
-            let _ = writeln!(out, "    if {cond} {{ _hit_list = _hit_list + \"{index},\" }}");
+            let _ = writeln!(out, "    if includes(_cands, {index}) {{");
+            for n in self.rule_fields(rule) {
+                let _ = writeln!(
+                    out,
+                    "      _v{n} = array(get(_F, [\"{n}\", 0]) ?? []) ?? []; _t{n} = array(get(_F, [\"{n}\", 1]) ?? []) ?? []"
+                );
+            }
+            let _ = writeln!(out, "      if {cond} {{ _hit_list = _hit_list + \"{index},\" }}");
+            let _ = writeln!(out, "    }}");
         }
         out
+    }
+
+    /// The field numbers a rule reads, in order.
+    fn rule_fields(&self, rule: &Rule) -> Vec<usize> {
+        let mut names = Vec::new();
+        leaf_fields(&rule.condition, &mut names);
+        names.extend(rule.foreign_account.iter().chain(&rule.own_account).map(String::as_str));
+        let mut ids: Vec<usize> = names.iter().map(|name| self.fields[*name]).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+
+    /// Per rule, the field numbers it reads (what `_F` is filled with for
+    /// the candidates).
+    fn rule_fields_table(&self) -> String {
+        let lists: Vec<String> = self
+            .pack
+            .rules
+            .iter()
+            .map(|rule| {
+                let ids: Vec<String> = self.rule_fields(rule).iter().map(usize::to_string).collect();
+                format!("[{}]", ids.join(", "))
+            })
+            .collect();
+        format!("[{}]", lists.join(", "))
+    }
+
+    /// Sets `_cands` to the rules that could match the record, from its
+    /// operation (`_act`, the one `event.action` value the rules read; ""
+    /// when the record does not give one plain string). One regular
+    /// expression of every operation some rule's gate allows decides most
+    /// records; only on a hit are the rules listed.
+    fn gate_code(&self) -> String {
+        let all: Vec<usize> = (0..self.pack.rules.len()).collect();
+        let gates = Gates::new(self.pack);
+        let (ungated, exact, patterns) = (&gates.ungated, &gates.exact, &gates.patterns);
+        let literal = |ids: &[usize]| format!("[{}]", ids.iter().map(usize::to_string).collect::<Vec<_>>().join(", "));
+        // Through `get`, so that `_cands` has the type "array", not that of
+        // a literal of a hundred known elements, which VRL's compiler would
+        // copy for each of the thousands of expressions after it.
+        let list = |ids: &[usize]| format!("array(get({{\"t\": {}}}, [\"t\"]) ?? []) ?? []", literal(ids));
+        let mut out = String::new();
+        let _ = writeln!(out, "    if _act == \"\" {{");
+        let _ = writeln!(out, "      _cands = {}", list(&all));
+        if let Some(any) = gates.any() {
+            let _ = writeln!(out, "    }} else if match(_act, {}) {{", regex(&any));
+            let _ = writeln!(out, "      _cands = {}", list(ungated));
+            if !exact.is_empty() {
+                // `downcase` is Rust's `to_lowercase`: a value that is an
+                // operation up to ASCII case has the operation's key.
+                let mut lower: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+                for (k, ids) in exact {
+                    let entry = lower.entry(k.to_lowercase()).or_default();
+                    for i in ids {
+                        if !entry.contains(i) {
+                            entry.push(*i);
+                        }
+                    }
+                }
+                let table = object(lower.iter().map(|(k, ids)| (k.as_str(), literal(ids))));
+                let _ = writeln!(
+                    out,
+                    "      _cands = append(_cands, array(get({table}, [downcase(_act)]) ?? []) ?? [])"
+                );
+            }
+            for (i, p) in patterns {
+                let _ = writeln!(out, "      if match(_act, {}) {{ _cands = push(_cands, {i}) }}", regex(p));
+            }
+        }
+        let _ = writeln!(out, "    }} else {{");
+        let _ = writeln!(out, "      _cands = {}", list(ungated));
+        let _ = writeln!(out, "    }}");
+        out
+    }
+
+    /// Whether a record whose operation is `_mw_act` (not "") could match
+    /// some rule: the test before any normalisation.
+    fn go_code(&self) -> String {
+        let gates = Gates::new(self.pack);
+        if !self.probe.is_empty() || !gates.ungated.is_empty() {
+            return "true".to_string();
+        }
+        match gates.any() {
+            Some(any) => format!("match(_mw_act, {})", regex(&any)),
+            None => "false".to_string(),
+        }
     }
 
     /// The rules' tag metadata, by position.
@@ -578,5 +669,156 @@ fn leaf(n: usize, test: &ValueTest) -> String {
         // A field-to-field comparison (Sigma's `fieldref`) is not translated:
         // the leaf matches nothing in VRL (docs/sigma.md).
         ValueTest::FieldRef(_) => "false".to_string(),
+    }
+}
+
+/// The operations a rule can match, from its condition: a superset, never
+/// fewer. `exact` are `event.action` values (ASCII case-insensitively);
+/// `patterns` regular expressions one of which the value must match.
+#[derive(Debug, Default, PartialEq)]
+struct Gate {
+    exact: Vec<String>,
+    patterns: Vec<String>,
+}
+
+/// The gates of a pack's rules, by operation.
+struct Gates {
+    /// Rules without a gate: candidates for every record.
+    ungated: Vec<usize>,
+    /// Operation → the rules it lets through (as written; looked up
+    /// lower-cased).
+    exact: BTreeMap<String, Vec<usize>>,
+    /// Per rule with patterns, one regular expression of them.
+    patterns: Vec<(usize, String)>,
+}
+
+impl Gates {
+    fn new(pack: &Pack) -> Gates {
+        let mut gates = Gates { ungated: Vec::new(), exact: BTreeMap::new(), patterns: Vec::new() };
+        for (i, rule) in pack.rules.iter().enumerate() {
+            let Some(g) = gate(&rule.condition) else {
+                gates.ungated.push(i);
+                continue;
+            };
+            for k in g.exact {
+                let list = gates.exact.entry(k).or_default();
+                if !list.contains(&i) {
+                    list.push(i);
+                }
+            }
+            if !g.patterns.is_empty() {
+                let alternatives: Vec<String> = g.patterns.iter().map(|p| format!("(?:{p})")).collect();
+                gates.patterns.push((i, alternatives.join("|")));
+            }
+        }
+        gates
+    }
+
+    /// One regular expression that matches every operation some gate lets
+    /// through (the exact ones case-insensitively: Unicode simple case
+    /// folding, a superset of the ASCII folding).
+    fn any(&self) -> Option<String> {
+        let mut any: Vec<String> = Vec::new();
+        if !self.exact.is_empty() {
+            let keys: Vec<String> = self.exact.keys().map(|k| escape_regex(k)).collect();
+            any.push(format!("(?i:\\A(?:{})\\z)", keys.join("|")));
+        }
+        any.extend(self.patterns.iter().map(|(_, p)| p.clone()));
+        if any.is_empty() { None } else { Some(any.join("|")) }
+    }
+}
+
+/// The field the gate reads.
+const OPERATION_FIELD: &str = "event.action";
+
+/// The gate of a condition; `None` when it does not constrain the operation
+/// (the rule is a candidate for every record).
+fn gate(c: &Condition) -> Option<Gate> {
+    match c {
+        Condition::Const(false) => Some(Gate::default()),
+        Condition::Const(true) | Condition::Not(_) => None,
+        // Any one conjunct's gate holds for the whole: the one with the
+        // fewest patterns, then the fewest values.
+        Condition::And(parts) => {
+            parts.iter().filter_map(gate).min_by_key(|g| (g.patterns.len(), g.exact.len() + g.patterns.len()))
+        }
+        Condition::Or(parts) => {
+            let mut all = Gate::default();
+            for part in parts {
+                let g = gate(part)?;
+                all.exact.extend(g.exact);
+                all.patterns.extend(g.patterns);
+            }
+            Some(all)
+        }
+        Condition::Leaf { field, negated: false, test } if field == OPERATION_FIELD => match test {
+            ValueTest::Equals(lits) => {
+                let mut g = Gate::default();
+                for lit in lits {
+                    let Literal::Str(s) = lit else { return None };
+                    g.exact.push(s.clone());
+                }
+                Some(g)
+            }
+            ValueTest::Regex(patterns) => {
+                let mut g = Gate::default();
+                for p in patterns {
+                    match wildcard_literal(p) {
+                        Some(text) => g.exact.push(text),
+                        None => g.patterns.push(p.clone()),
+                    }
+                }
+                Some(g)
+            }
+            _ => None,
+        },
+        Condition::Leaf { .. } => None,
+    }
+}
+
+/// The text a wildcard's regular expression matches when it has no
+/// wildcard (`\A(?s:` + `[aA]`, letters, digits and `\x{..}` + `)\z`, as
+/// the engine writes one): it matches exactly that text, ASCII
+/// case-insensitively.
+fn wildcard_literal(source: &str) -> Option<String> {
+    let body = source.strip_prefix("\\A(?s:")?.strip_suffix(")\\z")?;
+    let mut out = String::new();
+    let mut chars = body.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '[' => {
+                let (lower, upper, close) = (chars.next()?, chars.next()?, chars.next()?);
+                if close != ']' || !lower.is_ascii_lowercase() || upper != lower.to_ascii_uppercase() {
+                    return None;
+                }
+                out.push(lower);
+            }
+            '\\' => {
+                let rest = chars.as_str().strip_prefix("x{")?;
+                let end = rest.find('}')?;
+                out.push(char::from_u32(u32::from_str_radix(&rest[..end], 16).ok()?)?);
+                chars = rest[end + 1..].chars();
+            }
+            c if c.is_ascii_alphanumeric() => out.push(c),
+            _ => return None,
+        }
+    }
+    Some(out)
+}
+
+/// `text` as a regular expression matching exactly it.
+fn escape_regex(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c.to_string() } else { format!("\\x{{{:X}}}", c as u32) })
+        .collect()
+}
+
+/// The fields a condition's leaves read.
+fn leaf_fields<'c>(c: &'c Condition, out: &mut Vec<&'c str>) {
+    match c {
+        Condition::Const(_) => {}
+        Condition::And(parts) | Condition::Or(parts) => parts.iter().for_each(|p| leaf_fields(p, out)),
+        Condition::Not(inner) => leaf_fields(inner, out),
+        Condition::Leaf { field, .. } => out.push(field),
     }
 }
