@@ -247,6 +247,7 @@ async fn publish(js: &jetstream::Context, events: &[Vec<u8>], replicas: usize) {
     })
     .await
     .unwrap();
+    led(js, "MODWATCH_IN").await;
     let mut detector = Detector::new(None, None).unwrap();
     let mut acks = Vec::new();
     for event in events {
@@ -257,6 +258,22 @@ async fn publish(js: &jetstream::Context, events: &[Vec<u8>], replicas: usize) {
     }
 }
 
+/// Waits until `stream` has a leader: a replicated stream just made refuses
+/// messages until its replicas elect one.
+async fn led(js: &jetstream::Context, stream: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(mut s) = js.get_stream(stream).await
+            && let Ok(info) = s.info().await
+            && info.cluster.as_ref().is_none_or(|c| c.leader.is_some())
+        {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{stream} has no leader");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Every message of `stream` on `subject`, in order, with its headers.
 async fn read(js: &jetstream::Context, stream: &str, subject: &str) -> Vec<async_nats::jetstream::Message> {
     let stream = js.get_stream(stream).await.unwrap();
@@ -264,10 +281,21 @@ async fn read(js: &jetstream::Context, stream: &str, subject: &str) -> Vec<async
     if total == 0 {
         return Vec::new();
     }
-    let consumer = stream
-        .create_consumer(consumer::pull::Config { filter_subject: subject.into(), ..Default::default() })
-        .await
-        .unwrap();
+    let config = consumer::pull::Config {
+        filter_subject: subject.into(),
+        ack_policy: consumer::AckPolicy::None,
+        num_replicas: 1,
+        ..Default::default()
+    };
+    // In a cluster that lost a server the meta leader may be moving: try again.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let consumer = loop {
+        match stream.create_consumer(config.clone()).await {
+            Ok(c) => break c,
+            Err(e) => assert!(Instant::now() < deadline, "reading {subject}: {e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
     let mut out = Vec::new();
     loop {
         let mut batch =
@@ -408,5 +436,52 @@ fn a_killed_worker_resumes_from_its_checkpoint() {
         eprintln!("killed at {at_kill} outputs; recovered in {recovery:?}\n{log}");
         assert!(log.contains("events replayed"), "{log}");
         assert!(second.terminate());
+    });
+}
+
+/// A 3-node cluster with R3 streams and buckets: one server killed with
+/// SIGKILL mid-stream loses nothing and duplicates nothing, and the outputs
+/// are still those of `modwatch scan`.
+#[test]
+fn a_killed_server_in_a_three_node_cluster_loses_nothing() {
+    let routes: Vec<u16> = (0..3).map(|_| free_port()).collect();
+    let mut servers: Vec<Server> = (0..3).map(|i| Server::start(Some((i, &routes)))).collect();
+    let urls = servers.iter().map(Server::url).collect::<Vec<_>>().join(",");
+    let dir = Scratch::new("worker");
+    let config = config(&dir.0, serde_json::json!({ "batch": 8, "replicas": 3 }));
+    runtime().block_on(async {
+        let client = async_nats::ConnectOptions::new()
+            .retry_on_initial_connect()
+            .connect(urls.split(',').collect::<Vec<_>>())
+            .await
+            .unwrap();
+        let js = jetstream::new(client);
+        // The cluster elects its meta leader once the routes are up: until
+        // then a stream cannot be made.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while js
+            .get_or_create_stream(stream::Config {
+                name: "MODWATCH_IN".into(),
+                subjects: vec!["modwatch.p.>".into()],
+                num_replicas: 3,
+                ..Default::default()
+            })
+            .await
+            .is_err()
+        {
+            assert!(Instant::now() < deadline, "cannot make the R3 stream");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let events = events();
+        publish(&js, &events, 3).await;
+        let worker = Worker::start(&urls, &config, &[]);
+        wait_for(&js, events.len() as u64 / 3, &[&worker]).await;
+        let at_kill = output_count(&js).await;
+        servers[1].kill();
+        assert!(at_kill < events.len() as u64, "killed mid-stream ({at_kill} of {})", events.len());
+        wait_for(&js, events.len() as u64, &[&worker]).await;
+        assert_like_scan(&js, &dir.0).await;
+        eprintln!("server killed at {at_kill} outputs\n{}", worker.log());
+        assert!(worker.terminate());
     });
 }
