@@ -59,6 +59,11 @@ bench: && bench-serve
 bench-serve:
     cargo bench -p modwatch-host-test --bench serve
 
+# Events/s through `modwatch worker` (NATS JetStream, docs/scale.md) on the same mix: one nats-server on loopback, 4 partitions, one worker; broker share per event, checkpoint time and bytes per principal.
+bench-worker:
+    bash scripts/setup-nats.sh
+    cargo bench -p modwatch-host-test --bench worker
+
 # Install what the web build and its tests need (Chromium from Debian, wasm-bindgen-cli, playwright-core); idempotent.
 setup-web *ARGS:
     ./scripts/setup-web.sh {{ARGS}}

@@ -201,7 +201,25 @@ async fn prepare(
         .with_context(|| format!("the output stream {}", s.output_stream))?;
     let checkpoints = bucket(js, &s.checkpoint_bucket, Duration::ZERO, s.replicas).await?;
     let leases = bucket(js, &s.lease_bucket, s.lease(), s.replicas).await?;
+    for name in
+        [&s.input_stream, &s.output_stream, &format!("KV_{}", s.checkpoint_bucket), &format!("KV_{}", s.lease_bucket)]
+    {
+        led(js, name).await?;
+    }
     Ok((input, output, checkpoints, leases))
+}
+
+/// Waits until stream `name` has a leader: a replicated stream just made
+/// elects one only after it exists, and refuses what is sent to it until
+/// then.
+async fn led(js: &jetstream::Context, name: &str) -> anyhow::Result<()> {
+    loop {
+        let info = js.get_stream(name).await.with_context(|| format!("the stream {name}"))?.info().await.cloned();
+        match info {
+            Ok(info) if info.cluster.as_ref().is_none_or(|c| c.leader.is_some()) => return Ok(()),
+            _ => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
 }
 
 /// A key-value bucket, made if missing. Made as its stream (what a bucket

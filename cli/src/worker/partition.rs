@@ -162,14 +162,42 @@ async fn own(shared: &Shared, k: u32, mut lease: Lease, stop: &mut watch::Receiv
     let mut consumer = consumer(shared, k, owned.seq).await?;
     let mut recovering = true;
     let mut backoff = Duration::from_millis(100);
+    // A failed step may have scored events whose outputs are not stored: the
+    // engine's state is then past what is published, so the partition is
+    // taken again from its checkpoint (replaying, not republishing, what
+    // the output stream holds).
+    let mut retake = false;
     loop {
         if *stop.borrow() {
-            checkpoint(shared, &mut owned).await?;
+            if !retake {
+                checkpoint(shared, &mut owned).await?;
+            }
             lease.release(shared).await;
             return Ok(Stop::Shutdown);
         }
         if !lease.keep(shared).await? {
             return Ok(Stop::Lost);
+        }
+        if retake {
+            let taken_again = async {
+                let owned = take(shared, k).await?;
+                let consumer = self::consumer(shared, k, owned.seq).await?;
+                anyhow::Ok((owned, consumer))
+            };
+            match taken_again.await {
+                Ok((o, c)) => {
+                    eprintln!(
+                        "modwatch worker {}: partition {k}: taken again: checkpoint at sequence {}, outputs stored up to sequence {}",
+                        shared.name, o.seq, o.published
+                    );
+                    (owned, consumer, retake) = (o, c, false);
+                }
+                Err(e) => {
+                    eprintln!("modwatch worker {}: partition {k}: {e:#}; retrying in {backoff:?}", shared.name);
+                    pause(&mut backoff, stop).await;
+                    continue;
+                }
+            }
         }
         match step(shared, &mut owned, &consumer, stop).await {
             Ok(scored) => {
@@ -186,8 +214,13 @@ async fn own(shared: &Shared, k: u32, mut lease: Lease, stop: &mut watch::Receiv
                 let due = owned.since_checkpoint >= shared.settings.checkpoint_events
                     || (owned.since_checkpoint > 0
                         && owned.checkpointed.elapsed() >= shared.settings.checkpoint_every());
-                if due && !checkpoint(shared, &mut owned).await? {
-                    return Ok(Stop::Lost);
+                if due {
+                    match checkpoint(shared, &mut owned).await {
+                        Ok(true) => {}
+                        Ok(false) => return Ok(Stop::Lost),
+                        // The state is intact: written again with the next batch.
+                        Err(e) => eprintln!("modwatch worker {}: partition {k}: {e:#}", shared.name),
+                    }
                 }
                 if scored == 0 {
                     // Nothing waiting: look again shortly.
@@ -198,20 +231,23 @@ async fn own(shared: &Shared, k: u32, mut lease: Lease, stop: &mut watch::Receiv
                 }
             }
             Err(e) => {
-                // A lost connection or a consumer gone: back off and read
-                // again after the last sequence scored, keeping the state.
+                // A lost connection, a consumer gone, an output not stored:
+                // back off and take the partition again.
                 eprintln!("modwatch worker {}: partition {k}: {e:#}; retrying in {backoff:?}", shared.name);
-                tokio::select! {
-                    () = tokio::time::sleep(backoff) => {}
-                    _ = stop.changed() => {}
-                }
-                backoff = (backoff * 2).min(Duration::from_secs(5));
-                if let Ok(c) = self::consumer(shared, k, owned.seq).await {
-                    consumer = c;
-                }
+                pause(&mut backoff, stop).await;
+                retake = true;
             }
         }
     }
+}
+
+/// Sleeps `backoff` (or until shutdown) and doubles it, up to 5 s.
+async fn pause(backoff: &mut Duration, stop: &mut watch::Receiver<bool>) {
+    tokio::select! {
+        () = tokio::time::sleep(*backoff) => {}
+        _ = stop.changed() => {}
+    }
+    *backoff = (*backoff * 2).min(Duration::from_secs(5));
 }
 
 /// Imports partition `k`'s checkpoint into a new engine; a refused one

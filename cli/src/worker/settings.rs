@@ -133,7 +133,7 @@ pub(crate) fn split(text: &str) -> anyhow::Result<(String, Option<Settings>)> {
         at -= 1;
     }
     let mut start = at.saturating_sub(1);
-    while start > 0 && !(bytes[start - 1] == b'"' && !escaped(bytes, start - 1)) {
+    while start > 0 && (bytes[start - 1] != b'"' || escaped(bytes, start - 1)) {
         start -= 1;
     }
     start = start.saturating_sub(1);
