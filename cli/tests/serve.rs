@@ -877,7 +877,10 @@ fn the_documented_vector_yaml_is_complete_and_agrees_with_the_sidecar() {
     };
     for line in &commands {
         for word in line.split_whitespace().filter(|w| w.starts_with("--")) {
-            assert!(help.contains(&format!("{word} ")), "docs/vector.md: `modwatch serve {word}` is not a flag of serve");
+            assert!(
+                help.contains(&format!("{word} ")),
+                "docs/vector.md: `modwatch serve {word}` is not a flag of serve"
+            );
         }
     }
     let listen = flag(commands[0], "--listen").expect("the command gives --listen");
@@ -885,14 +888,23 @@ fn the_documented_vector_yaml_is_complete_and_agrees_with_the_sidecar() {
 
     let (_, sink) = components(&config, "sinks").into_iter().find(|(_, s)| s["type"] == "http").expect("an http sink");
     let uri = sink["uri"].as_str().unwrap();
-    assert!(uri.starts_with(&format!("http://{listen}/")), "the http sink posts to the sidecar ({uri}, --listen {listen})");
+    assert!(
+        uri.starts_with(&format!("http://{listen}/")),
+        "the http sink posts to the sidecar ({uri}, --listen {listen})"
+    );
     assert_eq!(sink["healthcheck"]["uri"].as_str(), Some(format!("http://{listen}/health").as_str()));
-    assert_eq!(sink["request"]["concurrency"].as_u64(), Some(1), "one request in flight: batches reach the sidecar in order");
+    assert_eq!(
+        sink["request"]["concurrency"].as_u64(),
+        Some(1),
+        "one request in flight: batches reach the sidecar in order"
+    );
     assert!(sink["request"]["timeout_secs"].as_f64().unwrap() > 30.0, "above the sidecar's --forward-timeout (30 s)");
     assert!(sink["batch"]["max_bytes"].as_u64().unwrap() <= 10 << 20, "within the sidecar's --max-body-bytes");
     assert_eq!(sink["acknowledgements"]["enabled"].as_bool(), Some(true));
-    let (_, source) =
-        components(&config, "sources").into_iter().find(|(_, s)| s["type"] == "http_server").expect("an http_server source");
+    let (_, source) = components(&config, "sources")
+        .into_iter()
+        .find(|(_, s)| s["type"] == "http_server")
+        .expect("an http_server source");
     let address = source["address"].as_str().unwrap();
     assert_eq!(forward, format!("http://{address}/"), "the sidecar forwards to the http_server source");
     assert_eq!(source["decoding"]["codec"].as_str(), Some("json"));
@@ -1025,8 +1037,7 @@ fn the_documented_concurrency_gives_scan_and_concurrent_batches_are_serialised()
     let receiver = Receiver::start();
     let sidecar = Sidecar::start(&receiver.url(), &[]);
     documented_sink(&sidecar.url, &batches);
-    let got: Vec<Value> =
-        receiver.take().into_iter().flatten().map(|e| serde_json::from_slice(&e).unwrap()).collect();
+    let got: Vec<Value> = receiver.take().into_iter().flatten().map(|e| serde_json::from_slice(&e).unwrap()).collect();
     let want = scan(&all, false);
     assert_eq!(got.len(), want.len());
     let differ = got.iter().zip(&want).filter(|(g, w)| g != w).count();
@@ -1112,7 +1123,8 @@ fn a_slow_receiver_duplicates_and_the_documented_dedupe_leaves_one_copy() {
     let received = http_server_events(&receiver.take());
     assert!(received.len() > raw.len(), "copies were delivered: {} events for {}", received.len(), raw.len());
     let once = vector_dedupe(received, dedupe);
-    let tagged: Vec<Value> = once.iter().map(|e| serde_json::from_str(e["message"].as_str().unwrap()).unwrap()).collect();
+    let tagged: Vec<Value> =
+        once.iter().map(|e| serde_json::from_str(e["message"].as_str().unwrap()).unwrap()).collect();
     let want: Vec<Value> =
         scan(&raw, true).iter().map(|e| serde_json::from_str(e["message"].as_str().unwrap()).unwrap()).collect();
     assert_eq!(tagged.len(), want.len(), "one copy of each event");
@@ -1154,8 +1166,7 @@ fn sigkill_loses_at_most_the_events_since_the_last_periodic_write() {
 
     let restarted = Sidecar::start(&receiver.url(), &flags);
     documented_sink(&restarted.url, &second.chunks(30).map(<[_]>::to_vec).collect::<Vec<_>>());
-    let got: Vec<Value> =
-        receiver.take().into_iter().flatten().map(|e| serde_json::from_slice(&e).unwrap()).collect();
+    let got: Vec<Value> = receiver.take().into_iter().flatten().map(|e| serde_json::from_slice(&e).unwrap()).collect();
     // The output of a scan that scored `first[..kept]` before the crash.
     let resumed = |kept: usize| {
         let mut detector = Detector::new(None, None).unwrap();
@@ -1170,7 +1181,8 @@ fn sigkill_loses_at_most_the_events_since_the_last_periodic_write() {
     };
     let boundaries: Vec<usize> = (0..=batches.len()).map(|b| b * 30).filter(|&k| k + EVERY > first.len()).collect();
     let lost = boundaries.iter().find(|&&kept| resumed(kept) == got).map(|kept| first.len() - kept);
-    let lost = lost.unwrap_or_else(|| panic!("no scan that lost fewer than {EVERY} events gives the output after the restart"));
+    let lost = lost
+        .unwrap_or_else(|| panic!("no scan that lost fewer than {EVERY} events gives the output after the restart"));
     assert!(lost < EVERY);
     assert_ne!(resumed(0), got, "the state matters to these events");
     println!("SIGKILL lost the scoring of {lost} of {} events (--state-events {EVERY})", first.len());
@@ -1192,8 +1204,7 @@ fn sigkill_loses_at_most_the_events_since_the_last_periodic_write() {
     receiver.take();
     let restarted = Sidecar::start(&receiver.url(), &flags);
     documented_sink(&restarted.url, &second.chunks(30).map(<[_]>::to_vec).collect::<Vec<_>>());
-    let got: Vec<Value> =
-        receiver.take().into_iter().flatten().map(|e| serde_json::from_slice(&e).unwrap()).collect();
+    let got: Vec<Value> = receiver.take().into_iter().flatten().map(|e| serde_json::from_slice(&e).unwrap()).collect();
     assert_eq!(got, resumed(batches[0].len()), "nothing lost after a quiet interval");
     let _ = std::fs::remove_file(&state);
 }

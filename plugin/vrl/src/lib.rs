@@ -285,7 +285,12 @@ impl<'p> Generator<'p> {
                     }
                 }
             }
-            specs.push(format!("[{}, {}, {}]", string(name), string(special.as_deref().unwrap_or("")), object(aliases)));
+            specs.push(format!(
+                "[{}, {}, {}]",
+                string(name),
+                string(special.as_deref().unwrap_or("")),
+                object(aliases)
+            ));
         }
         format!("[{}]", specs.join(", "))
     }
@@ -410,10 +415,8 @@ impl<'p> Generator<'p> {
                     }
                 }
                 let table = object(lower.iter().map(|(k, ids)| (k.as_str(), literal(ids))));
-                let _ = writeln!(
-                    out,
-                    "      _cands = append(_cands, array(get({table}, [downcase(_act)]) ?? []) ?? [])"
-                );
+                let _ =
+                    writeln!(out, "      _cands = append(_cands, array(get({table}, [downcase(_act)]) ?? []) ?? [])");
             }
             for (i, p) in patterns {
                 let _ = writeln!(out, "      if match(_act, {}) {{ _cands = push(_cands, {i}) }}", regex(p));
