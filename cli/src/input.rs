@@ -167,7 +167,7 @@ fn read_line_within(reader: &mut impl BufRead, out: &mut Vec<u8>, max: usize) ->
             return Ok(true);
         }
         let room = max - taken;
-        let (n, found) = match buf.iter().position(|&b| b == b'\n') {
+        let (n, found) = match memchr::memchr(b'\n', buf) {
             Some(i) if i < room => (i + 1, true),
             _ => (buf.len().min(room), false),
         };
@@ -190,7 +190,7 @@ fn copy_line(reader: &mut dyn BufRead, mut out: Option<&mut dyn Write>) -> io::R
         if buf.is_empty() {
             return Ok(());
         }
-        let (n, end) = match buf.iter().position(|&b| b == b'\n') {
+        let (n, end) = match memchr::memchr(b'\n', buf) {
             Some(i) => (i, true),
             None => (buf.len(), false),
         };
