@@ -203,7 +203,7 @@ async fn run(args: &ServeArgs, shared: Arc<Shared>) -> Result<(), Failure> {
 }
 
 #[cfg(unix)]
-async fn shutdown_signal() -> anyhow::Result<()> {
+pub(crate) async fn shutdown_signal() -> anyhow::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
     let mut int = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
@@ -215,7 +215,7 @@ async fn shutdown_signal() -> anyhow::Result<()> {
 }
 
 #[cfg(not(unix))]
-async fn shutdown_signal() -> anyhow::Result<()> {
+pub(crate) async fn shutdown_signal() -> anyhow::Result<()> {
     tokio::signal::ctrl_c().await.context("cannot listen for Ctrl-C")
 }
 

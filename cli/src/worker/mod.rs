@@ -165,7 +165,7 @@ async fn run(
         shared.settings.wanted(),
         shared.settings.nats
     );
-    shutdown_signal().await?;
+    crate::serve::shutdown_signal().await?;
     eprintln!("modwatch worker {}: shutting down: finishing in-flight batches, checkpointing", shared.name);
     let _ = stop_tx.send(true);
     for task in tasks {
@@ -284,15 +284,4 @@ fn answer(shared: &Shared, client: &async_nats::Client, request: &Request<Incomi
     *response.status_mut() = status;
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     response
-}
-
-async fn shutdown_signal() -> anyhow::Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
-    let mut int = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
-    }
-    Ok(())
 }
