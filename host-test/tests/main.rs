@@ -4,6 +4,7 @@
 //! engine's verdicts.
 
 mod component;
+mod correlation;
 mod corpus;
 mod fluent_bit;
 mod hostile;
