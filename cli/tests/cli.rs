@@ -346,7 +346,8 @@ fn sigma_correlations_carry_over_a_restart_through_the_state_file() {
         let whole = scan(mode, &all);
         assert_eq!(whole.len(), events.len());
         // Stopped after the 5th event and started again with its state.
-        let state = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("cli-{}-correlations.state", std::process::id()));
+        let state =
+            PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("cli-{}-correlations.state", std::process::id()));
         let _ = std::fs::remove_file(&state);
         let mut with_state = mode.to_vec();
         with_state.extend(["--state", state.to_str().unwrap()]);

@@ -58,7 +58,8 @@ fn correlations_fire_alike_in_the_component() {
         };
         assert_eq!(&want_output, output, "event {i}");
         let v: Value = serde_json::from_str(&verdicts[0]).unwrap();
-        let ids: Vec<Value> = v["correlations"].as_array().map_or_else(Vec::new, |c| c.iter().map(|c| c["id"].clone()).collect());
+        let ids: Vec<Value> =
+            v["correlations"].as_array().map_or_else(Vec::new, |c| c.iter().map(|c| c["id"].clone()).collect());
         assert_eq!(&Value::Array(ids), fires, "event {i}");
     }
     let (a, b) = (native.stats(), component.stats().unwrap());

@@ -4,8 +4,8 @@
 //! engine's verdicts.
 
 mod component;
-mod correlation;
 mod corpus;
+mod correlation;
 mod fluent_bit;
 mod hostile;
 mod properties;

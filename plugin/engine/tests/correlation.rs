@@ -87,7 +87,10 @@ fn the_alert_names_the_correlation_its_group_and_window() {
     );
     // The correlation is the match: its rule, its level's points, `SIGMA`.
     assert_eq!(v.matches.len(), 1);
-    assert_eq!((v.matches[0].rule_id.as_str(), v.matches[0].category.as_str()), (alert["id"].as_str().unwrap(), "SIGMA"));
+    assert_eq!(
+        (v.matches[0].rule_id.as_str(), v.matches[0].category.as_str()),
+        (alert["id"].as_str().unwrap(), "SIGMA")
+    );
     assert_eq!((v.points, v.matches[0].severity.as_str()), (3, "high"));
     let Output::Replaced(bytes) = &tagged.output else { panic!("a fired correlation tags its event") };
     let out: Value = serde_json::from_slice(bytes).unwrap();
@@ -125,7 +128,10 @@ fn generate_keeps_the_base_rules_matches() {
     // Ranked like any matches: the base rule's operation is catalogued
     // (DELETE, 3 points), the correlation is high (3): a tie keeps pack
     // order, where correlations come last.
-    assert_eq!(ids(&mut e, &rows[3].2), ["6d6f6477-6174-6368-0000-0000000b0001", "6d6f6477-6174-6368-0000-0000000c0001"]);
+    assert_eq!(
+        ids(&mut e, &rows[3].2),
+        ["6d6f6477-6174-6368-0000-0000000b0001", "6d6f6477-6174-6368-0000-0000000c0001"]
+    );
     // The other rules are still silent.
     assert_eq!(ids(&mut e, &rows[12].2), Vec::<String>::new());
 }
@@ -178,10 +184,7 @@ fn states_of_other_versions_and_rules() {
     Engine::new(None, None).unwrap().import_state(&v2).unwrap();
     let changed = read("correlations.yml").replacen("type: event_count", "type: temporal", 1);
     let err = Engine::new(None, Some(&changed)).unwrap().import_state(&v2).err().map(|e| e.to_string());
-    assert!(
-        err.as_deref().is_some_and(|e| e.contains("as event_count, the rules make it temporal")),
-        "{err:?}"
-    );
+    assert!(err.as_deref().is_some_and(|e| e.contains("as event_count, the rules make it temporal")), "{err:?}");
     // A hostile state: more entries than the group keeps, a step it has not.
     let mut doc: Value = serde_json::from_str(&v2).unwrap();
     let entries = &mut doc["correlations"][0]["groups"][0]["entries"];

@@ -192,7 +192,8 @@ impl Scorer {
 
 fn alert(def: &Correlation, key: &str, count: u64, first: i64, ts: i64) -> CorrelationAlert {
     let group = def.group_by.iter().cloned().zip(key.split(SEP).map(|v| Value::String(v.to_string()))).collect();
-    let mut condition: Map<String, Value> = def.condition.iter().map(|(op, v)| (op.name().to_string(), json!(v))).collect();
+    let mut condition: Map<String, Value> =
+        def.condition.iter().map(|(op, v)| (op.name().to_string(), json!(v))).collect();
     match def.field.as_slice() {
         [] => {}
         [one] => {

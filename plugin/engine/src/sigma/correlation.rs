@@ -426,11 +426,7 @@ fn parse<'n>(c: &mut Compiler<'_>, file: &'n str, doc: &'n Node) -> Option<Parse
             c.fail(
                 ErrorKind::RuleInvalid,
                 key,
-                format!(
-                    "unknown correlation key {:?} (known: {})",
-                    key.str().unwrap_or_default(),
-                    KEYS.join(", ")
-                ),
+                format!("unknown correlation key {:?} (known: {})", key.str().unwrap_or_default(), KEYS.join(", ")),
             );
         }
     }
@@ -456,7 +452,11 @@ fn parse<'n>(c: &mut Compiler<'_>, file: &'n str, doc: &'n Node) -> Option<Parse
     let rules_node = corr.get("rules");
     let mut refs = Vec::new();
     match rules_node {
-        None => c.fail(ErrorKind::RuleInvalid, corr_at, "a correlation needs `rules`: the names or ids of the rules it counts"),
+        None => c.fail(
+            ErrorKind::RuleInvalid,
+            corr_at,
+            "a correlation needs `rules`: the names or ids of the rules it counts",
+        ),
         Some(node) => {
             for item in node.items() {
                 match item.str() {
@@ -508,7 +508,11 @@ fn parse<'n>(c: &mut Compiler<'_>, file: &'n str, doc: &'n Node) -> Option<Parse
                 // Every rule it names: the specification's default.
                 condition.push((Op::Gte, refs.len() as u64));
             } else if kind.is_some() {
-                c.fail(ErrorKind::RuleInvalid, corr_at, "an event_count or value_count correlation needs a `condition`");
+                c.fail(
+                    ErrorKind::RuleInvalid,
+                    corr_at,
+                    "an event_count or value_count correlation needs a `condition`",
+                );
             }
         }
         Some(node) if node.is_map() => {
