@@ -218,6 +218,10 @@ impl Known {
     }
 }
 
+/// An alias's field for one rule: (rule reference, field, the reference's
+/// node).
+type AliasField<'n> = (&'n str, String, &'n Node);
+
 /// A correlation document, read and checked, its references not yet resolved.
 struct Parsed<'n> {
     file: &'n str,
@@ -230,8 +234,7 @@ struct Parsed<'n> {
     timespan_text: String,
     condition: Vec<(Op, u64)>,
     field: Vec<String>,
-    /// alias → (rule reference, field, its node)
-    aliases: Vec<(String, Vec<(&'n str, String, &'n Node)>)>,
+    aliases: Vec<(String, Vec<AliasField<'n>>)>,
     generate: bool,
 }
 
