@@ -236,19 +236,7 @@ impl Scorer {
     /// The state of a principal, created if new (evicting the least recently
     /// seen when `cap` are tracked), and marked the most recently seen.
     fn touch(&mut self, key: &str, ts: i64, cap: usize) -> &mut State {
-        // Evict before the lookup that returns the state: the borrow it
-        // returns would otherwise be held across the eviction.
-        if self.principals.len() >= cap.max(1) && !self.principals.contains_key(key) {
-            self.principals.remove_lru();
-            self.evictions += 1;
-        }
-        match self.principals.raw_entry_mut().from_key(key) {
-            RawEntryMut::Occupied(mut known) => {
-                known.to_back();
-                known.into_mut()
-            }
-            RawEntryMut::Vacant(new) => new.insert(key.into(), State::new(ts)).1,
-        }
+        touch(&mut self.principals, &mut self.evictions, key, cap, || State::new(ts))
     }
 
     /// The state as JSON, least recently seen principal (and correlation
@@ -353,6 +341,32 @@ impl Scorer {
         let node = std::mem::size_of::<(Box<str>, State)>() + 2 * std::mem::size_of::<usize>();
         let entry = (std::mem::size_of::<usize>() + 1) * 8 / 7;
         node + key_len + entry
+    }
+}
+
+/// The entry of `key` in an LRU of at most `cap` entries, created with
+/// `new` if absent (the least recently seen evicted first, counted in
+/// `evictions`), and marked the most recently seen: principals, and the
+/// groups of each correlation.
+fn touch<'c, V>(
+    lru: &'c mut LruCache<Box<str>, V>,
+    evictions: &mut u64,
+    key: &str,
+    cap: usize,
+    new: impl FnOnce() -> V,
+) -> &'c mut V {
+    // Evict before the lookup that returns the entry: the borrow it returns
+    // would otherwise be held across the eviction.
+    if lru.len() >= cap.max(1) && !lru.contains_key(key) {
+        lru.remove_lru();
+        *evictions += 1;
+    }
+    match lru.raw_entry_mut().from_key(key) {
+        RawEntryMut::Occupied(mut known) => {
+            known.to_back();
+            known.into_mut()
+        }
+        RawEntryMut::Vacant(vacant) => vacant.insert(key.into(), new()).1,
     }
 }
 

@@ -20,13 +20,12 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::{EventTime, Scorer, fnv};
+use super::{EventTime, Scorer, fnv, touch};
 use crate::config::Scoring;
 use crate::eql::Document;
 use crate::sigma::correlation::{Correlation, Source, Type};
 use crate::time;
 use hashlink::LruCache;
-use hashlink::linked_hash_map::RawEntryMut;
 
 /// A correlation alert: a correlation's condition came to hold for a group
 /// with this event.
@@ -221,17 +220,7 @@ impl Groups {
     /// A group's state, created if new (evicting the least recently seen
     /// when `cap` are tracked), and marked the most recently seen.
     fn touch(&mut self, key: &str, ts: i64, cap: usize) -> &mut Group {
-        if self.groups.len() >= cap.max(1) && !self.groups.contains_key(key) {
-            self.groups.remove_lru();
-            self.evictions += 1;
-        }
-        match self.groups.raw_entry_mut().from_key(key) {
-            RawEntryMut::Occupied(mut known) => {
-                known.to_back();
-                known.into_mut()
-            }
-            RawEntryMut::Vacant(new) => new.insert(key.into(), Group { now: ts, held: false, entries: Vec::new() }).1,
-        }
+        touch(&mut self.groups, &mut self.evictions, key, cap, || Group { now: ts, held: false, entries: Vec::new() })
     }
 }
 
