@@ -64,7 +64,7 @@ fn correlations_fire_alike_in_the_component() {
     }
     let (a, b) = (native.stats(), component.stats().unwrap());
     assert_eq!((a.matches, a.alerts), (b.matches, b.alerts));
-    assert_eq!(a.correlation_alerts, 6);
+    assert_eq!(a.correlation_alerts, 7);
 }
 
 #[test]
