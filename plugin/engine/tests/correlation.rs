@@ -257,6 +257,34 @@ fn correlations_chain() {
     assert_eq!(got, [none.clone(), none.clone(), none.clone(), vec!["outer".to_string()], none]);
 }
 
+#[test]
+fn aliases_group_rules_by_different_fields() {
+    // `who` is the user who terminated, and the owner named in the request
+    // of the deletion, whoever deleted.
+    let rules = format!(
+        "{BASE}---\ntitle: A user's instances terminated and their snapshot deleted\nid: aliased\ncorrelation:\n    type: temporal\n    rules: [terminate, delete_snapshot]\n    group-by: [who]\n    timespan: 10m\n    aliases:\n        who:\n            terminate: userIdentity.userName\n            delete_snapshot: requestParameters.ownerAlias\n"
+    );
+    let mut e = Engine::new(None, Some(&rules)).unwrap_or_else(|e| panic!("{e}"));
+    let ev = |name: &str, t: &str, user: &str, owner: &str| {
+        json!({"eventSource": "ec2.amazonaws.com", "eventName": name, "eventTime": format!("2026-03-02T{t}Z"),
+            "userIdentity": {"type": "IAMUser", "arn": format!("arn:aws:iam::111122223333:user/{user}"), "userName": user, "accountId": "111122223333"},
+            "requestParameters": {"ownerAlias": owner}, "recipientAccountId": "111122223333"})
+        .to_string()
+    };
+    let got: Vec<Vec<String>> = [
+        ev("TerminateInstances", "10:00:00", "erin", "-"),
+        ev("DeleteSnapshot", "10:01:00", "admin", "frank"),
+        ev("DeleteSnapshot", "10:02:00", "admin", "erin"),
+    ]
+    .iter()
+    .map(|e2| fired(&mut e, e2.as_bytes()))
+    .collect();
+    assert_eq!(got, [vec![], vec![], vec!["aliased".to_string()]]);
+    let v = &e.evaluate(ev("TerminateInstances", "10:03:00", "frank", "-").as_bytes())[0];
+    let alert = serde_json::to_value(&v.correlations[0]).unwrap();
+    assert_eq!(alert["group"], json!({"who": "frank"}));
+}
+
 fn load_errors(text: &str) -> Vec<String> {
     let errors = RuleSet::load(&Config::default(), Some(text)).err().map(|e| e.0).unwrap_or_default();
     errors.iter().map(ToString::to_string).collect()
