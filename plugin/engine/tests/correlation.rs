@@ -319,4 +319,13 @@ fn bad_correlations_get_every_problem_at_once() {
     let errors = load_errors(&text);
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert!(errors[0].contains("rule \"unknown-ref\" at 23:24") && errors[0].contains("\"nowhere\""), "{errors:?}");
+    // Two rules of one name: correlations could not tell which.
+    let twice = BASE.replace("name: delete_snapshot", "name: terminate");
+    let errors = load_errors(&twice);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].contains("rule \"base-delete-snapshot\" at 12:7")
+            && errors[0].contains("\"terminate\" is used twice"),
+        "{errors:?}"
+    );
 }

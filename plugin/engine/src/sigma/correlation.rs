@@ -212,7 +212,7 @@ impl Known {
         }
     }
 
-    fn find(&self, reference: &str) -> Option<(usize, &Logsource)> {
+    pub(super) fn find(&self, reference: &str) -> Option<(usize, &Logsource)> {
         let lower = reference.to_ascii_lowercase();
         self.rules.iter().find(|(k, _, _)| *k == reference || *k == lower).map(|(_, i, l)| (*i, l))
     }

@@ -108,6 +108,11 @@ pub(crate) fn load(
         let mut c = Compiler { file, pipelines: &pipelines, errors: Vec::new(), rule_id: None };
         match c.rule(doc, warnings) {
             Some(compiled) => {
+                if let Some(name) = compiled.name.as_deref().filter(|n| known.find(n).is_some()) {
+                    let (line, column) = doc.get("name").map_or(compiled.rule.id_at, |n| (n.line, n.column));
+                    let msg = format!("rule name {name:?} is used twice: correlation rules refer to rules by it");
+                    errors.push(at(ErrorKind::RuleInvalid, file, Some(compiled.rule.id.clone()), line, column, msg));
+                }
                 known.add(rules.len(), &compiled);
                 rules.push(compiled.rule);
             }
