@@ -119,6 +119,8 @@ pub fn pack(rules: &RuleSet, config: &Config) -> Pack {
         rules: rules
             .rules
             .iter()
+            // Rules only a Sigma correlation counts make no matches of their own.
+            .filter(|r| !r.sigma.as_ref().is_some_and(|m| m.silent))
             .map(|r| Rule {
                 id: r.id.clone(),
                 name: r.name.clone(),

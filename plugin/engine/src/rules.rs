@@ -135,6 +135,8 @@ pub struct RuleSet {
     catalogue: Vec<Operation>,
     pub(crate) prefilter: Prefilter,
     warnings: Vec<Error>,
+    /// Sigma correlation rules, each after the correlations it counts.
+    pub(crate) correlations: Vec<crate::sigma::Correlation>,
 }
 
 impl Default for RuleSet {
@@ -158,6 +160,7 @@ impl RuleSet {
             }
         }
         let mut warnings = Vec::new();
+        let mut correlations = Vec::new();
         if let Some(text) = pack {
             let mut sigma_sources = Vec::new();
             for (file, section) in files(text) {
@@ -173,7 +176,7 @@ impl RuleSet {
                 if !with_builtin && let Some((file, text)) = BUILTIN.iter().find(|(f, _)| *f == "operations.toml") {
                     load_pack(text, BUILTIN_RULESET, file, &mut rules, &mut catalogue, &mut errors);
                 }
-                crate::sigma::load(&sigma_sources, &mut rules, &mut errors, &mut warnings);
+                crate::sigma::load(&sigma_sources, &mut rules, &mut correlations, &mut errors, &mut warnings);
             }
         }
         let mut seen = std::collections::HashSet::new();
@@ -195,6 +198,7 @@ impl RuleSet {
         }
         let mut set = RuleSet::from_parts(rules, catalogue);
         set.warnings = warnings;
+        set.correlations = correlations;
         Ok(set)
     }
 
@@ -219,7 +223,7 @@ impl RuleSet {
         let clauses: Vec<Vec<Vec<Needle>>> =
             rules.iter().map(|r| r.query.required_literals(&prefilter_needle)).collect();
         let prefilter = Prefilter::new(&clauses, OPERATION_KEYS);
-        RuleSet { rules, catalogue, prefilter, warnings: Vec::new() }
+        RuleSet { rules, catalogue, prefilter, warnings: Vec::new(), correlations: Vec::new() }
     }
 
     /// Number of rules.
