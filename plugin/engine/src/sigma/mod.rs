@@ -9,6 +9,9 @@
 //! Every problem of every rule is reported at once, with its line and column.
 
 mod condition;
+mod custom;
+#[cfg(feature = "export")]
+pub(crate) mod export;
 mod fields;
 pub(crate) mod yaml;
 
@@ -16,7 +19,7 @@ use serde_json::{Value, json};
 
 use crate::eql::{Cidr, Cmp, Expr, FieldPath, Leaf, Lit, NumLit, Query, Test, Tok, Wildcard};
 use crate::error::{Error, ErrorKind, Location};
-use crate::rules::{Rule, Severity};
+use crate::rules::{About, Rule, Severity};
 use condition::Cond;
 use fields::{Logsource, Pipelines, Target};
 use yaml::{Kind, Node, Plain};
@@ -197,6 +200,10 @@ impl Compiler<'_> {
                 Logsource::default()
             }
         };
+        let (custom, problems) = custom::read(doc);
+        for (node, msg) in problems {
+            self.fail(ErrorKind::RuleInvalid, node, msg);
+        }
         let Some(detection) = doc.get("detection").filter(|d| d.is_map()) else {
             self.fail(ErrorKind::RuleInvalid, doc, "a Sigma rule needs a `detection` mapping");
             return None;
@@ -229,8 +236,8 @@ impl Compiler<'_> {
             ruleset: "sigma".to_string(),
             severity,
             risk_score: severity.risk_score(),
-            category: None,
-            points: None,
+            category: custom.category,
+            points: custom.points,
             technique: technique.unwrap_or_else(|| "T1578".to_string()),
             subtechnique,
             query: Query::from_condition(cond),
@@ -239,6 +246,11 @@ impl Compiler<'_> {
             bulk: None,
             examples: Vec::new(),
             id_at: (doc.line, doc.column),
+            about: About {
+                description: doc.get("description").and_then(Node::str).map(str::to_string),
+                false_positives: falsepositives.clone(),
+                references: doc.get("references").map_or_else(Vec::new, |r| r.strings().into_iter().map(str::to_string).collect()),
+            },
             sigma: Some(Box::new(Meta {
                 title: name,
                 level,
