@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use modwatch_engine::{Config, Engine, RuleSet, export};
-use modwatch_testkit::{corpus, gen};
+use modwatch_testkit::{corpus, r#gen};
 use serde_json::Value;
 
 fn modwatch(args: &[&str]) -> Output {
@@ -125,7 +125,7 @@ fn events(set: &RuleSet) -> Vec<String> {
             out.push(v["event"].to_string());
         }
     }
-    out.extend(gen::mix(2000, 12));
+    out.extend(r#gen::mix(2000, 12));
     out
 }
 

@@ -15,4 +15,4 @@ mod hostile;
 mod properties;
 mod rules;
 mod sigma;
-mod sigma_rust;
+mod sigma_parity;

@@ -575,7 +575,8 @@ mod tests {
         assert_eq!(decode("*.compute.instances.insert", true), Some(("|endswith", ".compute.instances.insert".into(), Some(true))));
         assert_eq!(decode("Microsoft.Compute/*", true), Some(("|startswith", "microsoft.compute/".into(), Some(true))));
         assert_eq!(decode("*a-2*", true), Some(("|contains", "a-2".into(), Some(true))));
-        assert_eq!(decode("*/machineTypes/a2-*", true), Some(("", "*/machinetypes/a2-*".into(), Some(true))));
+        assert_eq!(decode("*/machineTypes/a2-*", true), Some(("|contains", "/machinetypes/a2-".into(), Some(true))));
+        assert_eq!(decode("projects/*/zones/*", true), Some(("", "projects/*/zones/*".into(), Some(true))));
         assert_eq!(decode("a?c", false), Some(("", "a?c".into(), Some(false))));
         assert_eq!(decode("12:3", true), Some(("", "12:3".into(), None)));
         assert_eq!(decode("*", true), Some(("", "*".into(), None)));

@@ -189,7 +189,7 @@ impl Compiler<'_> {
         };
         let tags: Vec<String> =
             doc.get("tags").map(|t| t.strings().into_iter().map(str::to_string).collect()).unwrap_or_default();
-        let falsepositives = doc
+        let falsepositives: Vec<String> = doc
             .get("falsepositives")
             .map(|t| t.strings().into_iter().map(str::to_string).collect())
             .unwrap_or_default();
