@@ -6,24 +6,13 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 
 use modwatch_engine::{Config, Engine, RuleSet, export};
 use modwatch_testkit::{corpus, r#gen};
 use serde_json::Value;
 
-fn modwatch(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_modwatch")).args(args).stdin(Stdio::null()).output().unwrap()
-}
-
-fn show(out: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).chars().take(3000).collect::<String>(),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
+use crate::cli::{modwatch, show};
 
 fn temp_dir(name: &str) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("export-sigma-{}-{name}", std::process::id()));
@@ -88,26 +77,28 @@ fn a_pack_with_nothing_sigma_can_express_fails() {
     assert!(stderr.contains("no rule could be written as Sigma (1 skipped)"), "{stderr}");
 }
 
-/// pySigma (pinned by scripts/setup-sigma.sh) parses every exported rule and
-/// its validators find nothing (tests/sigma/pysigma_check.py).
+/// pySigma (pinned, installed into target/pysigma by scripts/setup-sigma.sh)
+/// parses every exported rule and its validators find nothing
+/// (tests/sigma/pysigma_check.py).
 #[test]
 fn exported_rules_pass_pysigmas_validators() {
+    let pysigma = Path::new(env!("CARGO_TARGET_TMPDIR")).join("../pysigma");
+    assert!(pysigma.join("sigma").is_dir(), "pySigma is not in {}: run scripts/setup-sigma.sh", pysigma.display());
     let dir = temp_dir("pysigma");
     let out = modwatch(&["export", "sigma", "--out", &format!("{}/", dir.display())]);
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     let script = repo("tests/sigma/pysigma_check.py");
-    let check = Command::new("python3").arg(&script).arg(&dir).output().unwrap_or_else(|e| {
-        panic!("cannot run python3 {}: {e}; run scripts/setup-sigma.sh", script.display())
-    });
+    let check = Command::new("python3")
+        .arg(&script)
+        .arg(&dir)
+        .env("PYTHONPATH", &pysigma)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run python3 {}: {e}", script.display()));
     let stdout = String::from_utf8_lossy(&check.stdout);
     let stderr = String::from_utf8_lossy(&check.stderr);
-    assert!(
-        !stderr.contains("ModuleNotFoundError"),
-        "pySigma is not installed: run scripts/setup-sigma.sh\n{stderr}"
-    );
     assert_eq!(check.status.code(), Some(0), "{stdout}\n{stderr}");
     let files = std::fs::read_dir(&dir).unwrap().count();
-    assert!(stdout.contains(&format!("{files} rules, ")), "{stdout}");
+    assert!(stdout.contains(&format!("pySigma 0.11.23: {files} rules, ")), "{stdout}");
 }
 
 /// Every record the round trip runs: each rule's own examples, the labelled

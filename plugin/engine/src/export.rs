@@ -55,8 +55,10 @@ pub struct Rule {
     /// `own_account`: every value at this field is the owner account (and
     /// there is one).
     pub own_account: Option<String>,
-    /// `bulk` / `bulk_sum`: the rule scores per resource (the field).
+    /// `bulk`: the rule scores once per value of this field.
     pub bulk: Option<String>,
+    /// `bulk_sum`: the rule scores the sum of this field's values.
+    pub bulk_sum: Option<String>,
     /// The rule's description.
     pub description: Option<String>,
     /// Its false positives.
@@ -145,9 +147,14 @@ pub fn pack(rules: &RuleSet, config: &Config) -> Pack {
                 condition: r.query.condition(),
                 foreign_account: r.foreign_account.as_ref().map(|f| f.dotted.clone()),
                 own_account: r.own_account.as_ref().map(|f| f.dotted.clone()),
-                bulk: r.bulk.as_ref().map(|b| match b {
-                    crate::rules::Bulk::Count(f) | crate::rules::Bulk::Sum(f) => f.dotted.clone(),
-                }),
+                bulk: match &r.bulk {
+                    Some(crate::rules::Bulk::Count(f)) => Some(f.dotted.clone()),
+                    _ => None,
+                },
+                bulk_sum: match &r.bulk {
+                    Some(crate::rules::Bulk::Sum(f)) => Some(f.dotted.clone()),
+                    _ => None,
+                },
                 description: r.about.description.clone(),
                 false_positives: r.about.false_positives.clone(),
                 references: r.about.references.clone(),

@@ -604,11 +604,7 @@ fn compile_rule(
         examples,
         id_at: (rule_line, 1),
         sigma: None,
-        about: About {
-            description: def.description,
-            false_positives: def.false_positives,
-            references: def.references,
-        },
+        about: About { description: def.description, false_positives: def.false_positives, references: def.references },
     })
 }
 

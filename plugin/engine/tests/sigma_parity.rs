@@ -54,7 +54,10 @@ const EXCLUDED_CASES: &[(&str, &str)] = &[
         "base64",
         "sigma-rust encodes `base64` without padding and drops the last partial character (a prefix, for `contains`), so a whole padded value never equals it; modwatch encodes with padding, as pySigma does",
     ),
-    ("fieldref", "sigma-rust compares `fieldref` values case-sensitively; Sigma strings (and modwatch) are case-insensitive"),
+    (
+        "fieldref",
+        "sigma-rust compares `fieldref` values case-sensitively; Sigma strings (and modwatch) are case-insensitive",
+    ),
     ("fieldref miss", "as `fieldref`: another case's record has `BOB` against `bob`"),
     ("fieldref, other field missing", "as `fieldref`: another case's record has `BOB` against `bob`"),
     (
@@ -83,7 +86,11 @@ fn records(cases: &[Case]) -> Vec<String> {
     // Raw CloudTrail records only (sigma-rust reads no other shape), one per
     // event, and no dry runs (modwatch reports no match for a dry run, by
     // design: it changed nothing).
-    let mut engine = Engine::new(None, Some("[[rule]]\nid = \"any\"\nname = \"any\"\nseverity = \"low\"\nquery = 'any where true'\n")).unwrap();
+    let mut engine = Engine::new(
+        None,
+        Some("[[rule]]\nid = \"any\"\nname = \"any\"\nseverity = \"low\"\nquery = 'any where true'\n"),
+    )
+    .unwrap();
     all.retain(|e| {
         let v = engine.evaluate(e.as_bytes());
         matches!(v.as_slice(), [one] if one.format == Some(Format::AwsCloudtrail) && one.outcome != Some(Outcome::DryRun))
@@ -105,7 +112,11 @@ fn pack_rules() -> Vec<(String, String)> {
 
 /// The records (indexes) each engine matches with one rule; an error if
 /// sigma-rust cannot load the rule.
-fn match_sets(text: &str, records: &[String], events: &[sigma_rust::Event]) -> Result<(BTreeSet<usize>, BTreeSet<usize>), String> {
+fn match_sets(
+    text: &str,
+    records: &[String],
+    events: &[sigma_rust::Event],
+) -> Result<(BTreeSet<usize>, BTreeSet<usize>), String> {
     let mut ours = Engine::new(None, Some(text)).unwrap_or_else(|e| panic!("modwatch: {e}\n{text}"));
     let theirs = sigma_rust::rule_from_yaml(text).map_err(|e| format!("sigma-rust cannot load it: {e}"))?;
     let mut a = BTreeSet::new();

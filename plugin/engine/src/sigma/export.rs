@@ -10,11 +10,12 @@
 //!   engine reads it (a field no mapping names is read as written);
 //! - case-sensitive tests carry `|cased`, wildcards keep their case folding,
 //!   numbers stay numbers;
-//! - the rule's own category and points go into the `modwatch` attribute.
+//! - the rule's own category, points and bulk scoring go into the
+//!   `modwatch` attribute.
 //!
 //! A rule with no such form (a length test, a text comparison, the owner
-//! account checks, bulk scoring, no example to tell its logsource) is
-//! skipped with the reason.
+//! account checks, no example to tell its logsource) is skipped with the
+//! reason.
 
 use std::fmt::Write as _;
 
@@ -95,9 +96,6 @@ fn write_rule(rule: &Rule, tactic: &str, pipelines: &Pipelines) -> Result<String
             "it compares {f} with the owner account of the engine's config (foreign_account/own_account), which Sigma cannot express"
         ));
     }
-    if let Some(f) = &rule.bulk {
-        return Err(format!("it scores once per resource in {f} (bulk), which Sigma cannot express"));
-    }
     let Some(format) = rule.example_formats.first() else {
         return Err("it has no example event it matches, to tell its logsource".to_string());
     };
@@ -122,7 +120,8 @@ fn write_rule(rule: &Rule, tactic: &str, pipelines: &Pipelines) -> Result<String
     tags.dedup();
     list(&mut y, "tags", &tags);
     y.push_str("logsource:\n");
-    for (key, value) in [("product", &logsource.product), ("service", &logsource.service), ("category", &logsource.category)]
+    for (key, value) in
+        [("product", &logsource.product), ("service", &logsource.service), ("category", &logsource.category)]
     {
         if let Some(v) = value {
             line(&mut y, 1, key, v);
@@ -146,10 +145,14 @@ fn write_rule(rule: &Rule, tactic: &str, pipelines: &Pipelines) -> Result<String
     line(&mut y, 1, "condition", &condition);
     list(&mut y, "falsepositives", &rule.false_positives);
     line(&mut y, 0, "level", &rule.severity);
-    if rule.category.is_some() || rule.points.is_some() {
+    let own =
+        [("category", rule.category.as_ref()), ("bulk", rule.bulk.as_ref()), ("bulk_sum", rule.bulk_sum.as_ref())];
+    if rule.points.is_some() || own.iter().any(|(_, v)| v.is_some()) {
         let _ = writeln!(y, "{}:", custom::KEY);
-        if let Some(c) = &rule.category {
-            line(&mut y, 1, "category", c);
+        for (key, value) in own {
+            if let Some(v) = value {
+                line(&mut y, 1, key, v);
+            }
         }
         if let Some(p) = rule.points {
             let _ = writeln!(y, "  points: {p}");
@@ -216,56 +219,48 @@ impl Detection<'_> {
                 }
             }
             Condition::Not(inner) => Ok(format!("not {}", group(&self.condition(inner, !negated)?))),
-            Condition::And(parts) => {
-                let parts: Vec<&Condition> = parts.iter().filter(|p| !matches!(p, Condition::Const(true))).collect();
+            Condition::And(parts) | Condition::Or(parts) => {
+                let and = matches!(cond, Condition::And(_));
+                // `true` in an `and`, `false` in an `or`: no part at all.
+                let parts: Vec<&Condition> =
+                    parts.iter().filter(|p| !matches!(p, Condition::Const(b) if *b == and)).collect();
                 if parts.is_empty() {
                     return Err("its query is a constant, which Sigma cannot express".to_string());
                 }
-                // Positive single-entry leaves on distinct keys make one map.
-                let mut map: Vec<Entry> = Vec::new();
+                // The positive tests make one search: in an `and`, one map of
+                // single-entry tests on distinct fields; in an `or`, a list
+                // of maps (one value list per field and modifiers).
+                let mut merged: Vec<Entry> = Vec::new();
                 let mut rest = Vec::new();
                 for part in parts {
                     if let Condition::Leaf { negated: false, .. } = part {
-                        let mut entries = self.leaf(part)?;
-                        if entries.len() == 1 && !map.iter().any(|(k, _)| *k == entries[0].0) {
-                            map.append(&mut entries);
+                        let entries = self.leaf(part)?;
+                        let clash = entries.iter().any(|(k, _)| merged.iter().any(|(m, _)| m == k));
+                        if !and {
+                            for (key, values) in entries {
+                                match merged.iter_mut().find(|(k, _)| *k == key) {
+                                    Some((_, have)) => have.extend(values),
+                                    None => merged.push((key, values)),
+                                }
+                            }
+                            continue;
+                        }
+                        if entries.len() == 1 && !clash {
+                            merged.extend(entries);
                             continue;
                         }
                     }
                     rest.push(part);
                 }
                 let mut out = Vec::new();
-                if !map.is_empty() {
-                    out.push(self.add(Search::Map(map), negated));
-                }
-                for part in rest {
-                    out.push(group(&self.condition(part, negated)?));
-                }
-                Ok(out.join(" and "))
-            }
-            Condition::Or(parts) => {
-                let parts: Vec<&Condition> = parts.iter().filter(|p| !matches!(p, Condition::Const(false))).collect();
-                if parts.is_empty() {
-                    return Err("its query is a constant, which Sigma cannot express".to_string());
-                }
-                // Positive leaves make one list of maps (any of them).
-                let mut maps: Vec<Entry> = Vec::new();
-                let mut rest = Vec::new();
-                for part in parts {
-                    match part {
-                        Condition::Leaf { negated: false, .. } => maps.extend(self.leaf(part)?),
-                        _ => rest.push(part),
-                    }
-                }
-                let mut out = Vec::new();
-                if !maps.is_empty() {
-                    let search = if maps.len() == 1 { Search::Map(maps) } else { one_each(maps) };
+                if !merged.is_empty() {
+                    let search = if and || merged.len() == 1 { Search::Map(merged) } else { one_each(merged) };
                     out.push(self.add(search, negated));
                 }
                 for part in rest {
                     out.push(group(&self.condition(part, negated)?));
                 }
-                Ok(out.join(" or "))
+                Ok(out.join(if and { " and " } else { " or " }))
             }
         }
     }
@@ -572,7 +567,10 @@ mod tests {
     #[test]
     fn wildcards_come_back_from_their_regular_expressions() {
         assert_eq!(decode("RunInstances", false), Some(("", "RunInstances".into(), Some(false))));
-        assert_eq!(decode("*.compute.instances.insert", true), Some(("|endswith", ".compute.instances.insert".into(), Some(true))));
+        assert_eq!(
+            decode("*.compute.instances.insert", true),
+            Some(("|endswith", ".compute.instances.insert".into(), Some(true)))
+        );
         assert_eq!(decode("Microsoft.Compute/*", true), Some(("|startswith", "microsoft.compute/".into(), Some(true))));
         assert_eq!(decode("*a-2*", true), Some(("|contains", "a-2".into(), Some(true))));
         assert_eq!(decode("*/machineTypes/a2-*", true), Some(("|contains", "/machinetypes/a2-".into(), Some(true))));

@@ -185,12 +185,14 @@ impl Pipelines {
                 Mapping::Exact(pairs) => {
                     candidates.extend(pairs.iter().filter(|(_, to)| to == &[field]).map(|(k, _)| k.clone()));
                 }
-                Mapping::Prefix(pairs) => candidates.extend(pairs.iter().filter_map(|(prefix, to)| match to.as_slice() {
-                    // Not a prefix onto the record's own fields (`data.` -> ''):
-                    // it would rename every field.
-                    [to] if !to.is_empty() => field.strip_prefix(to.as_str()).map(|rest| format!("{prefix}{rest}")),
-                    _ => None,
-                })),
+                Mapping::Prefix(pairs) => {
+                    candidates.extend(pairs.iter().filter_map(|(prefix, to)| match to.as_slice() {
+                        // Not a prefix onto the record's own fields (`data.` -> ''):
+                        // it would rename every field.
+                        [to] if !to.is_empty() => field.strip_prefix(to.as_str()).map(|rest| format!("{prefix}{rest}")),
+                        _ => None,
+                    }))
+                }
             }
         }
         candidates.push(field.to_string());

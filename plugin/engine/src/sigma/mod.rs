@@ -243,13 +243,15 @@ impl Compiler<'_> {
             query: Query::from_condition(cond),
             foreign_account: None,
             own_account: None,
-            bulk: None,
+            bulk: custom.bulk,
             examples: Vec::new(),
             id_at: (doc.line, doc.column),
             about: About {
                 description: doc.get("description").and_then(Node::str).map(str::to_string),
                 false_positives: falsepositives.clone(),
-                references: doc.get("references").map_or_else(Vec::new, |r| r.strings().into_iter().map(str::to_string).collect()),
+                references: doc
+                    .get("references")
+                    .map_or_else(Vec::new, |r| r.strings().into_iter().map(str::to_string).collect()),
             },
             sigma: Some(Box::new(Meta {
                 title: name,
