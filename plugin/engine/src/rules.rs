@@ -96,12 +96,14 @@ pub(crate) struct Rule {
     /// A rule loaded from Sigma: its metadata.
     pub(crate) sigma: Option<Box<crate::sigma::Meta>>,
     /// What the rule says about itself, for exporting it.
+    #[cfg_attr(not(feature = "export"), expect(dead_code, reason = "read only by the rule export"))]
     pub(crate) about: About,
 }
 
 /// A rule's description, false positives and references: carried for
 /// exporting the rule (`modwatch export sigma`), never matched on.
 #[derive(Debug, Default)]
+#[cfg_attr(not(feature = "export"), expect(dead_code, reason = "read only by the rule export"))]
 pub(crate) struct About {
     pub(crate) description: Option<String>,
     pub(crate) false_positives: Vec<String>,

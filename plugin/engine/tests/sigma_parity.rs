@@ -18,6 +18,9 @@ use serde_json::Value;
 
 use crate::sigma::{Case, DIR, checklist_1, checklist_2, checklist_3, event, rule};
 
+/// Rules or cases left out (name, reason).
+type Exclusions = &'static [(&'static str, &'static str)];
+
 /// sigma-rust 0.7 compares values only with values of the same type.
 const TYPED: &str = "sigma-rust compares a number only with numbers (5 is not \"5\"); modwatch, like Elastic, also matches the digit string";
 /// sigma-rust 0.7 reads a JSON null as present.
@@ -30,7 +33,7 @@ const RE_FLAGS: &str = "sigma-rust does not know the `re` flag modifiers `i`, `m
 /// Checklist cases where modwatch and sigma-rust differ, and why. Each is a
 /// difference of sigma-rust 0.7 from the Sigma specification or a choice the
 /// specification leaves open, except where noted.
-const EXCLUDED_CASES: &[(&str, &str)] = &[
+const EXCLUDED_CASES: Exclusions = &[
     ("integer equals number", TYPED),
     ("integer equals digit string", TYPED),
     ("array values: any", NESTED),
@@ -69,7 +72,7 @@ const EXCLUDED_CASES: &[(&str, &str)] = &[
 ];
 
 /// Rules of cloud-pack.yml (by title) where they differ, and why: none.
-const EXCLUDED_RULES: &[(&str, &str)] = &[];
+const EXCLUDED_RULES: Exclusions = &[];
 
 /// The raw CloudTrail records the rules run on: the corpus's, the Sigma
 /// format fixtures', a generated mix's and the checklist cases' own.
@@ -138,7 +141,7 @@ fn same_matches_as_sigma_rust_on_raw_cloudtrail() {
     let records = records(&cases);
     assert!(records.len() > 200, "only {} raw CloudTrail records", records.len());
     let events: Vec<sigma_rust::Event> = records.iter().map(|r| sigma_rust::event_from_json(r).unwrap()).collect();
-    let mut rules: Vec<(String, String, &[(&str, &str)])> =
+    let mut rules: Vec<(String, String, Exclusions)> =
         pack_rules().into_iter().map(|(t, text)| (t, text, EXCLUDED_RULES)).collect();
     rules.extend(cases.iter().map(|(name, detection, _, _)| (name.to_string(), rule(detection), EXCLUDED_CASES)));
     let mut failures = Vec::new();
