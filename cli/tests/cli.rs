@@ -9,7 +9,7 @@ use std::process::{Command, Output, Stdio};
 use modwatch_testkit::corpus;
 use serde_json::Value;
 
-fn modwatch(args: &[&str]) -> Output {
+pub(crate) fn modwatch(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_modwatch")).args(args).stdin(Stdio::null()).output().unwrap()
 }
 
@@ -41,7 +41,7 @@ fn lines(bytes: &[u8]) -> Vec<&[u8]> {
     bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect()
 }
 
-fn show(out: &Output) -> String {
+pub(crate) fn show(out: &Output) -> String {
     format!(
         "exit {:?}\nstdout: {}\nstderr: {}",
         out.status.code(),

@@ -95,6 +95,19 @@ pub(crate) struct Rule {
     pub(crate) id_at: (u32, u32),
     /// A rule loaded from Sigma: its metadata.
     pub(crate) sigma: Option<Box<crate::sigma::Meta>>,
+    /// What the rule says about itself, for exporting it.
+    #[cfg_attr(not(feature = "export"), expect(dead_code, reason = "read only by the rule export"))]
+    pub(crate) about: About,
+}
+
+/// A rule's description, false positives and references: carried for
+/// exporting the rule (`modwatch export sigma`), never matched on.
+#[derive(Debug, Default)]
+#[cfg_attr(not(feature = "export"), expect(dead_code, reason = "read only by the rule export"))]
+pub(crate) struct About {
+    pub(crate) description: Option<String>,
+    pub(crate) false_positives: Vec<String>,
+    pub(crate) references: Vec<String>,
 }
 
 /// How a rule reads the number of resources a bulk call affects.
@@ -331,8 +344,7 @@ struct PackFile {
 struct RuleDef {
     id: String,
     name: String,
-    #[serde(rename = "description")]
-    _description: Option<String>,
+    description: Option<String>,
     severity: String,
     risk_score: Option<u32>,
     category: Option<String>,
@@ -343,10 +355,10 @@ struct RuleDef {
     own_account: Option<String>,
     bulk: Option<String>,
     bulk_sum: Option<String>,
-    #[serde(rename = "false_positives", default)]
-    _false_positives: Vec<String>,
-    #[serde(rename = "references", default)]
-    _references: Vec<String>,
+    #[serde(default)]
+    false_positives: Vec<String>,
+    #[serde(default)]
+    references: Vec<String>,
     #[serde(rename = "tags", default)]
     _tags: Vec<String>,
     query: String,
@@ -598,6 +610,7 @@ fn compile_rule(
         examples,
         id_at: (rule_line, 1),
         sigma: None,
+        about: About { description: def.description, false_positives: def.false_positives, references: def.references },
     })
 }
 

@@ -16,3 +16,4 @@ mod hostile;
 mod properties;
 mod rules;
 mod sigma;
+mod sigma_parity;

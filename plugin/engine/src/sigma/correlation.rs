@@ -363,7 +363,7 @@ pub(super) fn compile(
         }
         let (id, title, level) = (p.header.id.clone(), p.header.title.clone(), p.header.level.clone());
         let never = Query::from_condition(Expr::Const(false));
-        rules.push(p.header.into_rule(never, logsource.describe(), true));
+        rules.push(p.header.into_rule(never, logsource.describe(), true, Default::default()));
         position[k] = out.len();
         logsources.push(logsource);
         out.push(Correlation {

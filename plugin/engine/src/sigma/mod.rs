@@ -11,6 +11,9 @@
 
 mod condition;
 pub(crate) mod correlation;
+mod custom;
+#[cfg(feature = "export")]
+pub(crate) mod export;
 mod fields;
 pub(crate) mod yaml;
 
@@ -18,7 +21,7 @@ use serde_json::{Value, json};
 
 use crate::eql::{Cidr, Cmp, Expr, FieldPath, Leaf, Lit, NumLit, Query, Test, Tok, Wildcard};
 use crate::error::{Error, ErrorKind, Location};
-use crate::rules::{Rule, Severity};
+use crate::rules::{About, Rule, Severity};
 use condition::Cond;
 pub(crate) use correlation::Correlation;
 use fields::{Logsource, Pipelines, Target};
@@ -162,13 +165,16 @@ struct Header {
     name: Option<String>,
     /// The document's line and column.
     at: (u32, u32),
+    /// Description, false positives and references, kept for export.
+    about: About,
 }
 
 impl Header {
     /// The engine's rule: `own_category` for a correlation, whose alert is
     /// its own category (`SIGMA`, points from its level) whatever operation
     /// the event that completes it has.
-    fn into_rule(self, query: Query, logsource: String, own_category: bool) -> Rule {
+    /// `custom` is the rule's own `modwatch:` attribute, which wins.
+    fn into_rule(self, query: Query, logsource: String, own_category: bool, custom: custom::Custom) -> Rule {
         let (technique, subtechnique) = technique_of(&self.tags);
         let tactic = self.tags.iter().find_map(|t| tactic_of(t));
         Rule {
@@ -177,16 +183,17 @@ impl Header {
             ruleset: "sigma".to_string(),
             severity: self.severity,
             risk_score: self.severity.risk_score(),
-            category: own_category.then(|| CATEGORY.to_string()),
-            points: own_category.then_some(self.points),
+            category: custom.category.or_else(|| own_category.then(|| CATEGORY.to_string())),
+            points: custom.points.or(own_category.then_some(self.points)),
             technique: technique.unwrap_or_else(|| "T1578".to_string()),
             subtechnique,
             query,
             foreign_account: None,
             own_account: None,
-            bulk: None,
+            bulk: custom.bulk,
             examples: Vec::new(),
             id_at: self.at,
+            about: self.about,
             sigma: Some(Box::new(Meta {
                 title: self.title,
                 level: self.level,
@@ -275,6 +282,11 @@ impl Compiler<'_> {
             status: doc.get("status").and_then(Node::str).map(str::to_string),
             name: doc.get("name").and_then(Node::str).map(str::to_string),
             at: (doc.line, doc.column),
+            about: About {
+                description: doc.get("description").and_then(Node::str).map(str::to_string),
+                false_positives: list("falsepositives"),
+                references: list("references"),
+            },
         }
     }
 
@@ -292,6 +304,10 @@ impl Compiler<'_> {
                 Logsource::default()
             }
         };
+        let (custom, problems) = custom::read(doc);
+        for (node, msg) in problems {
+            self.fail(ErrorKind::RuleInvalid, node, msg);
+        }
         let Some(detection) = doc.get("detection").filter(|d| d.is_map()) else {
             self.fail(ErrorKind::RuleInvalid, doc, "a Sigma rule needs a `detection` mapping");
             return None;
@@ -317,7 +333,11 @@ impl Compiler<'_> {
         let cond = if known { cond? } else { Expr::Const(false) };
         let described = logsource.describe();
         let name = header.name.clone();
-        Some(Compiled { rule: header.into_rule(Query::from_condition(cond), described, false), logsource, name })
+        Some(Compiled {
+            rule: header.into_rule(Query::from_condition(cond), described, false, custom),
+            logsource,
+            name,
+        })
     }
 
     /// The detection's condition, compiled; `None` after reporting a problem.
