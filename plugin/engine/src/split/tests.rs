@@ -88,7 +88,9 @@ fn sniffing_the_head() {
 
 #[test]
 fn timestamped_pairs() {
-    let records = |input: &str| timestamped_records(input.as_bytes()).map(|r| r.into_iter().map(|r| &input[r]).collect::<Vec<_>>());
+    fn records(input: &str) -> Option<Vec<&str>> {
+        timestamped_records(input.as_bytes()).map(|r| r.into_iter().map(|r| &input[r]).collect())
+    }
     let flush = r#"[[1764700000.123457,{"tag":"modwatch.in.ab","a":[1,{"b":"]"}]}], [1764700001.0, {"tag":"modwatch.in.ab"}]]"#;
     assert_eq!(records(flush), Some(vec![r#"{"tag":"modwatch.in.ab","a":[1,{"b":"]"}]}"#, r#"{"tag":"modwatch.in.ab"}"#]));
     assert_eq!(records(" [[-1,{}]]\n"), Some(vec!["{}"]));
