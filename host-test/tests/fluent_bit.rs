@@ -167,10 +167,14 @@ fn the_routing_module_routes_every_recognised_record_as_the_component_does() {
     let mut component = Detector::new(Some(ROUTING), None).unwrap();
     let (mut failures, mut routed, mut unmatched) = (Vec::new(), 0, 0);
     let events = corpus::events().into_iter().map(|e| (e.id, e.event));
-    let mix = modwatch_testkit::r#gen::mix(500, 13).into_iter().enumerate().map(|(i, e)| (format!("mix #{i}"), e.into_bytes()));
+    let mix = modwatch_testkit::r#gen::mix(500, 13)
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| (format!("mix #{i}"), e.into_bytes()));
     for (what, record) in events.chain(mix) {
         let tagged = component.tag(&record).unwrap();
-        let answer = fb.filter("cloudtrail", 1_709_287_200, 0, &record).unwrap_or_else(|e| panic!("{what}: trapped: {e:#}"));
+        let answer =
+            fb.filter("cloudtrail", 1_709_287_200, 0, &record).unwrap_or_else(|e| panic!("{what}: trapped: {e:#}"));
         let got = match &answer {
             Answer::Replaced(bytes) => bytes.clone(),
             Answer::Unchanged => record.clone(),
@@ -188,7 +192,9 @@ fn the_routing_module_routes_every_recognised_record_as_the_component_does() {
             ));
             continue;
         }
-        let Some(key) = tagged.verdicts.first().and_then(|v| v.principal.as_ref()).map(|p| p.key.clone()) else { continue };
+        let Some(key) = tagged.verdicts.first().and_then(|v| v.principal.as_ref()).map(|p| p.key.clone()) else {
+            continue;
+        };
         let out: serde_json::Value = serde_json::from_slice(&got).unwrap();
         assert_eq!(out["modwatch"]["principal_key"], key.as_str(), "{what}");
         assert_eq!(out["modwatch"]["partition"], modwatch_engine::partition_token(&key).as_str(), "{what}");

@@ -180,8 +180,11 @@ fn the_exported_program_tags_as_the_engine_does() {
 /// key comes from the normalisation, the same for every pack).
 fn routing(programs: &mut Programs) {
     const CONFIG: &str = r#"{"output":{"routing_fields":true}}"#;
-    let events: Vec<(String, Json)> =
-        corpus().into_iter().filter(|(_, config, _)| config.is_none()).map(|(label, _, event)| (label, event)).collect();
+    let events: Vec<(String, Json)> = corpus()
+        .into_iter()
+        .filter(|(_, config, _)| config.is_none())
+        .map(|(label, _, event)| (label, event))
+        .collect();
     let mut tally = Tally::default();
     parity(programs, Some(PACK), Some(CONFIG), &events, &mut tally);
     tally.assert_clean("routing fields");
