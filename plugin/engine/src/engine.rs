@@ -203,7 +203,18 @@ impl Engine {
         let shape = input::shape(&value);
         let mut judged: Vec<(Verdict, Option<Value>)> = Vec::new();
         for record in input::records(&value, shape) {
-            judged.push(judge(&self.config, &self.rules, &self.allow, &mut self.scorer, record, &candidates, output));
+            let (verdict, mut tags) =
+                judge(&self.config, &self.rules, &self.allow, &mut self.scorer, record, &candidates, output);
+            // With `output.routing_fields`, every record of a recognised
+            // format has tags: at least its routing fields.
+            if output && self.config.routing_fields && verdict.format.is_some() {
+                let routing = tag::routing(&verdict);
+                match &mut tags {
+                    Some(tags) => tag::merge(tags, routing),
+                    None => tags = Some(routing),
+                }
+            }
+            judged.push((verdict, tags));
         }
         self.count(&judged);
         let any_match = judged.iter().any(|(v, _)| v.is_match());
@@ -283,31 +294,8 @@ impl Engine {
     }
 }
 
-/// The verdict on one record, and its tags if it matched (with
-/// `output.routing_fields`, every record of a recognised format has tags:
-/// at least its routing fields).
-fn judge(
-    config: &Config,
-    rules: &RuleSet,
-    allow: &Allowlist,
-    scorer: &mut Scorer,
-    record: &Value,
-    candidates: &Candidates,
-    want_tags: bool,
-) -> (Verdict, Option<Value>) {
-    let (verdict, mut tags) = judge_rules(config, rules, allow, scorer, record, candidates, want_tags);
-    if want_tags && config.routing_fields && verdict.format.is_some() {
-        let routing = tag::routing(&verdict);
-        match &mut tags {
-            Some(tags) => tag::merge(tags, routing),
-            None => tags = Some(routing),
-        }
-    }
-    (verdict, tags)
-}
-
 /// The verdict on one record, and its tags if it matched.
-fn judge_rules(
+fn judge(
     config: &Config,
     rules: &RuleSet,
     allow: &Allowlist,
