@@ -49,9 +49,10 @@ build-component:
 
 # Benchmarks: throughput of the native engine, the component in wasmtime and a naive serde_json
 # baseline on a generated mix; scoring memory per principal, under spraying, and cost per event;
-# the VRL export's compile time and events/s on Vector's VRL engine against a parse-only program; then bench-serve.
+# the cost of output.routing_fields; the VRL export's compile time and events/s on Vector's VRL engine against a parse-only program; then bench-serve.
 bench: && bench-serve
     cargo bench -p modwatch-engine --bench scoring
+    cargo bench -p modwatch-engine --bench routing
     cargo bench -p modwatch-host-test --bench throughput
     cargo bench -p modwatch-vrl --bench program
 

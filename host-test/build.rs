@@ -2,14 +2,17 @@
 //! `cargo build -p modwatch-fluent-bit --target wasm32-unknown-unknown
 //! --profile wasm` in a target dir of its own under `OUT_DIR` (a nested cargo
 //! in the outer target dir would wait on the outer build's lock), the module
-//! copied unchanged to `$OUT_DIR/modwatch_fluent_bit.wasm`.
+//! copied unchanged to `$OUT_DIR/modwatch_fluent_bit.wasm`; then the same
+//! module with a config that sets `output.routing_fields` embedded, to
+//! `$OUT_DIR/modwatch_fluent_bit_routing.wasm` (only the module's own crate
+//! is built again for it).
 //!
 //! Only this crate builds it for tests (the `modwatch` CLI embeds only the
 //! component), so a plain `cargo build` does not pay for it.
 
 use std::env;
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const TARGET: &str = "wasm32-unknown-unknown";
@@ -27,13 +30,25 @@ fn main() -> Result<(), String> {
 
     ensure_target()?;
     let target_dir = out_dir.join("fluent-bit-target");
+    let routing = out_dir.join("routing.json");
+    fs::write(&routing, ROUTING_CONFIG).map_err(|e| format!("writing {}: {e}", routing.display()))?;
+    build(&root, &target_dir, None, &out_dir.join("modwatch_fluent_bit.wasm"))?;
+    build(&root, &target_dir, Some(&routing), &out_dir.join("modwatch_fluent_bit_routing.wasm"))
+}
+
+/// The config of the routing module (`fluent_bit::FLUENT_BIT_ROUTING`).
+const ROUTING_CONFIG: &str = r#"{"output":{"routing_fields":true}}"#;
+
+/// Builds the module with `config` embedded (`None`: the defaults) and
+/// copies it to `to`.
+fn build(root: &Path, target_dir: &Path, config: Option<&Path>, to: &Path) -> Result<(), String> {
     let mut cmd = Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-    cmd.current_dir(&root)
+    cmd.current_dir(root)
         .args(["build", "-p", PACKAGE, "--target", TARGET, "--profile", PROFILE])
         .arg("--manifest-path")
         .arg(root.join("Cargo.toml"))
         .arg("--target-dir")
-        .arg(&target_dir)
+        .arg(target_dir)
         // The outer build's flags are for the host (e.g. `-C target-cpu=native`)
         // and would break or change the wasm build. No SIMD either: WAMR's
         // interpreter, which runs the module in Fluent Bit, is not known to
@@ -48,6 +63,9 @@ fn main() -> Result<(), String> {
         // with the built-in pack: never embed someone's own pack here.
         .env_remove("MODWATCH_FB_RULES")
         .env_remove("MODWATCH_FB_CONFIG");
+    if let Some(config) = config {
+        cmd.env("MODWATCH_FB_CONFIG", config);
+    }
     let status = cmd.status().map_err(|e| format!("running {cmd:?}: {e}"))?;
     if !status.success() {
         return Err(format!("building {PACKAGE} failed ({status}): {cmd:?}"));
@@ -55,9 +73,7 @@ fn main() -> Result<(), String> {
 
     let built = target_dir.join(TARGET).join(PROFILE).join("modwatch_fluent_bit.wasm");
     let module = fs::read(&built).map_err(|e| format!("reading {}: {e}", built.display()))?;
-    let path = out_dir.join("modwatch_fluent_bit.wasm");
-    fs::write(&path, module).map_err(|e| format!("writing {}: {e}", path.display()))?;
-    Ok(())
+    fs::write(to, module).map_err(|e| format!("writing {}: {e}", to.display()))
 }
 
 /// Makes sure the toolchain has the standard library for [`TARGET`]. rustup

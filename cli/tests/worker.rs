@@ -6,7 +6,9 @@
 //! mapping turns into a partition), lets workers score it, and compares each
 //! partition's output stream, in order, with `modwatch scan` of that
 //! partition's input events: the same bytes, line for line, no event
-//! missing, none twice.
+//! missing, none twice. Shippers publish one event a message, or, as Fluent
+//! Bit's `nats` output does, a JSON array of `[timestamp, record]` pairs a
+//! message, each record an event.
 
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used, reason = "tests fail by panicking")]
 
@@ -243,8 +245,54 @@ async fn context(url: &str) -> jetstream::Context {
     jetstream::new(async_nats::connect(url).await.unwrap())
 }
 
-/// Creates the input stream (as the operator does) and publishes `events`.
-async fn publish(js: &jetstream::Context, events: &[Vec<u8>], replicas: usize) {
+/// How a shipper publishes the events.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Shipper {
+    /// One event a message (Vector's `nats` sink).
+    Event,
+    /// As Fluent Bit's `nats` output: each flush of a tag is one message, a
+    /// JSON array of `[timestamp, record]` pairs, the tag (the subject) added
+    /// to each record as its first key `tag` (`plugins/out_nats/nats.c`).
+    FluentBit,
+}
+
+/// The messages Fluent Bit's `nats` output publishes for `events` routed by
+/// `rewrite_tag` to `modwatch.in.<token>`: the records of one tag flushed
+/// together, 1 to 5 at a time. Fluent Bit's records are maps: an event that
+/// is not a JSON object is left out.
+fn fluent_bit_flushes(detector: &mut Detector, events: &[Vec<u8>]) -> Vec<(String, Vec<u8>)> {
+    let mut pending: Vec<(String, Vec<String>)> = Vec::new();
+    let mut out = Vec::new();
+    for (i, event) in events.iter().enumerate() {
+        let Ok(serde_json::Value::Object(_)) = serde_json::from_slice::<serde_json::Value>(event) else { continue };
+        let tag = subject(detector, event);
+        let text = String::from_utf8(event.clone()).unwrap();
+        let fields = text.trim().strip_prefix('{').unwrap();
+        let sep = if fields.trim_start().starts_with('}') { "" } else { "," };
+        // The time as Fluent Bit prints a double: `%.1f` when it is whole,
+        // else `%.16g`.
+        let time = format!("{}.{}", 1_764_700_000 + i, if i % 2 == 0 { "0" } else { "25" });
+        let pair = format!("[{time},{{\"tag\":\"{tag}\"{sep}{fields}]");
+        let at = match pending.iter().position(|(t, _)| *t == tag) {
+            Some(at) => at,
+            None => {
+                pending.push((tag.clone(), Vec::new()));
+                pending.len() - 1
+            }
+        };
+        pending[at].1.push(pair);
+        if pending[at].1.len() > i % 5 {
+            let (tag, pairs) = pending.remove(at);
+            out.push((tag, format!("[{}]", pairs.join(",")).into_bytes()));
+        }
+    }
+    out.extend(pending.into_iter().map(|(tag, pairs)| (tag, format!("[{}]", pairs.join(",")).into_bytes())));
+    out
+}
+
+/// Creates the input stream (as the operator does) and publishes `events`
+/// as `shipper` does; the number of events published.
+async fn publish(js: &jetstream::Context, events: &[Vec<u8>], replicas: usize, shipper: Shipper) -> usize {
     js.get_or_create_stream(stream::Config {
         name: "MODWATCH_IN".into(),
         subjects: vec!["modwatch.p.>".into()],
@@ -255,13 +303,23 @@ async fn publish(js: &jetstream::Context, events: &[Vec<u8>], replicas: usize) {
     .unwrap();
     led(js, "MODWATCH_IN").await;
     let mut detector = Detector::new(None, None).unwrap();
+    let (messages, count) = match shipper {
+        Shipper::Event => {
+            (events.iter().map(|e| (subject(&mut detector, e), e.clone())).collect::<Vec<_>>(), events.len())
+        }
+        Shipper::FluentBit => {
+            let objects = events.iter().filter(|e| serde_json::from_slice::<serde_json::Map<_, _>>(e).is_ok());
+            (fluent_bit_flushes(&mut detector, events), objects.count())
+        }
+    };
     let mut acks = Vec::new();
-    for event in events {
-        acks.push(js.publish(subject(&mut detector, event), event.clone().into()).await.unwrap());
+    for (subject, payload) in messages {
+        acks.push(js.publish(subject, payload.into()).await.unwrap());
     }
     for ack in acks {
         ack.await.unwrap();
     }
+    count
 }
 
 /// Waits until `stream` has a leader: a replicated stream just made refuses
@@ -336,9 +394,23 @@ async fn wait_for(js: &jetstream::Context, n: u64, workers: &[&Worker]) {
     }
 }
 
-/// `modwatch scan` of each partition's input, against that partition's
-/// output stream: identical, and every input sequence once.
-async fn assert_like_scan(js: &jetstream::Context, dir: &Path) {
+/// The events of an input message as `shipper` published them, each with
+/// its record's place in the message (`None`: the whole message). Fluent
+/// Bit's pairs are decoded with serde_json, not the worker's byte scan.
+fn events_of(payload: &[u8], shipper: Shipper) -> Vec<(Option<u64>, Vec<u8>)> {
+    match shipper {
+        Shipper::Event => vec![(None, payload.to_vec())],
+        Shipper::FluentBit => {
+            let pairs: Vec<(serde_json::Number, Box<serde_json::value::RawValue>)> =
+                serde_json::from_slice(payload).unwrap();
+            pairs.into_iter().enumerate().map(|(i, (_, r))| (Some(i as u64), r.get().as_bytes().to_vec())).collect()
+        }
+    }
+}
+
+/// `modwatch scan` of each partition's input events, against that
+/// partition's output stream: identical, and every input event once.
+async fn assert_like_scan(js: &jetstream::Context, dir: &Path, shipper: Shipper) {
     let mut total = 0;
     let mut alerts = 0;
     let all_input = read(js, "MODWATCH_IN").await;
@@ -348,17 +420,25 @@ async fn assert_like_scan(js: &jetstream::Context, dir: &Path) {
         let output: Vec<_> = all_output.iter().filter(|m| m.subject.as_str() == format!("modwatch.out.{k}")).collect();
         let file = dir.join(format!("p{k}.ndjson"));
         let mut lines = Vec::new();
+        let mut seqs = Vec::new();
         for m in &input {
-            lines.extend_from_slice(&m.payload);
-            lines.push(b'\n');
+            for (record, event) in events_of(&m.payload, shipper) {
+                lines.extend_from_slice(&event);
+                lines.push(b'\n');
+                seqs.push((m.sequence, record));
+            }
         }
         std::fs::write(&file, lines).unwrap();
         let scan = Command::new(env!("CARGO_BIN_EXE_modwatch")).args(["scan", "--quiet"]).arg(&file).output().unwrap();
         assert!(scan.status.success(), "{}", String::from_utf8_lossy(&scan.stderr));
         let want: Vec<&[u8]> = scan.stdout.split(|b| *b == b'\n').filter(|l| !l.is_empty()).collect();
-        let seqs: Vec<u64> = input.iter().map(|m| m.sequence).collect();
-        let got_seqs: Vec<u64> =
-            output.iter().map(|m| m.headers.get("Modwatch-Seq").unwrap().as_str().parse().unwrap()).collect();
+        let got_seqs: Vec<(u64, Option<u64>)> = output
+            .iter()
+            .map(|m| {
+                let header = |name: &str| m.headers.get(name).map(|v| v.as_str().parse::<u64>().unwrap());
+                (header("Modwatch-Seq").unwrap(), header("Modwatch-Record"))
+            })
+            .collect();
         assert_eq!(got_seqs, seqs, "partition {k}: every input once, in order");
         assert_eq!(output.len(), want.len(), "partition {k}");
         for (i, (got, want)) in output.iter().zip(&want).enumerate() {
@@ -369,7 +449,7 @@ async fn assert_like_scan(js: &jetstream::Context, dir: &Path) {
                 String::from_utf8_lossy(want)
             );
         }
-        total += input.len();
+        total += seqs.len();
         alerts += want.iter().filter(|l| l.windows(9).any(|w| w == b"\"alert\":{")).count();
     }
     assert!(total > 600, "{total} events");
@@ -385,20 +465,20 @@ fn by_partition_lists(workers: usize) -> Vec<String> {
         .collect()
 }
 
-fn scores_like_scan_with(workers: usize) {
+fn scores_like_scan_with(workers: usize, shipper: Shipper) {
     let server = Server::start(None);
     let dir = Scratch::new("worker");
     let config = config(&dir.0, serde_json::json!({}));
     runtime().block_on(async {
         let js = context(&server.url()).await;
         let events = events();
-        publish(&js, &events, 1).await;
+        let published = publish(&js, &events, 1, shipper).await;
         let procs: Vec<Worker> = by_partition_lists(workers)
             .iter()
             .map(|p| Worker::start(&server.url(), &config, &["--partitions", p]))
             .collect();
-        wait_for(&js, events.len() as u64, &procs.iter().collect::<Vec<_>>()).await;
-        assert_like_scan(&js, &dir.0).await;
+        wait_for(&js, published as u64, &procs.iter().collect::<Vec<_>>()).await;
+        assert_like_scan(&js, &dir.0, shipper).await;
         for w in procs {
             assert!(w.terminate(), "graceful shutdown exits 0");
         }
@@ -407,40 +487,59 @@ fn scores_like_scan_with(workers: usize) {
 
 #[test]
 fn one_worker_scores_like_scan() {
-    scores_like_scan_with(1);
+    scores_like_scan_with(1, Shipper::Event);
 }
 
 #[test]
 fn two_workers_score_like_scan() {
-    scores_like_scan_with(2);
+    scores_like_scan_with(2, Shipper::Event);
 }
 
 #[test]
 fn three_workers_score_like_scan() {
-    scores_like_scan_with(3);
+    scores_like_scan_with(3, Shipper::Event);
+}
+
+/// Fluent Bit's `nats` output publishes arrays of `[timestamp, record]`
+/// pairs: each record is scored as `modwatch scan` scores it.
+#[test]
+fn two_workers_score_fluent_bit_messages_like_scan() {
+    scores_like_scan_with(2, Shipper::FluentBit);
 }
 
 /// A worker killed with SIGKILL mid-stream and started again resumes from
 /// its checkpoints: nothing lost, nothing twice, the same alerts.
 #[test]
 fn a_killed_worker_resumes_from_its_checkpoint() {
+    killed_worker_resumes(Shipper::Event);
+}
+
+/// The same with the messages of Fluent Bit's `nats` output: each record of
+/// a message scored and published once, also when the kill falls between
+/// two records of one message.
+#[test]
+fn a_killed_worker_resumes_with_fluent_bit_messages() {
+    killed_worker_resumes(Shipper::FluentBit);
+}
+
+fn killed_worker_resumes(shipper: Shipper) {
     let server = Server::start(None);
     let dir = Scratch::new("worker");
     let config = config(&dir.0, serde_json::json!({ "batch": 8 }));
     runtime().block_on(async {
         let js = context(&server.url()).await;
         let events = events();
-        publish(&js, &events, 1).await;
+        let published = publish(&js, &events, 1, shipper).await as u64;
         let first = Worker::start(&server.url(), &config, &[]);
-        wait_for(&js, events.len() as u64 / 3, &[&first]).await;
+        wait_for(&js, published / 3, &[&first]).await;
         drop(first);
         let at_kill = output_count(&js).await;
-        assert!(at_kill < events.len() as u64, "killed mid-stream ({at_kill} of {})", events.len());
+        assert!(at_kill < published, "killed mid-stream ({at_kill} of {published})");
         let restarted = Instant::now();
         let second = Worker::start(&server.url(), &config, &[]);
-        wait_for(&js, events.len() as u64, &[&second]).await;
+        wait_for(&js, published, &[&second]).await;
         let recovery = restarted.elapsed();
-        assert_like_scan(&js, &dir.0).await;
+        assert_like_scan(&js, &dir.0, shipper).await;
         let log = second.log();
         eprintln!("killed at {at_kill} outputs; recovered in {recovery:?}\n{log}");
         assert!(log.contains("events replayed"), "{log}");
@@ -482,14 +581,14 @@ fn a_killed_server_in_a_three_node_cluster_loses_nothing() {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
         let events = events();
-        publish(&js, &events, 3).await;
+        let published = publish(&js, &events, 3, Shipper::Event).await as u64;
         let worker = Worker::start(&urls, &config, &[]);
-        wait_for(&js, events.len() as u64 / 3, &[&worker]).await;
+        wait_for(&js, published / 3, &[&worker]).await;
         let at_kill = output_count(&js).await;
         servers[1].kill();
-        assert!(at_kill < events.len() as u64, "killed mid-stream ({at_kill} of {})", events.len());
-        wait_for(&js, events.len() as u64, &[&worker]).await;
-        assert_like_scan(&js, &dir.0).await;
+        assert!(at_kill < published, "killed mid-stream ({at_kill} of {published})");
+        wait_for(&js, published, &[&worker]).await;
+        assert_like_scan(&js, &dir.0, Shipper::Event).await;
         eprintln!("server killed at {at_kill} outputs\n{}", worker.log());
         assert!(worker.terminate());
     });

@@ -26,6 +26,11 @@ use wasmtime::{Config, Engine, Instance, Memory, Module, Store, StoreLimits, Sto
 /// the default config embedded; not yet snapshotted.
 pub const FLUENT_BIT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/modwatch_fluent_bit.wasm"));
 
+/// [`FLUENT_BIT`] built with the config `{"output":{"routing_fields":true}}`
+/// embedded: every record of a recognised format gets its principal key and
+/// partition token.
+pub const FLUENT_BIT_ROUTING: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/modwatch_fluent_bit_routing.wasm"));
+
 /// [`FLUENT_BIT`] snapshotted with its engine built: the module
 /// `just build-fluent-bit` ships.
 pub fn snapshotted() -> anyhow::Result<&'static [u8]> {
@@ -65,6 +70,8 @@ pub struct Options {
     /// Run the module as cargo built it ([`FLUENT_BIT`]), which builds the
     /// engine on its first record, instead of the snapshot.
     pub as_built: bool,
+    /// Run [`FLUENT_BIT_ROUTING`] (snapshotted, unless `as_built`) instead.
+    pub routing: bool,
 }
 
 /// Fuel spent by the last [`FluentBit::filter`] call, in wasm instructions.
@@ -146,8 +153,12 @@ impl FluentBit {
             config.max_wasm_stack(bytes);
         }
         let engine = Engine::new(&config)?;
-        let bytes = if options.as_built { FLUENT_BIT } else { snapshotted()? };
-        let module = Module::new(&engine, bytes)?;
+        let module = match (options.routing, options.as_built) {
+            (false, false) => Module::new(&engine, snapshotted()?)?,
+            (false, true) => Module::new(&engine, FLUENT_BIT)?,
+            (true, false) => Module::new(&engine, snapshot::snapshot(FLUENT_BIT_ROUTING)?)?,
+            (true, true) => Module::new(&engine, FLUENT_BIT_ROUTING)?,
+        };
         FluentBit::instantiate(&engine, &module, options)
     }
 

@@ -113,6 +113,25 @@ fn bad_events_give_error_verdicts_and_pass_through_never_a_trap() {
     assert_eq!(stats.errors, 2 * bad_events().len() as u64, "{stats:?}");
 }
 
+/// With `output.routing_fields`, a recognised record that matches no rule
+/// comes back with its principal key and the engine's partition token.
+#[test]
+fn routing_fields_are_added_to_a_record_that_does_not_match() {
+    let mut detector = Detector::new(Some(r#"{"output":{"routing_fields":true}}"#), None).unwrap();
+    let event = br#"{"eventVersion":"1.08","eventSource":"ec2.amazonaws.com","eventName":"DescribeInstances","userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::111122223333:assumed-role/ops/alice","accountId":"111122223333","sessionContext":{"sessionIssuer":{"arn":"arn:aws:iam::111122223333:role/ops","userName":"ops"}}},"recipientAccountId":"111122223333"}"#;
+    let t = detector.tag(event).unwrap();
+    assert_eq!(t.verdicts[0].status, Status::NoMatch);
+    let key = t.verdicts[0].principal.as_ref().map(|p| p.key.clone()).unwrap();
+    let Output::Replaced(bytes) = t.output else { panic!("the routing fields are added") };
+    let out: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(out["modwatch"]["principal_key"], key.as_str());
+    assert_eq!(out["modwatch"]["partition"], modwatch_engine::partition_token(&key).as_str());
+    let mut engine = modwatch_engine::Engine::new(Some(r#"{"output":{"routing_fields":true}}"#), None).unwrap();
+    assert_eq!(engine.evaluate(event)[0].partition_token().as_deref(), out["modwatch"]["partition"].as_str());
+    // Without the setting, the same event passes unchanged.
+    assert_eq!(Detector::new(None, None).unwrap().tag(event).unwrap().output, Output::Unchanged);
+}
+
 #[test]
 fn batch_is_tag_on_each_in_order() {
     let events: Vec<Vec<u8>> = std::iter::once(nested(3)).chain(bad_events().into_iter().map(|(_, b, _)| b)).collect();

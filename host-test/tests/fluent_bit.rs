@@ -157,6 +157,54 @@ fn corpus_and_bad_inputs_give_the_components_output_with_no_trap_and_no_drop() {
     assert!(matches >= 100, "only {matches} matches: the comparison proves little");
 }
 
+/// Built with `output.routing_fields`, the module adds the principal key and
+/// partition token to every recognised record, matching or not, exactly as
+/// the component with that config does; the token is the engine's.
+#[test]
+fn the_routing_module_routes_every_recognised_record_as_the_component_does() {
+    const ROUTING: &str = r#"{"output":{"routing_fields":true}}"#;
+    let mut fb = FluentBit::with_options(Options { routing: true, ..Options::default() }).unwrap();
+    let mut component = Detector::new(Some(ROUTING), None).unwrap();
+    let (mut failures, mut routed, mut unmatched) = (Vec::new(), 0, 0);
+    let events = corpus::events().into_iter().map(|e| (e.id, e.event));
+    let mix = modwatch_testkit::r#gen::mix(500, 13)
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| (format!("mix #{i}"), e.into_bytes()));
+    for (what, record) in events.chain(mix) {
+        let tagged = component.tag(&record).unwrap();
+        let answer =
+            fb.filter("cloudtrail", 1_709_287_200, 0, &record).unwrap_or_else(|e| panic!("{what}: trapped: {e:#}"));
+        let got = match &answer {
+            Answer::Replaced(bytes) => bytes.clone(),
+            Answer::Unchanged => record.clone(),
+            Answer::Dropped => panic!("{what}: dropped"),
+        };
+        let want = match &tagged.output {
+            Output::Replaced(bytes) => bytes.clone(),
+            _ => record.clone(),
+        };
+        if got != want {
+            failures.push(format!(
+                "{what}\n    component:  {}\n    fluent-bit: {}",
+                String::from_utf8_lossy(&want),
+                String::from_utf8_lossy(&got)
+            ));
+            continue;
+        }
+        let Some(key) = tagged.verdicts.first().and_then(|v| v.principal.as_ref()).map(|p| p.key.clone()) else {
+            continue;
+        };
+        let out: serde_json::Value = serde_json::from_slice(&got).unwrap();
+        assert_eq!(out["modwatch"]["principal_key"], key.as_str(), "{what}");
+        assert_eq!(out["modwatch"]["partition"], modwatch_engine::partition_token(&key).as_str(), "{what}");
+        routed += 1;
+        unmatched += usize::from(tagged.verdicts.iter().all(|v| v.status != Status::Match));
+    }
+    assert!(failures.is_empty(), "{} events differ:\n{}", failures.len(), failures.join("\n"));
+    assert!(routed >= 400 && unmatched >= 300, "{routed} routed, {unmatched} of them not matches");
+}
+
 #[test]
 fn records_over_8_kib_and_1000_deep_pass_or_are_tagged() {
     let mut fb = FluentBit::new().unwrap();

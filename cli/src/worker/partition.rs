@@ -12,6 +12,11 @@
 //! Outputs carry a message id (`<input stream>.<sequence>`), so the output
 //! stream drops a copy that slips through anyway. The input is acked only
 //! once its output is stored.
+//!
+//! A message is one event, or, as Fluent Bit's `nats` output publishes a
+//! flush, a JSON array of `[timestamp, record]` pairs: then each record is
+//! an event of its own, with its own output (message id
+//! `<input stream>.<sequence>.<record>`, header `Modwatch-Record`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,6 +30,7 @@ use async_nats::jetstream::stream::LastRawMessageErrorKind;
 use futures::StreamExt;
 use hyper::body::Bytes;
 use modwatch::{Detector, Output, Status};
+use modwatch_engine::split;
 use tokio::sync::watch;
 
 use super::{Shared, metrics::PartitionLabel};
@@ -140,8 +146,9 @@ struct Owned {
     detector: Detector,
     /// The last input sequence scored (0: none).
     seq: u64,
-    /// The last input sequence whose output the output stream holds.
-    published: u64,
+    /// The last output the output stream holds: its input sequence and
+    /// record ([`WHOLE`] once all of the message's outputs are stored).
+    published: (u64, u64),
     /// The checkpoint's revision in the bucket (0: none yet).
     checkpoint_revision: u64,
     since_checkpoint: u64,
@@ -157,7 +164,7 @@ async fn own(shared: &Shared, k: u32, mut lease: Lease, stop: &mut watch::Receiv
     let mut owned = take(shared, k).await?;
     eprintln!(
         "modwatch worker {}: took partition {k}: checkpoint at sequence {}, outputs stored up to sequence {}",
-        shared.name, owned.seq, owned.published
+        shared.name, owned.seq, owned.published.0
     );
     let mut consumer = consumer(shared, k, owned.seq).await?;
     let mut recovering = true;
@@ -188,7 +195,7 @@ async fn own(shared: &Shared, k: u32, mut lease: Lease, stop: &mut watch::Receiv
                 Ok((o, c)) => {
                     eprintln!(
                         "modwatch worker {}: partition {k}: taken again: checkpoint at sequence {}, outputs stored up to sequence {}",
-                        shared.name, o.seq, o.published
+                        shared.name, o.seq, o.published.0
                     );
                     (owned, consumer, retake) = (o, c, false);
                 }
@@ -202,7 +209,7 @@ async fn own(shared: &Shared, k: u32, mut lease: Lease, stop: &mut watch::Receiv
         match step(shared, &mut owned, &consumer, stop).await {
             Ok(scored) => {
                 backoff = Duration::from_millis(100);
-                if recovering && (owned.seq >= owned.published || scored == 0) {
+                if recovering && (owned.seq >= owned.published.0 || scored == 0) {
                     recovering = false;
                     let secs = taken.elapsed().as_secs_f64();
                     eprintln!(
@@ -260,7 +267,7 @@ async fn take(shared: &Shared, k: u32) -> anyhow::Result<Owned> {
         k,
         detector: shared.detector()?,
         seq: 0,
-        published: 0,
+        published: (0, 0),
         checkpoint_revision: 0,
         since_checkpoint: 0,
         checkpointed: Instant::now(),
@@ -304,20 +311,54 @@ fn restore(shared: &Shared, k: u32, value: &[u8], detector: &mut Detector) -> an
     Ok(header.seq)
 }
 
-/// The input sequence of the last output on `subject` (0: none).
-async fn published(shared: &Shared, subject: &str) -> anyhow::Result<u64> {
+/// The input sequence and record of the last output on `subject` (record 0
+/// for a message taken whole; `(0, 0)`: none).
+async fn published(shared: &Shared, subject: &str) -> anyhow::Result<(u64, u64)> {
     match shared.output.get_last_raw_message_by_subject(subject).await {
-        Ok(message) => Ok(message
-            .headers
-            .get(SEQ_HEADER)
-            .and_then(|v| v.as_str().parse().ok())
-            .ok_or_else(|| anyhow!("the last message on {subject} has no {SEQ_HEADER} header"))?),
-        Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => Ok(0),
+        Ok(message) => {
+            let header = |name: &str| message.headers.get(name).map(|v| v.as_str().parse::<u64>());
+            let seq = match header(SEQ_HEADER) {
+                Some(Ok(seq)) => seq,
+                _ => return Err(anyhow!("the last message on {subject} has no {SEQ_HEADER} header")),
+            };
+            match header(RECORD_HEADER) {
+                None => Ok((seq, 0)),
+                Some(Ok(record)) => Ok((seq, record)),
+                Some(Err(_)) => Err(anyhow!("the last message on {subject} has a bad {RECORD_HEADER} header")),
+            }
+        }
+        Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => Ok((0, 0)),
         Err(e) => Err(anyhow!("reading the last output on {subject}: {e}")),
     }
 }
 
 const SEQ_HEADER: &str = "Modwatch-Seq";
+/// The record's place in its message, for a message of `[timestamp,
+/// record]` pairs.
+const RECORD_HEADER: &str = "Modwatch-Record";
+/// The record of [`Owned::published`] once a whole message is stored.
+const WHOLE: u64 = u64::MAX;
+
+/// One event of a fetched message: the message itself, or one record of a
+/// message of `[timestamp, record]` pairs.
+struct Event {
+    seq: u64,
+    /// The record's place in the message; `None`: the whole message.
+    record: Option<u64>,
+    bytes: Bytes,
+}
+
+/// The events of a message, in order.
+fn events_of(seq: u64, payload: &Bytes) -> Vec<Event> {
+    match split::timestamped_records(payload) {
+        Some(records) => records
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| Event { seq, record: Some(i as u64), bytes: payload.slice(r) })
+            .collect(),
+        None => vec![Event { seq, record: None, bytes: payload.clone() }],
+    }
+}
 
 /// Recreates the partition's durable consumer at the sequence after `seq`.
 async fn consumer(shared: &Shared, k: u32, seq: u64) -> anyhow::Result<PullConsumer> {
@@ -374,14 +415,16 @@ async fn step(
         last.ack().await.map_err(|e| anyhow!("acking: {e}"))?;
         return Ok(0);
     }
-    let events: Vec<Vec<u8>> = fresh.iter().map(|(_, m)| m.payload.to_vec()).collect();
-    let results = owned.detector.batch(&events)?;
+    let events: Vec<Event> = fresh.iter().flat_map(|(seq, m)| events_of(*seq, &m.payload)).collect();
+    let inputs: Vec<Vec<u8>> = events.iter().map(|e| e.bytes.to_vec()).collect();
+    let results = owned.detector.batch(&inputs)?;
     let mut acks = Vec::new();
-    for ((seq, message), result) in fresh.iter().zip(results) {
+    for (event, result) in events.iter().zip(results) {
+        let seq = event.seq;
         let alerts = result.verdicts.iter().filter(|v| v.score.as_ref().is_some_and(|s| s.alert.is_some())).count();
         let matched = result.verdicts.iter().any(|v| v.status == Status::Match);
         shared.metrics.alerts.get_or_create(&label).inc_by(alerts as u64);
-        if *seq <= owned.published {
+        if (seq, event.record.unwrap_or(0)) <= owned.published {
             owned.replayed += 1;
             shared.metrics.replayed.get_or_create(&label).inc();
             continue;
@@ -392,14 +435,20 @@ async fn step(
         let payload = match result.output {
             Output::Dropped => continue,
             Output::Replaced(bytes) => Bytes::from(bytes),
-            Output::Unchanged => message.payload.clone(),
+            Output::Unchanged => event.bytes.clone(),
         };
         let mut headers = HeaderMap::new();
         headers.insert(SEQ_HEADER, seq.to_string().as_str());
+        if let Some(record) = event.record {
+            headers.insert(RECORD_HEADER, record.to_string().as_str());
+        }
         if alerts > 0 {
             headers.insert("Modwatch-Alerts", alerts.to_string().as_str());
         }
-        let id = format!("{}.{seq}", shared.settings.input_stream);
+        let id = match event.record {
+            Some(record) => format!("{}.{seq}.{record}", shared.settings.input_stream),
+            None => format!("{}.{seq}", shared.settings.input_stream),
+        };
         let publish = PublishMessage::build().payload(payload).headers(headers).message_id(id);
         acks.push(publish_until_stored(shared, &owned.subject_out, publish, stop).await?);
     }
@@ -408,11 +457,11 @@ async fn step(
     }
     let newest = fresh[fresh.len() - 1].0;
     owned.seq = newest;
-    owned.published = owned.published.max(newest);
-    owned.since_checkpoint += fresh.len() as u64;
-    shared.metrics.events.get_or_create(&label).inc_by(fresh.len() as u64);
+    owned.published = owned.published.max((newest, WHOLE));
+    owned.since_checkpoint += events.len() as u64;
+    shared.metrics.events.get_or_create(&label).inc_by(events.len() as u64);
     last.ack().await.map_err(|e| anyhow!("acking: {e}"))?;
-    Ok(fresh.len())
+    Ok(events.len())
 }
 
 /// Sends one output, retrying while the broker refuses it: the engine has

@@ -80,6 +80,11 @@ pub struct Config {
     /// `output.error_field`: add `modwatch.error` to events that are valid
     /// JSON objects but could not be evaluated (e.g. too deep).
     pub(crate) error_field: bool,
+    /// `output.routing_fields`: add the principal key and partition token to
+    /// every record of a recognised format, matching or not, so that a
+    /// shipper can route it by principal. Off by default: every event is then
+    /// parsed, where the prefilter would pass most of them on unparsed.
+    pub(crate) routing_fields: bool,
     /// `threat.tactic`: the tactic written into tags.
     pub(crate) tactic: Tactic,
     /// `points`: points per risk category.
@@ -239,6 +244,7 @@ impl Default for Config {
             validate: false,
             mode: OutputMode::Tag,
             error_field: false,
+            routing_fields: false,
             tactic: Tactic { id: "TA0005".into(), name: "Defense Evasion".into() },
             points: CATEGORY_POINTS.iter().map(|(c, p)| (c.to_string(), *p)).collect(),
             allow_aws_service_callers: true,
@@ -300,7 +306,7 @@ impl Config {
         }
         let p = root.key("output");
         if let Some(output) = v.object(&map, &p) {
-            v.keys(output, &p, &["mode", "error_field"]);
+            v.keys(output, &p, &["mode", "error_field", "routing_fields"]);
             let mode = p.key("mode");
             match v.string(output, &mode) {
                 Some("tag") => config.mode = OutputMode::Tag,
@@ -311,6 +317,7 @@ impl Config {
                 None => {}
             }
             config.error_field = v.bool(output, &p.key("error_field")).unwrap_or(config.error_field);
+            config.routing_fields = v.bool(output, &p.key("routing_fields")).unwrap_or(config.routing_fields);
         }
         let p = root.key("threat");
         if let Some(threat) = v.object(&map, &p) {
@@ -418,6 +425,12 @@ impl Config {
     /// not be evaluated.
     pub fn error_field(&self) -> bool {
         self.error_field
+    }
+
+    /// `output.routing_fields`: `modwatch.principal_key` and
+    /// `modwatch.partition` are added to every record of a recognised format.
+    pub fn routing_fields(&self) -> bool {
+        self.routing_fields
     }
 
     /// `threat.tactic`: the tactic written into tags.

@@ -194,8 +194,10 @@ impl Engine {
         }
         let candidates = if self.config.validate { Candidates::All } else { self.rules.prefilter.scan(event) };
         // (A batch object is a candidate even when no rule could match it:
-        // it is parsed so that each record gets its verdict.)
-        if candidates == Candidates::None && !self.config.validate {
+        // it is parsed so that each record gets its verdict.) Routing fields
+        // need every record's principal: the prefilter still rules out the
+        // rules, but no longer the parse.
+        if candidates == Candidates::None && !self.config.validate && !self.config.routing_fields {
             self.stats.prefiltered += 1;
             self.stats.records += 1;
             return Tagged { output: self.pass(), verdicts: vec![Verdict::bare(Status::NoMatch)] };
@@ -214,13 +216,26 @@ impl Engine {
         let shape = input::shape(&value);
         let mut judged: Vec<(Verdict, Option<Value>)> = Vec::new();
         for record in input::records(&value, shape) {
-            judged.push(judge(&self.config, &self.rules, &self.allow, &mut self.scorer, record, &candidates, output));
+            let (verdict, mut tags) =
+                judge(&self.config, &self.rules, &self.allow, &mut self.scorer, record, &candidates, output);
+            // With `output.routing_fields`, every record of a recognised
+            // format has tags: at least its routing fields.
+            if output && self.config.routing_fields && verdict.format.is_some() {
+                let routing = tag::routing(&verdict);
+                match &mut tags {
+                    Some(tags) => tag::merge(tags, routing),
+                    None => tags = Some(routing),
+                }
+            }
+            judged.push((verdict, tags));
         }
         self.count(&judged);
         let any_match = judged.iter().any(|(v, _)| v.is_match());
+        // Routing fields alone do not keep an event `drop-non-matches` drops.
+        let any_tags = self.config.mode == OutputMode::Tag && judged.iter().any(|(_, tags)| tags.is_some());
         let output = if !output {
             Output::Unchanged
-        } else if any_match {
+        } else if any_match || any_tags {
             if shape == input::Shape::Single
                 && let Some((_, Some(tags))) = judged.first()
                 && let Some(bytes) = splice_tags(event, &value, tags)

@@ -103,6 +103,9 @@ pub struct Pack {
     /// Per format name, the ECS aliases onto raw paths (`(ecs, raw)`, first
     /// match wins).
     pub aliases: Vec<(&'static str, &'static [(&'static str, &'static str)])>,
+    /// `output.routing_fields`: add the principal key and partition token to
+    /// every record of a recognised format.
+    pub routing_fields: bool,
 }
 
 fn technique(id: &str) -> Technique {
@@ -187,6 +190,7 @@ pub fn pack(rules: &RuleSet, config: &Config) -> Pack {
         allow_principals: allow(&config.allow_principals),
         allow_user_agents: allow(&config.allow_user_agents),
         aliases: formats.iter().map(|f| (f.name(), crate::normalise::aliases(*f))).collect(),
+        routing_fields: config.routing_fields,
     }
 }
 

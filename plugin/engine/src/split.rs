@@ -308,6 +308,35 @@ pub fn line_event(line: &[u8]) -> Option<&[u8]> {
     (!line.iter().all(|&b| is_space(b))).then_some(line)
 }
 
+/// The records of a message of `[timestamp, record]` pairs: one JSON array
+/// spanning the input, each element an array of a number and an object (what
+/// Fluent Bit's `nats` output publishes for each flush, the tag added to each
+/// record as its `tag` key). The byte range of each record, in order; `None`
+/// when the input is anything else, an empty array included, so that any
+/// other event is still taken whole.
+pub fn timestamped_records(input: &[u8]) -> Option<Vec<Range<usize>>> {
+    let first = skip_space(input, 0);
+    if input.get(first) != Some(&b'[') {
+        return None;
+    }
+    let pairs = whole_array(input, first)?;
+    if pairs.is_empty() {
+        return None;
+    }
+    pairs
+        .into_iter()
+        .map(|pair| {
+            if input.get(pair.start) != Some(&b'[') {
+                return None;
+            }
+            let (items, after) = elements(input, pair.start)?;
+            let [time, record] = <[Range<usize>; 2]>::try_from(items).ok()?;
+            let number = input.get(time.start).is_some_and(|b| b.is_ascii_digit() || *b == b'-');
+            (after == pair.end && number && input.get(record.start) == Some(&b'{')).then_some(record)
+        })
+        .collect()
+}
+
 /// What the head of an input (its first bytes, as many as were read) tells
 /// about its layout; `None` until it can tell, then the same answer however
 /// much more is read. `at_end`: the head is the whole input (then the answer

@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 
 use crate::config::Config;
 use crate::normalise::outcome_name;
-use crate::verdict::Verdict;
+use crate::verdict::{Verdict, partition_token};
 
 /// ATT&CK names of the techniques rule packs refer to.
 const ATTACK_NAMES: &[(&str, &str)] = &[
@@ -104,6 +104,20 @@ pub(crate) fn tags(v: &Verdict, severity_number: u32, ruleset: &str, config: &Co
         "event": event,
         "modwatch": modwatch,
     })
+}
+
+/// The fields `output.routing_fields` adds to a record of a recognised
+/// format: the principal key (when the record names a principal) and its
+/// partition token. A record that names no principal adds to no principal's
+/// state, so any partition scores it alike: it gets the token of the empty
+/// key, which no principal has (a key always holds a `|`).
+pub(crate) fn routing(v: &Verdict) -> Value {
+    let mut modwatch = Map::new();
+    if let Some(key) = v.principal_key() {
+        modwatch.insert("principal_key".into(), json!(key));
+    }
+    modwatch.insert("partition".into(), json!(partition_token(v.principal_key().unwrap_or(""))));
+    json!({ "modwatch": modwatch })
 }
 
 /// The error object `output.error_field` adds.

@@ -253,17 +253,24 @@ impl Verdict {
     }
 }
 
-/// A principal key as one subject-safe token (16 lowercase hex digits, the
-/// 64-bit FNV-1a hash of the key's bytes), stable across versions, builds and
-/// platforms. A shipper publishes an event to a subject ending in its
-/// principal's token and the message broker maps the token to a partition
-/// (NATS `{{partition(n,1)}}`), so every event of a principal reaches the one
-/// worker that scores it.
+/// A principal key as one subject-safe token: the first 16 lowercase hex
+/// digits (64 bits) of the SHA-256 of the key's bytes, stable across
+/// versions, builds and platforms. A shipper publishes an event to a subject
+/// ending in its principal's token and the message broker maps the token to
+/// a partition (NATS `{{partition(n,1)}}`), so every event of a principal
+/// reaches the one worker that scores it. SHA-256 because a VRL program
+/// computes the same token with Vector's own `sha2` function (VRL has no
+/// bitwise operators for a hash of its own).
 pub fn partition_token(principal_key: &str) -> String {
-    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-    const PRIME: u64 = 0x0000_0100_0000_01b3;
-    let hash = principal_key.bytes().fold(OFFSET, |h, b| (h ^ u64::from(b)).wrapping_mul(PRIME));
-    format!("{hash:016x}")
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(principal_key.as_bytes());
+    let mut token = String::with_capacity(16);
+    for byte in &digest[..8] {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        token.push(char::from(HEX[usize::from(byte >> 4)]));
+        token.push(char::from(HEX[usize::from(byte & 0xf)]));
+    }
+    token
 }
 
 #[cfg(test)]
@@ -271,9 +278,10 @@ mod tests {
     use super::partition_token;
 
     #[test]
-    fn partition_token_is_fnv1a_64() {
-        assert_eq!(partition_token(""), "cbf29ce484222325");
-        assert_eq!(partition_token("a"), "af63dc4c8601ec8c");
-        assert_eq!(partition_token("foobar"), "85944171f73967e8");
+    fn partition_token_is_a_sha256_prefix() {
+        // `printf %s KEY | sha256sum | cut -c1-16`
+        assert_eq!(partition_token(""), "e3b0c44298fc1c14");
+        assert_eq!(partition_token("abc"), "ba7816bf8f01cfea");
+        assert_eq!(partition_token("123456789012|arn:aws:iam::123456789012:user/alice"), "1b191bb06c1aab9d");
     }
 }

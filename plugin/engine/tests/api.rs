@@ -140,7 +140,7 @@ fn config_text() -> impl Strategy<Value = String> {
     let sections: Vec<(&str, BoxedStrategy<String>)> = vec![
         ("rules", object(&["builtin"], s())),
         ("input", object(&["max_event_bytes", "max_depth", "validate"], s())),
-        ("output", object(&["mode", "error_field"], s())),
+        ("output", object(&["mode", "error_field", "routing_fields"], s())),
         ("threat", object(&["tactic"], object(&["id", "name"], s()))),
         ("points", object(&["DELETE", "CREATE", "EXPOSE_PUBLIC", "delete", "A.B"], s())),
         ("allowlist", object(&["aws_service_callers", "principals", "user_agents"], s())),

@@ -233,6 +233,44 @@ fn error_field_is_added_when_asked_for() {
     assert_eq!(engine.tag(b"{x").output, Output::Unchanged);
 }
 
+/// `output.routing_fields`: every record of a recognised format, matching or
+/// not, gets its principal key and partition token; the prefilter no longer
+/// spares the parse, and `drop-non-matches` still drops non-matches.
+#[test]
+fn routing_fields_are_added_to_every_recognised_record() {
+    let load = |config: &str| Engine::new(Some(config), None).unwrap_or_else(|e| panic!("{e}"));
+    let mut engine = load(r#"{"output":{"routing_fields":true}}"#);
+    let describe = r#"{"eventVersion":"1.08","eventSource":"ec2.amazonaws.com","eventName":"DescribeInstances","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/alice","accountId":"111122223333"},"recipientAccountId":"111122223333"}"#;
+    let key = "111122223333|arn:aws:iam::111122223333:user/alice";
+    for event in [describe, TERMINATE] {
+        let t = engine.tag(event.as_bytes());
+        assert_eq!(t.verdicts[0].principal_key(), Some(key), "{event}");
+        let Output::Replaced(bytes) = t.output else { panic!("routing fields on {event}") };
+        let v: Value = serde_json::from_slice(&bytes).unwrap_or_default();
+        assert_eq!(v["modwatch"]["principal_key"], key);
+        assert_eq!(v["modwatch"]["partition"], modwatch_engine::partition_token(key));
+        assert_eq!(t.verdicts[0].partition_token().as_deref(), v["modwatch"]["partition"].as_str());
+    }
+    assert_eq!(engine.stats().prefiltered, 0, "every event parsed");
+    // No principal: the token of the empty key; not a cloud record: nothing.
+    let t = engine.tag(br#"{"eventSource":"ec2.amazonaws.com","eventName":"DescribeInstances"}"#);
+    let Output::Replaced(bytes) = t.output else { panic!("a record with no principal is routed too") };
+    let v: Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    assert_eq!(v["modwatch"], json!({ "partition": modwatch_engine::partition_token("") }));
+    assert_eq!(engine.tag(br#"{"hello":"world"}"#).output, Output::Unchanged);
+    // Each record of a batch gets its own.
+    let batch = format!(r#"{{"Records":[{describe},{{"eventSource":"s3.amazonaws.com","eventName":"GetObject"}}]}}"#);
+    let Output::Replaced(bytes) = engine.tag(batch.as_bytes()).output else { panic!("batch is routed") };
+    let v: Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    assert_eq!(v["Records"][0]["modwatch"]["principal_key"], key);
+    assert_eq!(v["Records"][1]["modwatch"]["partition"], modwatch_engine::partition_token(""));
+    // Off by default; and `drop-non-matches` drops what did not match.
+    assert_eq!(self::engine().tag(describe.as_bytes()).output, Output::Unchanged);
+    let mut dropping = load(r#"{"output":{"routing_fields":true,"mode":"drop-non-matches"}}"#);
+    assert_eq!(dropping.tag(describe.as_bytes()).output, Output::Dropped);
+    assert!(matches!(dropping.tag(TERMINATE.as_bytes()).output, Output::Replaced(_)));
+}
+
 #[test]
 fn batches_and_envelopes() {
     let mut engine = engine();

@@ -169,8 +169,27 @@ fn parity(
 fn the_exported_program_tags_as_the_engine_does() {
     let mut programs = Programs::default();
     custom_pack(&mut programs);
+    routing(&mut programs);
     builtin_pack(&mut programs);
     envelopes(&mut programs);
+}
+
+/// `output.routing_fields`: the principal key and partition token on every
+/// corpus and scenario record of a known format, matching or not, as the
+/// engine adds them (the custom pack: a program that compiles quickly; the
+/// key comes from the normalisation, the same for every pack).
+fn routing(programs: &mut Programs) {
+    const CONFIG: &str = r#"{"output":{"routing_fields":true}}"#;
+    let events: Vec<(String, Json)> = corpus()
+        .into_iter()
+        .filter(|(_, config, _)| config.is_none())
+        .map(|(label, _, event)| (label, event))
+        .collect();
+    let mut tally = Tally::default();
+    parity(programs, Some(PACK), Some(CONFIG), &events, &mut tally);
+    tally.assert_clean("routing fields");
+    // Nearly every record is routed, most of them matching no rule.
+    assert!(tally.tagged * 10 >= tally.events * 9, "{} of {} events routed", tally.tagged, tally.events);
 }
 
 /// The built-in pack on every corpus and scenario event (each scenario file

@@ -87,6 +87,33 @@ fn sniffing_the_head() {
 }
 
 #[test]
+fn timestamped_pairs() {
+    fn records(input: &str) -> Option<Vec<&str>> {
+        timestamped_records(input.as_bytes()).map(|r| r.into_iter().map(|r| &input[r]).collect())
+    }
+    let flush =
+        r#"[[1764700000.123457,{"tag":"modwatch.in.ab","a":[1,{"b":"]"}]}], [1764700001.0, {"tag":"modwatch.in.ab"}]]"#;
+    assert_eq!(
+        records(flush),
+        Some(vec![r#"{"tag":"modwatch.in.ab","a":[1,{"b":"]"}]}"#, r#"{"tag":"modwatch.in.ab"}"#])
+    );
+    assert_eq!(records(" [[-1,{}]]\n"), Some(vec!["{}"]));
+    for other in [
+        "[]",
+        "{\"a\":1}",
+        "[[1,{}],[2]]",
+        "[[1,{}],{}]",
+        "[[\"t\",{}]]",
+        "[[1,{},3]]",
+        "[[1,[]]]",
+        "[[1,{}]] x",
+        "[[1,{}]",
+    ] {
+        assert_eq!(records(other), None, "{other}");
+    }
+}
+
+#[test]
 fn line_events() {
     let cases: [(&str, Option<&str>); 7] = [
         ("{\"a\":1}\n", Some("{\"a\":1}")),
