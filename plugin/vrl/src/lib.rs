@@ -19,7 +19,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use modwatch_engine::export::{Compare, Condition, Literal, Pack, EVERY_VALUE, Rule, ValueTest, not_exportable};
+use modwatch_engine::export::{Compare, Condition, EVERY_VALUE, Literal, Pack, Rule, ValueTest, not_exportable};
 use modwatch_engine::{Config, Error, Errors, RuleSet};
 use serde_json::{Value as Json, json};
 
@@ -96,7 +96,12 @@ fn not_translatable(rule: &Rule) -> Vec<Error> {
     walk(&rule.condition, &mut reasons);
     reasons
         .into_iter()
-        .map(|r| not_exportable(&rule.id, format!("cannot be exported to VRL: its condition {r}, which the program cannot express")))
+        .map(|r| {
+            not_exportable(
+                &rule.id,
+                format!("cannot be exported to VRL: its condition {r}, which the program cannot express"),
+            )
+        })
         .collect()
 }
 

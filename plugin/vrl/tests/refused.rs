@@ -22,10 +22,7 @@ fn rules_the_program_cannot_express_are_refused_with_their_reasons() {
         sigma("keywords", "    keywords:\n        - snapshot\n    condition: keywords"),
         sigma("below", "    selection:\n        requestParameters|contains: Suspended\n    condition: selection"),
     ];
-    assert!(
-        modwatch_vrl::export(Some(&pack[0]), false, None).is_ok(),
-        "a rule the program can express is exported"
-    );
+    assert!(modwatch_vrl::export(Some(&pack[0]), false, None).is_ok(), "a rule the program can express is exported");
     let Err(errors) = modwatch_vrl::export(Some(&pack.join("---\n")), false, None) else {
         panic!("a pack with rules the program cannot express was exported")
     };
