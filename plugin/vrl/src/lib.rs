@@ -154,6 +154,11 @@ fn regex(source: &str) -> String {
     format!("r'{}'", source.replace('\'', "\\'"))
 }
 
+/// A VRL array literal of already-rendered values.
+fn array(items: impl IntoIterator<Item = String>) -> String {
+    format!("[{}]", items.into_iter().collect::<Vec<_>>().join(", "))
+}
+
 /// A VRL object literal of string keys and already-rendered values.
 fn object<'a>(entries: impl IntoIterator<Item = (&'a str, String)>) -> String {
     let body: Vec<String> = entries.into_iter().map(|(k, v)| format!("{}: {v}", string(k))).collect();
@@ -228,7 +233,7 @@ impl<'p> Generator<'p> {
         let specs = self.field_specs();
         let rule_meta = self.rule_meta();
         let (rule_table, regexes) = self.rule_table();
-        let depths = format!("[{}]", (0..ARRAY_DEPTH).map(|d| d.to_string()).collect::<Vec<_>>().join(", "));
+        let depths = array((0..ARRAY_DEPTH).map(|d| d.to_string()));
         let catalogue = self.catalogue();
         let gate = self.gate_code();
         let go = self.go_code();
@@ -339,14 +344,14 @@ impl<'p> Generator<'p> {
             }
             specs.push(string(&json!([name, special.as_deref().unwrap_or(""), aliases]).to_string()));
         }
-        format!("[{}]", specs.join(", "))
+        array(specs)
     }
 
     /// The probe: the field numbers to report, in order.
     fn probe_ids(&mut self) -> String {
         let names = self.probe.clone();
         let ids: Vec<String> = names.iter().map(|name| self.field(name).to_string()).collect();
-        format!("[{}]", ids.join(", "))
+        array(ids)
     }
 
     /// `code` in a probe program, nothing in the real one.
@@ -392,8 +397,7 @@ impl<'p> Generator<'p> {
             }
             rules.push(string(&json!([self.rule_fields(rule), ops]).to_string()));
         }
-        let pool: Vec<String> = regexes.iter().map(|r| regex(r)).collect();
-        (format!("[{}]", rules.join(", ")), format!("[{}]", pool.join(", ")))
+        (array(rules), array(regexes.iter().map(|r| regex(r))))
     }
 
     /// `c` in postfix (regular expressions by position in `regexes`).
@@ -438,7 +442,7 @@ impl<'p> Generator<'p> {
         let all: Vec<usize> = (0..self.pack.rules.len()).collect();
         let gates = Gates::new(self.pack);
         let (ungated, exact, patterns) = (&gates.ungated, &gates.exact, &gates.patterns);
-        let literal = |ids: &[usize]| format!("[{}]", ids.iter().map(usize::to_string).collect::<Vec<_>>().join(", "));
+        let literal = |ids: &[usize]| array(ids.iter().map(usize::to_string));
         // Through `get`, so that `_cands` has the type "array", not that of
         // a literal of a hundred known elements, which VRL's compiler would
         // copy for each of the thousands of expressions after it.
@@ -490,42 +494,30 @@ impl<'p> Generator<'p> {
 
     /// The rules' tag metadata, by position.
     fn rule_meta(&self) -> String {
-        let items: Vec<String> = self
-            .pack
-            .rules
-            .iter()
-            .map(|rule| {
-                let hit = json!({
-                    "id": rule.id,
-                    "name": rule.name,
-                    "ruleset": rule.ruleset,
-                    "cat": rule.category.as_deref().unwrap_or(""),
-                    "pts": rule.points.map_or(-1, i64::from),
-                    "sev": rule.severity,
-                    "sevnum": rule.severity_number,
-                    "risk": rule.risk_score,
-                    "tech": rule.technique.id,
-                    "sub": rule.subtechnique.as_ref().map_or("", |t| t.id.as_str()),
-                });
-                string(&hit.to_string())
-            })
-            .collect();
-        format!("[{}]", items.join(", "))
+        array(self.pack.rules.iter().map(|rule| {
+            let hit = json!({
+                "id": rule.id,
+                "name": rule.name,
+                "ruleset": rule.ruleset,
+                "cat": rule.category.as_deref().unwrap_or(""),
+                "pts": rule.points.map_or(-1, i64::from),
+                "sev": rule.severity,
+                "sevnum": rule.severity_number,
+                "risk": rule.risk_score,
+                "tech": rule.technique.id,
+                "sub": rule.subtechnique.as_ref().map_or("", |t| t.id.as_str()),
+            });
+            string(&hit.to_string())
+        }))
     }
 
     /// The operation catalogue, in lookup order: `[pattern, category,
     /// sub-technique]`.
     fn catalogue(&self) -> String {
-        let entries: Vec<String> = self
-            .pack
-            .operations
-            .iter()
-            .map(|op| {
-                let sub = op.subtechnique.as_ref().map_or("", |t| t.id.as_str());
-                format!("[{}, {}, {}]", regex(&op.pattern), string(&op.category), string(sub))
-            })
-            .collect();
-        format!("[{}]", entries.join(", "))
+        array(self.pack.operations.iter().map(|op| {
+            let sub = op.subtechnique.as_ref().map_or("", |t| t.id.as_str());
+            array([regex(&op.pattern), string(&op.category), string(sub)])
+        }))
     }
 
     fn suppress_code(&self) -> String {
