@@ -54,7 +54,8 @@ pub(crate) fn run(export: &Export) -> Result<(), Failure> {
 
 fn vrl(args: &VrlArgs) -> Result<(), Failure> {
     let (set, config) = load(&args.pack)?;
-    write(args.out.as_deref(), &modwatch_vrl::program(&set, &config))
+    let program = modwatch_vrl::program(&set, &config).map_err(|e| usage(anyhow::anyhow!("{e}")))?;
+    write(args.out.as_deref(), &program)
 }
 
 /// The rule set and config of the command line (`--with-builtin` keeps the

@@ -369,3 +369,38 @@ fn sigma_correlations_carry_over_a_restart_through_the_state_file() {
         assert_eq!(fired, want);
     }
 }
+
+#[test]
+fn export_vrl_refuses_the_rules_the_program_cannot_express() {
+    let rule = |id: &str, detection: &str| {
+        format!(
+            "title: {id}\nid: {id}\nlogsource:\n    product: aws\n    service: cloudtrail\ndetection:\n{detection}\nlevel: high\n"
+        )
+    };
+    let plain = temp_file(
+        "vrl-plain.yml",
+        rule("plain", "    selection:\n        eventName: TerminateInstances\n    condition: selection").as_bytes(),
+    );
+    let out = modwatch(&["export", "vrl", "--rules", plain.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("_mw_go"), "{}", show(&out));
+    let keywords = rule("keyword-search", "    keywords:\n        - snapshot\n    condition: keywords");
+    let pack = temp_file(
+        "vrl-keywords.yml",
+        format!(
+            "{}---\n{keywords}",
+            rule("plain", "    selection:\n        eventName: TerminateInstances\n    condition: selection")
+        )
+        .as_bytes(),
+    );
+    let out = modwatch(&["export", "vrl", "--rules", pack.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    assert!(out.stdout.is_empty(), "{}", show(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "E207 rule \"keyword-search\" cannot be exported to VRL: its condition searches every value of the event"
+        ),
+        "{stderr}"
+    );
+}

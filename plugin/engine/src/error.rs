@@ -45,6 +45,9 @@ pub enum ErrorKind {
     /// A rule loads but cannot run here (a Sigma rule for a logsource
     /// modwatch does not read): a warning, never a refusal.
     RuleUnsupported,
+    /// A rule loads and runs here but `modwatch export` cannot translate it:
+    /// its condition has no equivalent in the target language.
+    RuleNotExportable,
 
     // 3xx: configuration.
     /// The config is not a JSON object.
@@ -77,6 +80,7 @@ impl ErrorKind {
             ErrorKind::DuplicateRuleId => 204,
             ErrorKind::PatternInvalid => 205,
             ErrorKind::RuleUnsupported => 206,
+            ErrorKind::RuleNotExportable => 207,
             ErrorKind::ConfigSyntax => 300,
             ErrorKind::ConfigUnknownKey => 301,
             ErrorKind::ConfigInvalidValue => 302,
@@ -101,6 +105,7 @@ impl ErrorKind {
             ErrorKind::DuplicateRuleId => "duplicate_rule_id",
             ErrorKind::PatternInvalid => "pattern_invalid",
             ErrorKind::RuleUnsupported => "rule_unsupported",
+            ErrorKind::RuleNotExportable => "rule_not_exportable",
             ErrorKind::ConfigSyntax => "config_syntax",
             ErrorKind::ConfigUnknownKey => "config_unknown_key",
             ErrorKind::ConfigInvalidValue => "config_invalid_value",
@@ -285,6 +290,7 @@ mod tests {
             ErrorKind::DuplicateRuleId,
             ErrorKind::PatternInvalid,
             ErrorKind::RuleUnsupported,
+            ErrorKind::RuleNotExportable,
             ErrorKind::ConfigSyntax,
             ErrorKind::ConfigUnknownKey,
             ErrorKind::ConfigInvalidValue,

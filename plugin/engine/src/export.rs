@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 pub use crate::eql::export::{Compare, Condition, Literal, ValueTest};
 
 use crate::config::Config;
+use crate::error::{Error, ErrorKind, Location};
 use crate::rules::RuleSet;
 use crate::tag::attack_name;
 use crate::verdict::Format;
@@ -106,6 +107,18 @@ pub struct Pack {
     /// `output.routing_fields`: add the principal key and partition token to
     /// every record of a recognised format.
     pub routing_fields: bool,
+}
+
+/// The field name of a condition leaf that reads every scalar at or below a
+/// node: alone, every value of the record (Sigma keywords); `X.**`, every
+/// value below `X` (Sigma `contains` on an object).
+pub const EVERY_VALUE: &str = crate::sigma::EVERY_VALUE;
+
+/// The error a translator reports for a rule it cannot translate (`E207`):
+/// `message` says what in the condition has no equivalent.
+pub fn not_exportable(rule_id: &str, message: impl Into<String>) -> Error {
+    Error::new(ErrorKind::RuleNotExportable, message)
+        .at(Location { rule_id: Some(rule_id.to_string()), ..Location::default() })
 }
 
 fn technique(id: &str) -> Technique {

@@ -19,8 +19,9 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use modwatch_engine::export::{Compare, Condition, Literal, Pack, Rule, ValueTest};
-use modwatch_engine::{Config, Errors, RuleSet};
+use modwatch_engine::export::{Compare, Condition, EVERY_VALUE, Literal, Pack, Rule, ValueTest, not_exportable};
+use modwatch_engine::{Config, Error, Errors, RuleSet};
+use serde_json::{Value as Json, json};
 
 /// The hand-written part of the program; `#@NAME` lines are filled in.
 const PRELUDE: &str = include_str!("prelude.vrl");
@@ -47,6 +48,9 @@ pub const SCORING_FIELDS: &[&str] =
 
 /// The program for a rule pack (`None`: the built-in pack; `with_builtin`
 /// keeps the built-in pack as well) under a config (`None`: the defaults).
+/// Refused with every problem at once when the pack or config does not
+/// load, or when some rule's condition has no VRL equivalent (`E207`, see
+/// [`program`]).
 pub fn export(rules: Option<&str>, with_builtin: bool, config: Option<&str>) -> Result<String, Errors> {
     let mut config = match config {
         Some(text) => Config::from_json(text)?,
@@ -56,13 +60,59 @@ pub fn export(rules: Option<&str>, with_builtin: bool, config: Option<&str>) -> 
         config = config.with_builtin_rules(true);
     }
     let set = RuleSet::load(&config, rules)?;
-    Ok(program(&set, &config))
+    program(&set, &config)
 }
 
-/// The program for a loaded rule set and config.
-pub fn program(rules: &RuleSet, config: &Config) -> String {
+/// The program for a loaded rule set and config. Refused (`E207`, one error
+/// per rule and reason) when a rule's condition reads what the program
+/// cannot: a field compared with another field (Sigma `fieldref`), every
+/// value of the event (Sigma keywords) or every value below an object
+/// (Sigma `contains` on an object). The program would silently miss what
+/// such a rule matches, so it is not written.
+pub fn program(rules: &RuleSet, config: &Config) -> Result<String, Errors> {
     let pack = modwatch_engine::export::pack(rules, config);
-    Generator::new(&pack, &[]).program()
+    let refused: Vec<Error> = pack.rules.iter().flat_map(not_translatable).collect();
+    if !refused.is_empty() {
+        return Err(Errors(refused));
+    }
+    Ok(Generator::new(&pack, &[]).program())
+}
+
+/// Why a rule cannot be translated: one error per distinct reason.
+fn not_translatable(rule: &Rule) -> Vec<Error> {
+    fn walk(c: &Condition, out: &mut Vec<String>) {
+        let reason = match c {
+            Condition::Const(_) => return,
+            Condition::And(parts) | Condition::Or(parts) => return parts.iter().for_each(|p| walk(p, out)),
+            Condition::Not(inner) => return walk(inner, out),
+            Condition::Leaf { test: ValueTest::FieldRef(other), field, .. } => {
+                format!("compares field {field:?} with field {other:?} (Sigma `fieldref`)")
+            }
+            Condition::Leaf { field, .. } if field == EVERY_VALUE => {
+                "searches every value of the event (Sigma keywords)".to_string()
+            }
+            Condition::Leaf { field, .. } => match field.strip_suffix(EVERY_VALUE).and_then(|f| f.strip_suffix('.')) {
+                Some(object) => {
+                    format!("searches every value below {object:?} (Sigma `contains` on an object)")
+                }
+                None => return,
+            },
+        };
+        if !out.contains(&reason) {
+            out.push(reason);
+        }
+    }
+    let mut reasons = Vec::new();
+    walk(&rule.condition, &mut reasons);
+    reasons
+        .into_iter()
+        .map(|r| {
+            not_exportable(
+                &rule.id,
+                format!("cannot be exported to VRL: its condition {r}, which the program cannot express"),
+            )
+        })
+        .collect()
 }
 
 /// The key [`probe`]'s program adds to each record.
@@ -112,6 +162,11 @@ fn string(s: &str) -> String {
 /// one that did is escaped all the same.
 fn regex(source: &str) -> String {
     format!("r'{}'", source.replace('\'', "\\'"))
+}
+
+/// A VRL array literal of already-rendered values.
+fn array(items: impl IntoIterator<Item = String>) -> String {
+    format!("[{}]", items.into_iter().collect::<Vec<_>>().join(", "))
 }
 
 /// A VRL object literal of string keys and already-rendered values.
@@ -186,8 +241,10 @@ impl<'p> Generator<'p> {
     fn program(mut self) -> String {
         let probe_ids = self.probe_ids();
         let specs = self.field_specs();
-        let rule_fields = self.rule_fields_table();
         let rule_meta = self.rule_meta();
+        let (rule_table, regexes) = self.rule_table();
+        let depths = array((0..ARRAY_DEPTH).map(|d| d.to_string()));
+        let catalogue = self.catalogue();
         let gate = self.gate_code();
         // Routing fields go on every record of a known format: no record
         // is passed over for its operation.
@@ -200,10 +257,7 @@ impl<'p> Generator<'p> {
             let replaced = match line.trim() {
                 "#@HEADER" => Some(self.header()),
                 "#@ALIAS_ROOTS" => Some(self.alias_roots_code()),
-                "#@INDEX_PASSES" => Some(index_passes()),
                 "#@GATE" => Some(gate.clone()),
-                "#@RULES" => Some(self.rules_code()),
-                "#@CATALOGUE" => Some(self.catalogue_code()),
                 "#@SUPPRESS" => Some(self.suppress_code()),
                 "#@ROUTE" => Some(if self.pack.routing_fields { ROUTE.to_string() } else { String::new() }),
                 "#@PROBE_INIT" => Some(self.probe_code(|_| "  _probe = null\n".to_string())),
@@ -225,10 +279,13 @@ impl<'p> Generator<'p> {
                         .replace("#@NAMES", &self.names())
                         .replace("#@TACTIC", &self.tactic())
                         .replace("#@RULEMETA", &rule_meta)
-                        .replace("#@RULEFIELDS", &rule_fields)
+                        .replace("#@RULETABLE", &rule_table)
+                        .replace("#@REGEXES", &regexes)
+                        .replace("#@CATALOGUE", &catalogue)
                         .replace("#@FIELDSPECS", &specs)
                         .replace("#@PROBE_IDS", &probe_ids)
                         .replace("#@FULL", full)
+                        .replace("#@DEPTHS", &depths)
                         .replace("#@GO", &go);
                     out.push_str(&line);
                     out.push('\n');
@@ -279,10 +336,10 @@ impl<'p> Generator<'p> {
             .find_map(|(i, (ecs, raw))| strip_segment(name, ecs).map(|rest| (i, *raw, rest.to_string())))
     }
 
-    /// The field table: per field number, `[name, key, aliases]`. `key` is
-    /// the index key of a `modwatch.params` / `modwatch.response` field
-    /// (else ""); `aliases` maps a format to the index key of the ECS alias
-    /// it resolves the field through. The lookup itself is one loop in
+    /// The field table: per field number, the JSON text of `[name, key,
+    /// aliases]`. `key` is the index key of a `modwatch.params` /
+    /// `modwatch.response` field (else ""); `aliases` maps a format to the
+    /// index key of the ECS alias it resolves the field through. The lookup itself is one loop in
     /// `prelude.vrl` (the order of `docs/fields.md`: params and response
     /// subtrees, the normalised fields, the format's ECS aliases, the
     /// record's own fields): VRL's compiler copies its whole type state
@@ -295,32 +352,27 @@ impl<'p> Generator<'p> {
             let special = [("modwatch.params", "p"), ("modwatch.response", "q")]
                 .into_iter()
                 .find_map(|(prefix, root)| strip_segment(name, prefix).map(|rest| key(root, rest)));
-            let mut aliases = Vec::new();
+            let mut aliases = serde_json::Map::new();
             if special.is_none() {
                 let formats: Vec<&'static str> = self.pack.aliases.iter().map(|(f, _)| *f).collect();
                 for format in formats {
                     if let Some((i, _, rest)) = self.alias(format, name) {
                         let root = format!("a{}_{i}", format.replace('-', "_"));
                         self.alias_roots.insert((format, i), root.clone());
-                        aliases.push((format, string(&key(&root, &rest))));
+                        aliases.insert(format.to_string(), Json::String(key(&root, &rest)));
                     }
                 }
             }
-            specs.push(format!(
-                "[{}, {}, {}]",
-                string(name),
-                string(special.as_deref().unwrap_or("")),
-                object(aliases)
-            ));
+            specs.push(string(&json!([name, special.as_deref().unwrap_or(""), aliases]).to_string()));
         }
-        format!("[{}]", specs.join(", "))
+        array(specs)
     }
 
     /// The probe: the field numbers to report, in order.
     fn probe_ids(&mut self) -> String {
         let names = self.probe.clone();
         let ids: Vec<String> = names.iter().map(|name| self.field(name).to_string()).collect();
-        format!("[{}]", ids.join(", "))
+        array(ids)
     }
 
     /// `code` in a probe program, nothing in the real one.
@@ -336,7 +388,7 @@ impl<'p> Generator<'p> {
             let path: String = raw.split('.').map(|seg| format!(".{}", string(seg))).collect();
             let _ = writeln!(
                 out,
-                "    if _fmt == {} {{ _roots = push(_roots, [{}, _o{path}]) }}",
+                "    if _fmt == {} {{ _roots = push(_roots, [{}, {path}]) }}",
                 string(format),
                 string(root)
             );
@@ -344,37 +396,51 @@ impl<'p> Generator<'p> {
         out
     }
 
-    /// Each rule in a block of its own, entered only when the rule is a
-    /// candidate: its fields are read from `_F` into variables that end with
-    /// the block (VRL scopes a variable to the block that first sets it), so
-    /// the compiler's type state never holds more than one rule's.
-    fn rules_code(&self) -> String {
-        let mut out = String::new();
-        for (index, rule) in self.pack.rules.iter().enumerate() {
-            let mut cond = self.condition(&rule.condition);
-            if let Some(f) = &rule.foreign_account {
-                let n = self.fields[f];
-                cond = format!("{cond} && (length(filter(_t{n}) -> |_k, _a| {{ !{} }}) > 0)", owner_test("_a"));
+    /// The rule table, per rule in pack order the JSON text of [the field
+    /// numbers it reads, its condition as a postfix program], and the
+    /// regular expressions the programs refer to by position. One loop in
+    /// `prelude.vrl` evaluates the programs: leaves `[test, field number,
+    /// operand]`, then `["and", n]`, `["or", n]`, `["not"]`, the account
+    /// tests last. Data, not code: VRL's compiler copies its whole type
+    /// state for every expression it compiles, so code per rule made the
+    /// program take most of a minute to compile.
+    fn rule_table(&self) -> (String, String) {
+        let mut regexes = Vec::new();
+        let mut rules = Vec::with_capacity(self.pack.rules.len());
+        for rule in &self.pack.rules {
+            let mut ops = Vec::new();
+            self.ops(&rule.condition, &mut regexes, &mut ops);
+            for (test, field) in [("foreign_account", &rule.foreign_account), ("own_account", &rule.own_account)] {
+                if let Some(f) = field {
+                    ops.push(json!([test, self.fields[f], null]));
+                    ops.push(json!(["and", 2]));
+                }
             }
-            if let Some(f) = &rule.own_account {
-                let n = self.fields[f];
-                cond = format!(
-                    "{cond} && length(_t{n}) > 0 && (length(filter(_t{n}) -> |_k, _a| {{ !{} }}) == 0)",
-                    owner_test("_a")
-                );
-            }
-            let _ = writeln!(out, "    # {}", rule.id);
-            let _ = writeln!(out, "    if includes(_cands, {index}) {{");
-            for n in self.rule_fields(rule) {
-                let _ = writeln!(
-                    out,
-                    "      _v{n} = array(get(_F, [\"{n}\", 0]) ?? []) ?? []; _t{n} = array(get(_F, [\"{n}\", 1]) ?? []) ?? []"
-                );
-            }
-            let _ = writeln!(out, "      if {cond} {{ _hit_list = _hit_list + \"{index},\" }}");
-            let _ = writeln!(out, "    }}");
+            rules.push(string(&json!([self.rule_fields(rule), ops]).to_string()));
         }
-        out
+        (array(rules), array(regexes.iter().map(|r| regex(r))))
+    }
+
+    /// `c` in postfix (regular expressions by position in `regexes`).
+    fn ops(&self, c: &Condition, regexes: &mut Vec<String>, out: &mut Vec<Json>) {
+        match c {
+            Condition::Const(b) => out.push(json!(["const", b])),
+            Condition::And(parts) | Condition::Or(parts) => {
+                parts.iter().for_each(|p| self.ops(p, regexes, out));
+                let op = if matches!(c, Condition::And(_)) { "and" } else { "or" };
+                out.push(json!([op, parts.len()]));
+            }
+            Condition::Not(inner) => {
+                self.ops(inner, regexes, out);
+                out.push(json!(["not"]));
+            }
+            Condition::Leaf { field, negated, test } => {
+                leaf(self.fields[field], test, regexes, out);
+                if *negated {
+                    out.push(json!(["not"]));
+                }
+            }
+        }
     }
 
     /// The field numbers a rule reads, in order.
@@ -388,21 +454,6 @@ impl<'p> Generator<'p> {
         ids
     }
 
-    /// Per rule, the field numbers it reads (what `_F` is filled with for
-    /// the candidates).
-    fn rule_fields_table(&self) -> String {
-        let lists: Vec<String> = self
-            .pack
-            .rules
-            .iter()
-            .map(|rule| {
-                let ids: Vec<String> = self.rule_fields(rule).iter().map(usize::to_string).collect();
-                format!("[{}]", ids.join(", "))
-            })
-            .collect();
-        format!("[{}]", lists.join(", "))
-    }
-
     /// Sets `_cands` to the rules that could match the record, from its
     /// operation (`_act`, the one `event.action` value the rules read; ""
     /// when the record does not give one plain string). One regular
@@ -412,7 +463,7 @@ impl<'p> Generator<'p> {
         let all: Vec<usize> = (0..self.pack.rules.len()).collect();
         let gates = Gates::new(self.pack);
         let (ungated, exact, patterns) = (&gates.ungated, &gates.exact, &gates.patterns);
-        let literal = |ids: &[usize]| format!("[{}]", ids.iter().map(usize::to_string).collect::<Vec<_>>().join(", "));
+        let literal = |ids: &[usize]| array(ids.iter().map(usize::to_string));
         // Through `get`, so that `_cands` has the type "array", not that of
         // a literal of a hundred known elements, which VRL's compiler would
         // copy for each of the thousands of expressions after it.
@@ -464,56 +515,30 @@ impl<'p> Generator<'p> {
 
     /// The rules' tag metadata, by position.
     fn rule_meta(&self) -> String {
-        let mut items = Vec::new();
-        for rule in &self.pack.rules {
-            let hit = object([
-                ("id", string(&rule.id)),
-                ("name", string(&rule.name)),
-                ("ruleset", string(&rule.ruleset)),
-                ("cat", string(rule.category.as_deref().unwrap_or(""))),
-                ("pts", rule.points.map_or("-1".to_string(), |p| p.to_string())),
-                ("sev", string(&rule.severity)),
-                ("sevnum", rule.severity_number.to_string()),
-                ("risk", rule.risk_score.to_string()),
-                ("tech", string(&rule.technique.id)),
-                ("sub", string(rule.subtechnique.as_ref().map_or("", |t| t.id.as_str()))),
-            ]);
-            items.push(hit);
-        }
-        format!("[{}]", items.join(", "))
+        array(self.pack.rules.iter().map(|rule| {
+            let hit = json!({
+                "id": rule.id,
+                "name": rule.name,
+                "ruleset": rule.ruleset,
+                "cat": rule.category.as_deref().unwrap_or(""),
+                "pts": rule.points.map_or(-1, i64::from),
+                "sev": rule.severity,
+                "sevnum": rule.severity_number,
+                "risk": rule.risk_score,
+                "tech": rule.technique.id,
+                "sub": rule.subtechnique.as_ref().map_or("", |t| t.id.as_str()),
+            });
+            string(&hit.to_string())
+        }))
     }
 
-    fn condition(&self, c: &Condition) -> String {
-        match c {
-            Condition::Const(b) => b.to_string(),
-            Condition::And(parts) => {
-                format!("({})", parts.iter().map(|p| self.condition(p)).collect::<Vec<_>>().join(" && "))
-            }
-            Condition::Or(parts) => {
-                format!("({})", parts.iter().map(|p| self.condition(p)).collect::<Vec<_>>().join(" || "))
-            }
-            Condition::Not(inner) => format!("!{}", self.condition(inner)),
-            Condition::Leaf { field, negated, test } => {
-                let n = self.fields[field];
-                let code = leaf(n, test);
-                if *negated { format!("!{code}") } else { code }
-            }
-        }
-    }
-
-    fn catalogue_code(&self) -> String {
-        let mut out = String::from("        _efound = false\n");
-        for op in &self.pack.operations {
+    /// The operation catalogue, in lookup order: `[pattern, category,
+    /// sub-technique]`.
+    fn catalogue(&self) -> String {
+        array(self.pack.operations.iter().map(|op| {
             let sub = op.subtechnique.as_ref().map_or("", |t| t.id.as_str());
-            let _ = writeln!(
-                out,
-                "        if !_efound && match(_op, {}) {{ _efound = true; _ecat = {}; _esub = {} }}",
-                regex(&op.pattern),
-                string(&op.category),
-                string(sub)
-            );
-        }
-        out
+            array([regex(&op.pattern), string(&op.category), string(sub)])
+        }))
     }
 
     fn suppress_code(&self) -> String {
@@ -557,142 +582,83 @@ impl<'p> Generator<'p> {
     }
 }
 
-/// True for a value (`var`, text) that is the owner account, compared ASCII
-/// case-insensitively (Azure exports upper-case subscription ids).
-fn owner_test(var: &str) -> String {
-    format!(
-        "(_acct != \"\" && _acct_l == (replace_with(string({var}) ?? \"\", r'[A-Z]+') -> |_m| {{ downcase(_m.string) }}))"
-    )
+/// A number as JSON; `null` when JSON has none (not finite).
+fn float(value: f64) -> Json {
+    serde_json::Number::from_f64(value).map_or(Json::Null, Json::Number)
 }
 
-/// The index passes: each walks one level of arrays.
-fn index_passes() -> String {
-    let pass = r#"    _next = []
-    for_each(_pend) -> |_i, _p| {
-      _k = string(get(_p, [0]) ?? null) ?? ""
-      _v = get(_p, [1]) ?? null
-      if is_object(_v) {
-        for_each(flatten(object(_v) ?? {})) -> |_fk, _fv| {
-          _full = _k + "." + _fk
-          if is_array(_fv) {
-            for_each(array(_fv) ?? []) -> |_j, _e| { _next = push(_next, [_full, _e]) }
-          } else if _fv != null && _fv != "" && !is_object(_fv) {
-            _ix = set(_ix, [_full], push(array(get(_ix, [_full]) ?? []) ?? [], _fv)) ?? _ix
-            _ft = to_string(_fv) ?? ""
-            _ixt = set(_ixt, [_full], push(array(get(_ixt, [_full]) ?? []) ?? [], _ft)) ?? _ixt
-          }
-        }
-      } else if is_array(_v) {
-        for_each(array(_v) ?? []) -> |_j, _e| { _next = push(_next, [_k, _e]) }
-      } else if _v != null && _v != "" {
-        _ix = set(_ix, [_k], push(array(get(_ix, [_k]) ?? []) ?? [], _v)) ?? _ix
-        _vt = to_string(_v) ?? ""
-        _ixt = set(_ixt, [_k], push(array(get(_ixt, [_k]) ?? []) ?? [], _vt)) ?? _ixt
-      }
-    }
-    _pend = _next
-"#;
-    let mut out = String::new();
-    for _ in 0..ARRAY_DEPTH {
-        out.push_str(pass);
-    }
-    out.push_str("    _acct_l = replace_with(_acct, r'[A-Z]+') -> |_m| { downcase(_m.string) }\n");
-    out
+/// A literal's exact integer, if it is one VRL can hold.
+fn integer(int: Option<i128>) -> Option<i64> {
+    int.and_then(|i| i64::try_from(i).ok())
 }
 
-/// A VRL number literal.
-fn number(text: &str, value: f64, int: Option<i128>) -> (String, bool) {
-    match int.and_then(|i| i64::try_from(i).ok()) {
-        Some(i) => (i.to_string(), true),
-        None if value.is_finite() => {
-            let mut s = format!("{value:?}");
-            if !s.contains('.') && !s.contains('e') {
-                s.push_str(".0");
-            }
-            (s, false)
-        }
-        None => (string(text), false),
-    }
-}
-
-fn compare_op(op: Compare) -> &'static str {
+/// The outcomes of comparing a value with a literal (-1 less, 0 equal, 1
+/// greater) for which `value <op> literal` holds.
+fn outcomes(op: Compare) -> Json {
     match op {
-        Compare::Eq => "==",
-        Compare::Ne => "!=",
-        Compare::Lt => "<",
-        Compare::Le => "<=",
-        Compare::Gt => ">",
-        Compare::Ge => ">=",
+        Compare::Eq => json!([0]),
+        Compare::Ne => json!([-1, 1]),
+        Compare::Lt => json!([-1]),
+        Compare::Le => json!([-1, 0]),
+        Compare::Gt => json!([1]),
+        Compare::Ge => json!([0, 1]),
     }
 }
 
-/// Some value of field `n` passes `test`.
-fn leaf(n: usize, test: &ValueTest) -> String {
-    let any = |pred: String| format!("(length(filter(_v{n}) -> |_k, _x| {{ {pred} }}) > 0)");
-    let any_text = |pred: String| format!("(length(filter(_t{n}) -> |_k, _x| {{ {pred} }}) > 0)");
+/// The postfix ops of "some value of field `n` passes `test`" (the tests of
+/// the loop in `prelude.vrl`).
+fn leaf(n: usize, test: &ValueTest, regexes: &mut Vec<String>, out: &mut Vec<Json>) {
+    let never = json!(["const", false]);
     match test {
-        ValueTest::Exists => format!("(length(_v{n}) > 0)"),
+        ValueTest::Exists => out.push(json!(["exists", n, null])),
         ValueTest::Equals(lits) => {
-            let parts: Vec<String> = lits
-                .iter()
-                .map(|l| match l {
-                    Literal::Str(s) => format!("includes(_t{n}, {})", string(s)),
-                    Literal::Bool(b) => format!("includes(_t{n}, {})", string(&b.to_string())),
-                    Literal::Num { text, value, int } => {
-                        let (lit, is_int) = number(text, *value, *int);
-                        let numeric = if is_int {
-                            format!("(is_integer(_x) && _x == {lit}) || (is_float(_x) && _x == {lit}.0)")
-                        } else {
-                            format!(
-                                "(is_float(_x) && _x == {lit}) || (is_integer(_x) && (to_float(_x) ?? 0.0) == {lit})"
-                            )
-                        };
-                        format!("includes(_v{n}, {}) || {}", string(text), any(numeric))
-                    }
-                })
-                .collect();
-            format!("({})", parts.join(" || "))
-        }
-        ValueTest::Regex(patterns) if patterns.is_empty() => "false".to_string(),
-        ValueTest::Regex(patterns) => {
-            let parts: Vec<String> = patterns.iter().map(|p| format!("match_array(_t{n}, {})", regex(p))).collect();
-            format!("({})", parts.join(" || "))
-        }
-        ValueTest::Range(op, lit) => {
-            let op = compare_op(*op);
-            match lit {
-                Literal::Num { text, value, int } => {
-                    let (num, is_int) = number(text, *value, *int);
-                    let num = if is_int { format!("{num}.0") } else { num };
-                    any(format!(
-                        "((is_integer(_x) || is_float(_x)) && (to_float(_x) ?? 0.0) {op} {num}) || (is_string(_x) && (string(_x) ?? \"\") {op} {})",
-                        string(text)
-                    ))
+            let mut texts = Vec::new();
+            let mut parts = Vec::new();
+            for lit in lits {
+                match lit {
+                    Literal::Str(s) => texts.push(s.clone()),
+                    Literal::Bool(b) => texts.push(b.to_string()),
+                    // [text, integer or null, float or null].
+                    Literal::Num { text, value, int } => parts.push(match integer(*int) {
+                        Some(i) => json!(["number", n, [text, i, float(i as f64)]]),
+                        None => json!(["number", n, [text, null, float(*value)]]),
+                    }),
                 }
-                Literal::Str(s) => any_text(format!("(string(_x) ?? \"\") {op} {}", string(s))),
-                Literal::Bool(_) => "false".to_string(),
+            }
+            if !texts.is_empty() {
+                parts.insert(0, json!(["text", n, texts]));
+            }
+            let count = parts.len();
+            out.extend(parts);
+            if count != 1 {
+                out.push(json!(["or", count]));
             }
         }
-        ValueTest::Cidr(ranges) => {
-            let list: Vec<String> = ranges.iter().map(|r| string(r)).collect();
-            any(format!(
-                "_a = string(_x) ?? \"\"; if is_ipv4(_a) {{ _a = \"::ffff:\" + _a }}; is_string(_x) && (ip_cidr_contains([{}], _a) ?? false)",
-                list.join(", ")
-            ))
+        ValueTest::Regex(patterns) => {
+            let mut refs = Vec::new();
+            for p in patterns {
+                let i = regexes.iter().position(|r| r == p).unwrap_or_else(|| {
+                    regexes.push(p.clone());
+                    regexes.len() - 1
+                });
+                refs.push(i);
+            }
+            out.push(json!(["regex", n, refs]));
         }
-        ValueTest::Length(op, lit) => {
-            let op = compare_op(*op);
-            let Literal::Num { text, value, int } = lit else { return "false".to_string() };
-            let (num, is_int) = number(text, *value, *int);
-            let len = if is_int { "_len" } else { "to_float(_len)" };
-            // UTF-16 units: one per character, two for one outside the BMP.
-            any_text(format!(
-                "_s = string(_x) ?? \"\"; _len = strlen(_s) + length(parse_regex_all(_s, r'[\\x{{10000}}-\\x{{10FFFF}}]') ?? []); {len} {op} {num}"
-            ))
-        }
-        // A field-to-field comparison (Sigma's `fieldref`) is not translated:
-        // the leaf matches nothing in VRL (docs/sigma.md).
-        ValueTest::FieldRef(_) => "false".to_string(),
+        // [outcomes, float or null, text]
+        ValueTest::Range(cmp, lit) => out.push(match lit {
+            Literal::Num { text, value, .. } => json!(["range", n, [outcomes(*cmp), float(*value), text]]),
+            Literal::Str(s) => json!(["range", n, [outcomes(*cmp), null, s]]),
+            Literal::Bool(_) => never,
+        }),
+        ValueTest::Cidr(ranges) => out.push(json!(["cidr", n, ranges])),
+        // [outcomes, float or null, integer or null]
+        ValueTest::Length(cmp, lit) => out.push(match lit {
+            Literal::Num { value, int, .. } => json!(["length", n, [outcomes(*cmp), float(*value), integer(*int)]]),
+            _ => never,
+        }),
+        // Refused before a program is generated (`not_translatable`).
+        ValueTest::FieldRef(_) => out.push(never),
     }
 }
 

@@ -2,4 +2,5 @@
 
 mod fields;
 mod parity;
+mod refused;
 mod vrl_host;

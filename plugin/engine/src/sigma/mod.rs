@@ -29,7 +29,7 @@ use yaml::{Kind, Node, Plain};
 
 /// The field name a keyword search (an unnamed value list) reads: every
 /// scalar of the record, at any depth.
-const EVERY_VALUE: &str = "**";
+pub(crate) const EVERY_VALUE: &str = "**";
 
 /// What a Sigma rule adds to a compiled rule.
 #[derive(Debug)]
