@@ -2,14 +2,15 @@
 //! `cargo build -p modwatch-fluent-bit --target wasm32-unknown-unknown
 //! --profile wasm` in a target dir of its own under `OUT_DIR` (a nested cargo
 //! in the outer target dir would wait on the outer build's lock), the module
-//! copied unchanged to `$OUT_DIR/modwatch_fluent_bit.wasm`.
+//! copied unchanged to `$OUT_DIR/modwatch_fluent_bit.wasm`; then again with
+//! the Sigma parity pack embedded, to `$OUT_DIR/modwatch_fluent_bit_sigma.wasm`.
 //!
 //! Only this crate builds it for tests (the `modwatch` CLI embeds only the
 //! component), so a plain `cargo build` does not pay for it.
 
 use std::env;
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const TARGET: &str = "wasm32-unknown-unknown";
@@ -21,19 +22,37 @@ fn main() -> Result<(), String> {
     let out_dir = PathBuf::from(env_var("OUT_DIR")?);
     let root = manifest_dir.parent().ok_or("host-test has no parent directory")?.to_path_buf();
 
-    for dir in ["plugin/engine", "plugin/fluent-bit", "rules", "Cargo.toml", "Cargo.lock"] {
+    for dir in ["plugin/engine", "plugin/fluent-bit", "rules", "tests/sigma/formats.yml", "Cargo.toml", "Cargo.lock"] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
 
     ensure_target()?;
     let target_dir = out_dir.join("fluent-bit-target");
+    // The built-in pack, then the Sigma pack the cross-host Sigma tests hold
+    // every host to: the same build with `MODWATCH_FB_RULES` set, as a user
+    // embeds their own pack (only the skin and the link are redone).
+    for (rules, file) in
+        [(None, "modwatch_fluent_bit.wasm"), (Some("tests/sigma/formats.yml"), "modwatch_fluent_bit_sigma.wasm")]
+    {
+        build(&root, &target_dir, rules)?;
+        let built = target_dir.join(TARGET).join(PROFILE).join("modwatch_fluent_bit.wasm");
+        let module = fs::read(&built).map_err(|e| format!("reading {}: {e}", built.display()))?;
+        let path = out_dir.join(file);
+        fs::write(&path, module).map_err(|e| format!("writing {}: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Builds the Fluent Bit module into `target_dir`, with `rules` (relative to
+/// the workspace root) embedded, else the built-in pack.
+fn build(root: &Path, target_dir: &Path, rules: Option<&str>) -> Result<(), String> {
     let mut cmd = Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-    cmd.current_dir(&root)
+    cmd.current_dir(root)
         .args(["build", "-p", PACKAGE, "--target", TARGET, "--profile", PROFILE])
         .arg("--manifest-path")
         .arg(root.join("Cargo.toml"))
         .arg("--target-dir")
-        .arg(&target_dir)
+        .arg(target_dir)
         // The outer build's flags are for the host (e.g. `-C target-cpu=native`)
         // and would break or change the wasm build. No SIMD either: WAMR's
         // interpreter, which runs the module in Fluent Bit, is not known to
@@ -45,18 +64,17 @@ fn main() -> Result<(), String> {
         // linted on its own (`just lint-fluent-bit`).
         .env_remove("RUSTC_WORKSPACE_WRAPPER")
         // The tests hold the Fluent Bit module to the component's verdicts
-        // with the built-in pack: never embed someone's own pack here.
+        // with the packs named here: never embed someone's own pack or config.
         .env_remove("MODWATCH_FB_RULES")
         .env_remove("MODWATCH_FB_CONFIG");
+    if let Some(rules) = rules {
+        cmd.env("MODWATCH_FB_RULES", rules);
+    }
     let status = cmd.status().map_err(|e| format!("running {cmd:?}: {e}"))?;
     if !status.success() {
         return Err(format!("building {PACKAGE} failed ({status}): {cmd:?}"));
     }
 
-    let built = target_dir.join(TARGET).join(PROFILE).join("modwatch_fluent_bit.wasm");
-    let module = fs::read(&built).map_err(|e| format!("reading {}: {e}", built.display()))?;
-    let path = out_dir.join("modwatch_fluent_bit.wasm");
-    fs::write(&path, module).map_err(|e| format!("writing {}: {e}", path.display()))?;
     Ok(())
 }
 

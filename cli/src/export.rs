@@ -32,6 +32,9 @@ pub(crate) fn run(export: &Export) -> Result<(), Failure> {
     let Export::Vrl(args) = export;
     let rules = read_rules(&args.pack.rules)?;
     let config = read_text(args.pack.config.as_deref())?;
+    // The pack's warnings, as `scan` prints them.
+    let options = crate::Options { validate: None, builtin_rules: args.pack.with_builtin.then_some(true) };
+    crate::detector(config.as_deref(), rules.as_deref(), options)?;
     let program = modwatch_vrl::export(rules.as_deref(), args.pack.with_builtin, config.as_deref())
         .map_err(|e| usage(anyhow::anyhow!("{e}")))?;
     match &args.out {

@@ -26,6 +26,10 @@ use wasmtime::{Config, Engine, Instance, Memory, Module, Store, StoreLimits, Sto
 /// the default config embedded; not yet snapshotted.
 pub const FLUENT_BIT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/modwatch_fluent_bit.wasm"));
 
+/// The same module built with the Sigma parity pack embedded
+/// (`MODWATCH_FB_RULES=tests/sigma/formats.yml`), not yet snapshotted.
+pub const FLUENT_BIT_SIGMA: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/modwatch_fluent_bit_sigma.wasm"));
+
 /// [`FLUENT_BIT`] snapshotted with its engine built: the module
 /// `just build-fluent-bit` ships.
 pub fn snapshotted() -> anyhow::Result<&'static [u8]> {
@@ -149,6 +153,15 @@ impl FluentBit {
         let bytes = if options.as_built { FLUENT_BIT } else { snapshotted()? };
         let module = Module::new(&engine, bytes)?;
         FluentBit::instantiate(&engine, &module, options)
+    }
+
+    /// Snapshots another build of the module (e.g. [`FLUENT_BIT_SIGMA`]) as
+    /// `just build-fluent-bit` would, and instantiates it with the default
+    /// options.
+    pub fn from_build(module: &[u8]) -> anyhow::Result<FluentBit> {
+        let engine = Engine::default();
+        let module = Module::new(&engine, snapshot::snapshot(module)?)?;
+        FluentBit::instantiate(&engine, &module, Options::default())
     }
 
     fn instantiate(engine: &Engine, module: &Module, options: Options) -> anyhow::Result<FluentBit> {
