@@ -336,12 +336,12 @@ fn rule_warnings_go_to_stderr_with_file_rule_and_position() {
         "title: Instances Terminated\nid: 6d6f6477-6174-6368-0000-00000000f001\nlogsource:\n    product: aws\n    service: cloudtrail\ndetection:\n    selection:\n        eventName: TerminateInstances\n    condition: selection\n",
     )
     .unwrap();
-    let events = temp_file("warnings.ndjson", b"{\"eventSource\":\"ec2.amazonaws.com\",\"eventName\":\"TerminateInstances\"}\n");
+    let events =
+        temp_file("warnings.ndjson", b"{\"eventSource\":\"ec2.amazonaws.com\",\"eventName\":\"TerminateInstances\"}\n");
     let rules = dir.to_str().unwrap();
-    for args in [
-        vec!["scan", "--quiet", "--rules", rules, events.to_str().unwrap()],
-        vec!["export", "vrl", "--rules", rules],
-    ] {
+    for args in
+        [vec!["scan", "--quiet", "--rules", rules, events.to_str().unwrap()], vec!["export", "vrl", "--rules", rules]]
+    {
         let out = modwatch(&args);
         // A warning never refuses the pack.
         assert_eq!(out.status.code(), Some(0), "{args:?}\n{}", show(&out));
@@ -349,7 +349,10 @@ fn rule_warnings_go_to_stderr_with_file_rule_and_position() {
         let warnings: Vec<&str> = stderr.lines().filter(|l| l.starts_with("warning: ")).collect();
         assert_eq!(warnings.len(), 1, "{args:?}\n{stderr}");
         let w = warnings[0];
-        assert!(w.starts_with("warning: E206 rule_unsupported rule \"00000000-0000-4000-8000-00000000000c\" at 4:5"), "{w}");
+        assert!(
+            w.starts_with("warning: E206 rule_unsupported rule \"00000000-0000-4000-8000-00000000000c\" at 4:5"),
+            "{w}"
+        );
         assert!(w.contains("windows.yml: logsource (product: windows"), "{w}");
     }
     // The rules that do run still match.

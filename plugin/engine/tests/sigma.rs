@@ -470,8 +470,11 @@ fn golden_sigma_verdicts() {
     }
     // Every rule of the pack fires somewhere, and most records do not match.
     let verdicts: Vec<Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    let fired: std::collections::BTreeSet<&str> =
-        verdicts.iter().flat_map(|v| v["matches"].as_array().into_iter().flatten()).filter_map(|m| m["rule_id"].as_str()).collect();
+    let fired: std::collections::BTreeSet<&str> = verdicts
+        .iter()
+        .flat_map(|v| v["matches"].as_array().into_iter().flatten())
+        .filter_map(|m| m["rule_id"].as_str())
+        .collect();
     assert_eq!(fired.len(), 6, "{fired:?}");
     let matched = verdicts.iter().filter(|v| v["status"] == "match").count();
     assert!(matched * 2 < verdicts.len(), "{matched} of {} records match", verdicts.len());
