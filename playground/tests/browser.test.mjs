@@ -238,7 +238,7 @@ describe("the playground in Chromium", { concurrency: false }, () => {
     await page.waitForFunction(() => document.getElementById("check-status").textContent.startsWith("✓"));
     assert.equal(await page.textContent("#check-status"), "✓ 2 rules loaded, config OK, 1 warning");
     const warning = await page.textContent("#problems li.warning");
-    assert.match(warning, /^Rule pack warning: line 16:5 E206 rule "6d6f6477-6174-6368-0000-00000000b002": .*product: windows/, warning);
+    assert.match(warning, /^Rule pack warning: line 16:\d+ E206 rule "6d6f6477-6174-6368-0000-00000000b002": .*product: windows/, warning);
     const got = await runSample("spec-1");
     // The Sigma rule tags the snapshot's creation, with the catalogue's category; nothing else matches.
     assert.equal(got[0].status, "match", JSON.stringify(got[0]));

@@ -104,7 +104,7 @@ fn warnings_are_listed_like_errors_for_the_editor() {
     assert_eq!(w.as_array().map(Vec::len), Some(1), "{w}");
     assert_eq!((w[0]["code"].as_u64(), w[0]["kind"].as_str()), (Some(206), Some("rule_unsupported")), "{w}");
     assert_eq!(w[0]["ruleId"], "00000000-0000-4000-8000-00000000000c", "{w}");
-    assert_eq!(w[0]["at"], serde_json::json!({"line": 4, "column": 5}), "{w}");
+    assert_eq!(w[0]["at"]["line"], 4, "the logsource's line: {w}");
     assert!(
         w[0]["display"].as_str().is_some_and(|d| d.starts_with("E206 rule ") && d.contains("product: windows")),
         "{w}"
