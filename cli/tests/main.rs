@@ -2,6 +2,7 @@
 //! test binary (one link of wasmtime and tokio instead of one per file).
 
 mod cli;
+mod export_sigma;
 mod hostile;
 mod serve;
 mod worker;

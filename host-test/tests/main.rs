@@ -5,6 +5,7 @@
 
 mod component;
 mod corpus;
+mod correlation;
 mod fluent_bit;
 mod hostile;
 mod properties;

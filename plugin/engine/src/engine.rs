@@ -60,6 +60,13 @@ pub struct Stats {
     pub principals: u64,
     /// Principals evicted to stay under `scoring.max_principals`.
     pub evictions: u64,
+    /// Sigma correlation alerts raised.
+    pub correlation_alerts: u64,
+    /// Sigma correlation groups tracked now (over every correlation rule).
+    pub correlation_groups: u64,
+    /// Correlation groups evicted to stay under `scoring.max_principals` per
+    /// correlation rule.
+    pub correlation_evictions: u64,
     /// Matches per rule id (best match and every other match).
     pub by_rule: BTreeMap<String, u64>,
     /// Matches per category (of the best match).
@@ -132,7 +139,11 @@ impl Engine {
 
     /// Counters since the engine was built.
     pub fn stats(&self) -> Stats {
+        let (correlation_groups, correlation_alerts, correlation_evictions) = self.scorer.correlation_counts();
         Stats {
+            correlation_alerts,
+            correlation_groups,
+            correlation_evictions,
             alerts: self.scorer.alerts,
             evictions: self.scorer.evictions,
             principals: self.scorer.len() as u64,
@@ -140,15 +151,17 @@ impl Engine {
         }
     }
 
-    /// The per-principal scoring state, as JSON, to carry across a restart.
+    /// The per-principal scoring state and the state of Sigma correlation
+    /// rules, as JSON, to carry across a restart.
     pub fn export_state(&self) -> String {
-        self.scorer.export(&self.config.scoring).to_string()
+        self.scorer.export(&self.config.scoring, &self.rules.correlations)
     }
 
     /// Replaces the scoring state with one from [`Engine::export_state`]. On
     /// error the current state is kept.
     pub fn import_state(&mut self, state: &str) -> Result<(), LoadError> {
-        self.scorer = Scorer::import(&self.config.scoring, state).map_err(LoadError::State)?;
+        self.scorer =
+            Scorer::import(&self.config.scoring, &self.rules.correlations, state).map_err(LoadError::State)?;
         Ok(())
     }
 
@@ -307,16 +320,8 @@ fn judge(
         ..Verdict::bare(Status::NoMatch)
     }
     .with_key(facts.account.as_deref());
-    let mut hits: Vec<(usize, u32, RuleMatch)> = Vec::new();
-    for (i, rule) in rules.rules.iter().enumerate() {
-        let wanted = match candidates {
-            Candidates::None => false,
-            Candidates::All => true,
-            Candidates::Some(mask) => mask[i],
-        };
-        if !wanted || !rule.query.matches(&view) || !accounts_agree(rule, &view) {
-            continue;
-        }
+    let rule_match = |i: usize| -> (usize, u32, RuleMatch) {
+        let rule = &rules.rules[i];
         let entry = facts.op.as_deref().and_then(|op| rules.operation(op));
         // A Sigma rule on an operation the catalogue does not know: its own
         // category, with points from its level.
@@ -335,7 +340,7 @@ fn judge(
             .clone()
             .or_else(|| entry.and_then(|e| e.subtechnique.clone()))
             .filter(|s| s.strip_prefix(rule.technique.as_str()).is_some_and(|rest| rest.starts_with('.')));
-        hits.push((
+        (
             i,
             points,
             RuleMatch {
@@ -348,9 +353,27 @@ fn judge(
                 technique: rule.technique.clone(),
                 subtechnique,
             },
-        ));
+        )
+    };
+    let mut hits: Vec<(usize, u32, RuleMatch)> = Vec::new();
+    // Rules a Sigma correlation counts without their own matches.
+    let mut silent: Vec<usize> = Vec::new();
+    for (i, rule) in rules.rules.iter().enumerate() {
+        let wanted = match candidates {
+            Candidates::None => false,
+            Candidates::All => true,
+            Candidates::Some(mask) => mask[i],
+        };
+        if !wanted || !rule.query.matches(&view) || !accounts_agree(rule, &view) {
+            continue;
+        }
+        if rule.sigma.as_ref().is_some_and(|m| m.silent) {
+            silent.push(i);
+        } else {
+            hits.push(rule_match(i));
+        }
     }
-    if hits.is_empty() {
+    if hits.is_empty() && silent.is_empty() {
         return (verdict, None);
     }
     // A dry run changes nothing: never a match; it teaches the IP learner.
@@ -358,6 +381,22 @@ fn judge(
         if let Some(key) = verdict.principal_key() {
             scorer.teach(&config.scoring, key, facts.time, facts.source_ip);
         }
+        return (verdict, None);
+    }
+    let suppressed = suppressed_by(config, allow, &view);
+    // Sigma correlations count what the record matched, unless it is
+    // allow-listed; the event that makes one fire is a match of it.
+    if suppressed.is_none() && !rules.correlations.is_empty() {
+        let matched: Vec<usize> = hits.iter().map(|h| h.0).chain(silent).collect();
+        for (k, alerts) in scorer.correlate(&config.scoring, &rules.correlations, &matched, &view, facts.time) {
+            let correlation = &rules.correlations[k];
+            if !correlation.silent {
+                hits.push(rule_match(correlation.rule));
+                verdict.correlations.extend(alerts);
+            }
+        }
+    }
+    if hits.is_empty() {
         return (verdict, None);
     }
     // Highest points first; ties keep pack order (the sort is stable).
@@ -381,7 +420,7 @@ fn judge(
         .collect();
     verdict.category = verdict.matches.first().map(|m| m.category.clone());
     verdict.points = verdict.matches.first().map_or(0, |m| m.points);
-    if let Some(reason) = suppressed_by(config, allow, &view) {
+    if let Some(reason) = suppressed {
         verdict.status = Status::Suppressed;
         verdict.suppressed_by = Some(reason);
         return (verdict, None);

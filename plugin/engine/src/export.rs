@@ -55,6 +55,20 @@ pub struct Rule {
     /// `own_account`: every value at this field is the owner account (and
     /// there is one).
     pub own_account: Option<String>,
+    /// `bulk`: the rule scores once per value of this field.
+    pub bulk: Option<String>,
+    /// `bulk_sum`: the rule scores the sum of this field's values.
+    pub bulk_sum: Option<String>,
+    /// The rule's description.
+    pub description: Option<String>,
+    /// Its false positives.
+    pub false_positives: Vec<String>,
+    /// Its references.
+    pub references: Vec<String>,
+    /// The input formats of the example events it must match, in order.
+    pub example_formats: Vec<Format>,
+    /// True for a rule loaded from a Sigma rule.
+    pub from_sigma: bool,
 }
 
 /// One operation of the catalogue.
@@ -119,6 +133,8 @@ pub fn pack(rules: &RuleSet, config: &Config) -> Pack {
         rules: rules
             .rules
             .iter()
+            // Rules only a Sigma correlation counts make no matches of their own.
+            .filter(|r| !r.sigma.as_ref().is_some_and(|m| m.silent))
             .map(|r| Rule {
                 id: r.id.clone(),
                 name: r.name.clone(),
@@ -133,6 +149,28 @@ pub fn pack(rules: &RuleSet, config: &Config) -> Pack {
                 condition: r.query.condition(),
                 foreign_account: r.foreign_account.as_ref().map(|f| f.dotted.clone()),
                 own_account: r.own_account.as_ref().map(|f| f.dotted.clone()),
+                bulk: match &r.bulk {
+                    Some(crate::rules::Bulk::Count(f)) => Some(f.dotted.clone()),
+                    _ => None,
+                },
+                bulk_sum: match &r.bulk {
+                    Some(crate::rules::Bulk::Sum(f)) => Some(f.dotted.clone()),
+                    _ => None,
+                },
+                description: r.about.description.clone(),
+                false_positives: r.about.false_positives.clone(),
+                references: r.about.references.clone(),
+                example_formats: r
+                    .examples
+                    .iter()
+                    .filter(|e| e.expect_match)
+                    .filter_map(|e| serde_json::from_str::<serde_json::Value>(&e.event).ok())
+                    .filter_map(|event| {
+                        let records = crate::input::records(&event, crate::input::shape(&event));
+                        records.first().and_then(|r| crate::normalise::sniff(r))
+                    })
+                    .collect(),
+                from_sigma: r.sigma.is_some(),
             })
             .collect(),
         operations: rules
@@ -151,6 +189,14 @@ pub fn pack(rules: &RuleSet, config: &Config) -> Pack {
         aliases: formats.iter().map(|f| (f.name(), crate::normalise::aliases(*f))).collect(),
     }
 }
+
+/// A rule set as Sigma rules (`modwatch export sigma`): each rule that has
+/// a Sigma equivalent, and the reason for each that has none.
+pub fn sigma(rules: &RuleSet, config: &Config) -> SigmaPack {
+    crate::sigma::export::pack(&pack(rules, config))
+}
+
+pub use crate::sigma::export::{SigmaPack, SigmaRule, Skipped};
 
 /// The values of `field` in each record of `event`, as rules see them: the
 /// lookup EQL does on the normalised view (normalised fields, then ECS

@@ -26,5 +26,5 @@ pub use config::{ChangeWindow, Config, OutputMode, Overrides, Scoring, Tactic};
 pub use engine::{Engine, Output, Stats, Tagged};
 pub use error::{Error, ErrorKind, Errors, LoadError, Location};
 pub use rules::{Example, FILE_MARKER, RuleSet};
-pub use score::{Alert, Score};
+pub use score::{Alert, CorrelationAlert, Score};
 pub use verdict::{EventError, Format, Outcome, Principal, RuleMatch, Status, Verdict, partition_token};

@@ -95,6 +95,19 @@ pub(crate) struct Rule {
     pub(crate) id_at: (u32, u32),
     /// A rule loaded from Sigma: its metadata.
     pub(crate) sigma: Option<Box<crate::sigma::Meta>>,
+    /// What the rule says about itself, for exporting it.
+    #[cfg_attr(not(feature = "export"), expect(dead_code, reason = "read only by the rule export"))]
+    pub(crate) about: About,
+}
+
+/// A rule's description, false positives and references: carried for
+/// exporting the rule (`modwatch export sigma`), never matched on.
+#[derive(Debug, Default)]
+#[cfg_attr(not(feature = "export"), expect(dead_code, reason = "read only by the rule export"))]
+pub(crate) struct About {
+    pub(crate) description: Option<String>,
+    pub(crate) false_positives: Vec<String>,
+    pub(crate) references: Vec<String>,
 }
 
 /// How a rule reads the number of resources a bulk call affects.
@@ -135,6 +148,8 @@ pub struct RuleSet {
     catalogue: Vec<Operation>,
     pub(crate) prefilter: Prefilter,
     warnings: Vec<Error>,
+    /// Sigma correlation rules, each after the correlations it counts.
+    pub(crate) correlations: Vec<crate::sigma::Correlation>,
 }
 
 impl Default for RuleSet {
@@ -158,6 +173,7 @@ impl RuleSet {
             }
         }
         let mut warnings = Vec::new();
+        let mut correlations = Vec::new();
         if let Some(text) = pack {
             let mut sigma_sources = Vec::new();
             for (file, section) in files(text) {
@@ -173,7 +189,7 @@ impl RuleSet {
                 if !with_builtin && let Some((file, text)) = BUILTIN.iter().find(|(f, _)| *f == "operations.toml") {
                     load_pack(text, BUILTIN_RULESET, file, &mut rules, &mut catalogue, &mut errors);
                 }
-                crate::sigma::load(&sigma_sources, &mut rules, &mut errors, &mut warnings);
+                crate::sigma::load(&sigma_sources, &mut rules, &mut correlations, &mut errors, &mut warnings);
             }
         }
         let mut seen = std::collections::HashSet::new();
@@ -195,6 +211,7 @@ impl RuleSet {
         }
         let mut set = RuleSet::from_parts(rules, catalogue);
         set.warnings = warnings;
+        set.correlations = correlations;
         Ok(set)
     }
 
@@ -219,7 +236,7 @@ impl RuleSet {
         let clauses: Vec<Vec<Vec<Needle>>> =
             rules.iter().map(|r| r.query.required_literals(&prefilter_needle)).collect();
         let prefilter = Prefilter::new(&clauses, OPERATION_KEYS);
-        RuleSet { rules, catalogue, prefilter, warnings: Vec::new() }
+        RuleSet { rules, catalogue, prefilter, warnings: Vec::new(), correlations: Vec::new() }
     }
 
     /// Number of rules.
@@ -327,8 +344,7 @@ struct PackFile {
 struct RuleDef {
     id: String,
     name: String,
-    #[serde(rename = "description")]
-    _description: Option<String>,
+    description: Option<String>,
     severity: String,
     risk_score: Option<u32>,
     category: Option<String>,
@@ -339,10 +355,10 @@ struct RuleDef {
     own_account: Option<String>,
     bulk: Option<String>,
     bulk_sum: Option<String>,
-    #[serde(rename = "false_positives", default)]
-    _false_positives: Vec<String>,
-    #[serde(rename = "references", default)]
-    _references: Vec<String>,
+    #[serde(default)]
+    false_positives: Vec<String>,
+    #[serde(default)]
+    references: Vec<String>,
     #[serde(rename = "tags", default)]
     _tags: Vec<String>,
     query: String,
@@ -594,6 +610,7 @@ fn compile_rule(
         examples,
         id_at: (rule_line, 1),
         sigma: None,
+        about: About { description: def.description, false_positives: def.false_positives, references: def.references },
     })
 }
 

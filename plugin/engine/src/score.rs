@@ -16,7 +16,11 @@ use serde_json::error::Category;
 
 use crate::config::Scoring;
 use crate::error::{Error, ErrorKind};
+use crate::sigma::Correlation;
 use crate::time;
+
+mod correlation;
+pub use correlation::CorrelationAlert;
 
 /// Buckets per window: the window's resolution is a fifteenth of it (one
 /// minute at the default fifteen minutes).
@@ -110,13 +114,22 @@ pub(crate) struct Scorer {
     latest: Option<i64>,
     pub(crate) evictions: u64,
     pub(crate) alerts: u64,
+    /// The groups of each Sigma correlation rule, by the rule set's order
+    /// (`score/correlation.rs`).
+    correlations: Vec<correlation::Groups>,
 }
 
 impl Default for Scorer {
     fn default() -> Scorer {
         // Unbounded: the cap is the config's, passed to each call, and a
         // bounded cache would allocate its table for the whole cap up front.
-        Scorer { principals: LruCache::new_unbounded(), latest: None, evictions: 0, alerts: 0 }
+        Scorer {
+            principals: LruCache::new_unbounded(),
+            latest: None,
+            evictions: 0,
+            alerts: 0,
+            correlations: Vec::new(),
+        }
     }
 }
 
@@ -223,24 +236,14 @@ impl Scorer {
     /// The state of a principal, created if new (evicting the least recently
     /// seen when `cap` are tracked), and marked the most recently seen.
     fn touch(&mut self, key: &str, ts: i64, cap: usize) -> &mut State {
-        // Evict before the lookup that returns the state: the borrow it
-        // returns would otherwise be held across the eviction.
-        if self.principals.len() >= cap.max(1) && !self.principals.contains_key(key) {
-            self.principals.remove_lru();
-            self.evictions += 1;
-        }
-        match self.principals.raw_entry_mut().from_key(key) {
-            RawEntryMut::Occupied(mut known) => {
-                known.to_back();
-                known.into_mut()
-            }
-            RawEntryMut::Vacant(new) => new.insert(key.into(), State::new(ts)).1,
-        }
+        touch(&mut self.principals, &mut self.evictions, key, cap, || State::new(ts))
     }
 
-    /// The state as JSON, least recently seen principal first, so that an
-    /// import rebuilds the same eviction order.
-    pub(crate) fn export(&self, cfg: &Scoring) -> String {
+    /// The state as JSON, least recently seen principal (and correlation
+    /// group) first, so that an import rebuilds the same eviction order.
+    /// Version 2 when the rules have correlations (their state is in it),
+    /// else version 1, which engines without correlations read.
+    pub(crate) fn export(&self, cfg: &Scoring, correlations: &[Correlation]) -> String {
         let principals = self
             .principals
             .iter()
@@ -261,26 +264,30 @@ impl Scorer {
             .collect();
         let file = StateFile {
             format: Some(FORMAT.into()),
-            version: Some(VERSION),
+            version: Some(if correlations.is_empty() { 1 } else { VERSION }),
             bucket_secs: Some(cfg.bucket_secs()),
             latest: self.latest.map(EventTime),
             evictions: self.evictions,
             alerts: self.alerts,
             principals: Some(principals),
+            correlations: (!correlations.is_empty()).then(|| correlation::export(self, correlations)),
         };
         // Plain structs with string keys: serialising them cannot fail.
         serde_json::to_string(&file).unwrap_or_default()
     }
 
-    /// Rebuilds the state from [`Scorer::export`]'s JSON.
-    pub(crate) fn import(cfg: &Scoring, text: &str) -> Result<Scorer, Error> {
+    /// Rebuilds the state from [`Scorer::export`]'s JSON (either version).
+    pub(crate) fn import(cfg: &Scoring, correlations: &[Correlation], text: &str) -> Result<Scorer, Error> {
         let bad = |msg: String| Error::new(ErrorKind::StateInvalid, msg);
         let file: StateFile<'_> = serde_json::from_str(text).map_err(|e| match e.classify() {
             Category::Data => bad(format!("state is not a modwatch state: {e}")),
             _ => bad(format!("state is not valid json: {e}")),
         })?;
-        if file.format.as_deref() != Some(FORMAT) || file.version != Some(VERSION) {
-            return Err(bad(format!("state is not a {FORMAT} version {VERSION} document")));
+        if file.format.as_deref() != Some(FORMAT) || !file.version.is_some_and(|v| (1..=VERSION).contains(&v)) {
+            return Err(bad(format!("state is not a {FORMAT} version 1 or {VERSION} document")));
+        }
+        if file.version == Some(1) && file.correlations.is_some() {
+            return Err(bad("a version 1 state has no correlations".into()));
         }
         if file.bucket_secs != Some(cfg.bucket_secs()) {
             let saved = file.bucket_secs.map_or_else(|| "no bucket_secs".to_string(), |b| format!("{b} s buckets"));
@@ -322,6 +329,7 @@ impl Scorer {
             let first_seen = state.first_seen;
             *scorer.touch(&p.key, first_seen, usize::MAX) = state;
         }
+        correlation::import(&mut scorer, cfg, correlations, file.correlations.unwrap_or_default()).map_err(bad)?;
         Ok(scorer)
     }
 
@@ -336,9 +344,36 @@ impl Scorer {
     }
 }
 
-/// The state document's `format` and `version`.
+/// The entry of `key` in an LRU of at most `cap` entries, created with
+/// `new` if absent (the least recently seen evicted first, counted in
+/// `evictions`), and marked the most recently seen: principals, and the
+/// groups of each correlation.
+fn touch<'c, V>(
+    lru: &'c mut LruCache<Box<str>, V>,
+    evictions: &mut u64,
+    key: &str,
+    cap: usize,
+    new: impl FnOnce() -> V,
+) -> &'c mut V {
+    // Evict before the lookup that returns the entry: the borrow it returns
+    // would otherwise be held across the eviction.
+    if lru.len() >= cap.max(1) && !lru.contains_key(key) {
+        lru.remove_lru();
+        *evictions += 1;
+    }
+    match lru.raw_entry_mut().from_key(key) {
+        RawEntryMut::Occupied(mut known) => {
+            known.to_back();
+            known.into_mut()
+        }
+        RawEntryMut::Vacant(vacant) => vacant.insert(key.into(), new()).1,
+    }
+}
+
+/// The state document's `format` and latest `version`: 2 added the state of
+/// Sigma correlation rules (`correlations`).
 const FORMAT: &str = "modwatch-state";
-const VERSION: u64 = 1;
+const VERSION: u64 = 2;
 
 /// The state document. The fields an import checks with a message of its
 /// own (not a modwatch state, another window, no principals) are options,
@@ -355,6 +390,9 @@ struct StateFile<'a> {
     alerts: u64,
     #[serde(borrow)]
     principals: Option<Vec<PrincipalFile<'a>>>,
+    /// Version 2: each correlation rule's groups.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    correlations: Option<Vec<correlation::CorrelationFile>>,
 }
 
 /// One principal of the state document.

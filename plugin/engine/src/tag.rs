@@ -90,6 +90,10 @@ pub(crate) fn tags(v: &Verdict, severity_number: u32, ruleset: &str, config: &Co
             event["kind"] = json!("alert");
         }
     }
+    if !v.correlations.is_empty() {
+        modwatch.insert("correlations".into(), json!(v.correlations));
+        event["kind"] = json!("alert");
+    }
     json!({
         "threat": {
             "framework": "MITRE ATT&CK",

@@ -176,6 +176,10 @@ pub struct Verdict {
     /// Per-principal scoring, for matches with a known principal.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub score: Option<crate::Score>,
+    /// The Sigma correlation rules this record made fire (each is also in
+    /// [`Verdict::matches`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub correlations: Vec<crate::CorrelationAlert>,
     /// The key the scorer tracks the principal under (see
     /// [`Verdict::principal_key`]). Not in the JSON: the verdict lines are a
     /// stable format held by golden files.
@@ -198,6 +202,7 @@ impl Verdict {
             suppressed_by: None,
             error: None,
             score: None,
+            correlations: Vec::new(),
             key: None,
         }
     }

@@ -7,6 +7,7 @@
 static ALLOCATOR: modwatch_testkit::counting::Counting = modwatch_testkit::counting::Counting;
 
 mod api;
+mod correlation;
 mod engine;
 mod evasion;
 mod false_negatives;
@@ -15,3 +16,4 @@ mod hostile;
 mod properties;
 mod rules;
 mod sigma;
+mod sigma_parity;

@@ -9,14 +9,18 @@
 use modwatch_engine::{Config, Engine, FILE_MARKER, RuleSet, Status, Verdict};
 use serde_json::{Value, json};
 
-const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/sigma");
+pub(crate) const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/sigma");
 
 fn read(name: &str) -> String {
     std::fs::read_to_string(format!("{DIR}/{name}")).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
+/// A checklist case: name, detection, the event's extra keys, and whether
+/// the rule must match.
+pub(crate) type Case = (&'static str, &'static str, Value, bool);
+
 /// A CloudTrail Sigma rule with this detection (indented under `detection:`).
-fn rule(detection: &str) -> String {
+pub(crate) fn rule(detection: &str) -> String {
     let body: String = detection.lines().map(|l| format!("    {l}\n")).collect();
     format!(
         "title: Checklist\nid: 00000000-0000-4000-8000-000000000001\nlogsource:\n    product: aws\n    service: cloudtrail\ndetection:\n{body}level: high\n"
@@ -24,7 +28,7 @@ fn rule(detection: &str) -> String {
 }
 
 /// A raw CloudTrail record by an IAM user, with `extra` keys merged in.
-fn event(extra: Value) -> String {
+pub(crate) fn event(extra: Value) -> String {
     let mut e = json!({
         "eventVersion": "1.09",
         "eventSource": "ec2.amazonaws.com",
@@ -50,7 +54,7 @@ fn matched(engine: &mut Engine, event: &str) -> bool {
 }
 
 /// Runs (name, detection, event extras, expected) cases, reporting every failure.
-fn table(cases: &[(&str, &str, Value, bool)]) {
+fn table(cases: &[Case]) {
     let mut failures = Vec::new();
     for (name, detection, extra, want) in cases {
         let text = rule(detection);
@@ -69,7 +73,12 @@ fn table(cases: &[(&str, &str, Value, bool)]) {
 
 #[test]
 fn checklist_1_values_and_case() {
-    table(&[
+    table(&checklist_1());
+}
+
+/// The cases of `checklist_1_values_and_case` (the sigma-rust parity test runs them too).
+pub(crate) fn checklist_1() -> Vec<Case> {
+    vec![
         ("plain equality ignores case", "sel:\n  eventName: runinstances\ncondition: sel", json!({}), true),
         ("plain equality is whole-value", "sel:\n  eventName: Run\ncondition: sel", json!({}), false),
         (
@@ -140,13 +149,18 @@ fn checklist_1_values_and_case() {
             json!({"requestParameters": {"items": [{"id": "i-1"}, {"id": "i-2"}]}}),
             true,
         ),
-    ]);
+    ]
 }
 
 #[test]
 fn checklist_2_modifiers() {
+    table(&checklist_2());
+}
+
+/// The cases of `checklist_2_modifiers` (the sigma-rust parity test runs them too).
+pub(crate) fn checklist_2() -> Vec<Case> {
     let p = |v: Value| json!({ "requestParameters": v });
-    table(&[
+    vec![
         ("contains", "sel:\n  userAgent|contains: CLI/2\ncondition: sel", json!({}), true),
         ("contains miss", "sel:\n  userAgent|contains: boto3\ncondition: sel", json!({}), false),
         ("startswith", "sel:\n  userAgent|startswith: AWS-CLI\ncondition: sel", json!({}), true),
@@ -242,12 +256,17 @@ fn checklist_2_modifiers() {
             json!({}),
             false,
         ),
-    ]);
+    ]
 }
 
 #[test]
 fn checklist_3_conditions_and_keywords() {
-    table(&[
+    table(&checklist_3());
+}
+
+/// The cases of `checklist_3_conditions_and_keywords` (the sigma-rust parity test runs them too).
+pub(crate) fn checklist_3() -> Vec<Case> {
+    vec![
         ("and", "a:\n  eventName: RunInstances\nb:\n  awsRegion: eu-west-1\ncondition: a and b", json!({}), true),
         ("or", "a:\n  eventName: Nope\nb:\n  awsRegion: eu-west-1\ncondition: a or b", json!({}), true),
         ("not", "a:\n  eventName: RunInstances\ncondition: not a", json!({}), false),
@@ -309,7 +328,7 @@ fn checklist_3_conditions_and_keywords() {
             json!({}),
             true,
         ),
-    ]);
+    ]
 }
 
 #[test]

@@ -31,7 +31,7 @@ fn lru_order_and_eviction() {
     assert_eq!(s.len(), 3);
     assert_eq!(s.evictions, 1);
     assert!(!s.principals.contains_key("b"), "b was the least recently seen");
-    let exported: Value = serde_json::from_str(&s.export(&c)).unwrap_or_default();
+    let exported: Value = serde_json::from_str(&s.export(&c, &[])).unwrap_or_default();
     let order: Vec<String> = exported["principals"]
         .as_array()
         .into_iter()
@@ -50,17 +50,17 @@ fn export_import_round_trip() {
     i.dedup = Some("op-1");
     s.score(&c, &i);
     s.score(&c, &input("j", "2026-01-01T00:01:00Z", 2));
-    let exported = s.export(&c);
-    let mut t = Scorer::import(&c, &exported).unwrap_or_default();
-    assert_eq!(t.export(&c), exported);
+    let exported = s.export(&c, &[]);
+    let mut t = Scorer::import(&c, &[], &exported).unwrap_or_default();
+    assert_eq!(t.export(&c, &[]), exported);
     // The imported state remembers the IP and the operation.
     let again = t.score(&c, &i);
     assert_eq!(again.reasons, vec!["duplicate".to_string()]);
     for bad in ["", "{}", r#"{"format":"modwatch-state","version":1,"bucket_secs":7,"principals":[]}"#] {
-        assert!(Scorer::import(&c, bad).is_err(), "{bad}");
+        assert!(Scorer::import(&c, &[], bad).is_err(), "{bad}");
     }
     let broken = exported.replace("\"first_seen\":", "\"first_seen\":\"x\",\"was\":");
-    assert!(Scorer::import(&c, &broken).is_err());
+    assert!(Scorer::import(&c, &[], &broken).is_err());
 }
 
 #[test]
@@ -107,11 +107,11 @@ fn export_format_is_stable() {
     i.dedup = Some("op-1");
     s.score(&c, &i);
     s.teach(&c, "k", None, Some("203.0.113.9"));
-    assert_eq!(s.export(&c), EXPORT_V1);
-    let t = Scorer::import(&c, EXPORT_V1).unwrap_or_default();
-    assert_eq!((t.export(&c), t.evictions, t.alerts), (EXPORT_V1.to_string(), 1, 1));
+    assert_eq!(s.export(&c, &[]), EXPORT_V1);
+    let t = Scorer::import(&c, &[], EXPORT_V1).unwrap_or_default();
+    assert_eq!((t.export(&c, &[]), t.evictions, t.alerts), (EXPORT_V1.to_string(), 1, 1));
     let empty = r#"{"format":"modwatch-state","version":1,"bucket_secs":60,"latest":null,"evictions":0,"alerts":0,"principals":[]}"#;
-    assert_eq!(Scorer::default().export(&c), empty);
+    assert_eq!(Scorer::default().export(&c, &[]), empty);
 }
 
 #[test]
@@ -123,9 +123,9 @@ fn import_errors_name_the_problem() {
         |p: &str| doc(&format!(r#""principals":[{{"key":"k","first_seen":0,"last_seen":0,"alerted":false,{p}}}]"#));
     let cases: [(&str, String, &str); 14] = [
         ("not json", "{".into(), "state is not valid json"),
-        ("empty object", "{}".into(), "not a modwatch-state version 1 document"),
-        ("another format", r#"{"format":"x","version":1}"#.into(), "not a modwatch-state version 1 document"),
-        ("another version", r#"{"format":"modwatch-state","version":2}"#.into(), "version 1"),
+        ("empty object", "{}".into(), "not a modwatch-state version 1 or 2 document"),
+        ("another format", r#"{"format":"x","version":1}"#.into(), "not a modwatch-state version 1 or 2 document"),
+        ("another version", r#"{"format":"modwatch-state","version":3}"#.into(), "version 1 or 2"),
         (
             "other buckets",
             format!(r#"{head},"bucket_secs":7}}"#),
@@ -142,7 +142,7 @@ fn import_errors_name_the_problem() {
         ("good", one(r#""buckets":[],"ips":[],"ops":[]"#), ""),
     ];
     for (name, text, want) in cases {
-        let got = Scorer::import(&c, &text).err().map(|e| e.to_string()).unwrap_or_default();
+        let got = Scorer::import(&c, &[], &text).err().map(|e| e.to_string()).unwrap_or_default();
         assert!(if want.is_empty() { got.is_empty() } else { got.contains(want) }, "{name}: {got:?} lacks {want:?}");
     }
 }
@@ -155,7 +155,7 @@ fn import_refuses_times_no_event_has() {
     let c = cfg();
     let mut s = Scorer::default();
     s.score(&c, &input("k", "2026-01-01T00:00:00Z", 1));
-    let exported: Value = serde_json::from_str(&s.export(&c)).unwrap_or_default();
+    let exported: Value = serde_json::from_str(&s.export(&c, &[])).unwrap_or_default();
     let with = |key: &str, t: i64| {
         let mut v = exported.clone();
         if key == "latest" {
@@ -167,17 +167,17 @@ fn import_refuses_times_no_event_has() {
     };
     for key in ["first_seen", "last_seen", "latest"] {
         for t in [i64::MAX, i64::MIN, MAX_EVENT_TIME + 1] {
-            let e = Scorer::import(&c, &with(key, t)).err();
+            let e = Scorer::import(&c, &[], &with(key, t)).err();
             assert_eq!(e.map(|e| e.kind()), Some(ErrorKind::StateInvalid), "{key} = {t}");
         }
     }
     // The first and last second of year 0000 to 9999 are event times.
     for text in ["0000-01-01T00:00:00Z", "9999-12-31T23:59:59Z"] {
         let t = time::parse(text).unwrap_or(i64::MAX);
-        assert!(Scorer::import(&c, &with("first_seen", t)).is_ok(), "{text}");
+        assert!(Scorer::import(&c, &[], &with("first_seen", t)).is_ok(), "{text}");
     }
     // The fuzz input's path: a new IP after such an import scores, no overflow.
-    let mut t = Scorer::import(&c, &with("first_seen", MAX_EVENT_TIME)).unwrap_or_default();
+    let mut t = Scorer::import(&c, &[], &with("first_seen", MAX_EVENT_TIME)).unwrap_or_default();
     let mut i = input("k", "2026-01-01T00:01:00Z", 1);
     i.source_ip = Some("198.51.100.1");
     assert_eq!(t.score(&c, &i).principal_score, 2.0);

@@ -159,6 +159,50 @@ impl Pipelines {
     }
 }
 
+impl Pipelines {
+    /// The first logsource a field mapping is written for whose product is
+    /// `product` (`aws` -> aws/cloudtrail), for writing rules as Sigma.
+    #[cfg(feature = "export")]
+    pub(crate) fn logsource_for(&self, product: &str) -> Option<Logsource> {
+        self.transformations
+            .iter()
+            .filter(|t| matches!(t.mapping, Mapping::Exact(_)))
+            .flat_map(|t| &t.conditions)
+            .find(|c| c.product.as_deref() == Some(product))
+            .cloned()
+    }
+
+    /// The Sigma field names that read exactly `field` (one target, that
+    /// field) under a logsource, the pipelines' own names first and the
+    /// field as written last: the reverse of [`Pipelines::targets`], for
+    /// writing rules as Sigma. Empty when every name for it also reads
+    /// other fields.
+    #[cfg(feature = "export")]
+    pub(crate) fn names_for(&self, logsource: &Logsource, field: &str) -> Vec<String> {
+        let mut candidates = Vec::new();
+        for t in self.transformations.iter().filter(|t| applies(t, logsource)) {
+            match &t.mapping {
+                Mapping::Exact(pairs) => {
+                    candidates.extend(pairs.iter().filter(|(_, to)| to == &[field]).map(|(k, _)| k.clone()));
+                }
+                Mapping::Prefix(pairs) => {
+                    candidates.extend(pairs.iter().filter_map(|(prefix, to)| match to.as_slice() {
+                        // Not a prefix onto the record's own fields (`data.` -> ''):
+                        // it would rename every field.
+                        [to] if !to.is_empty() => field.strip_prefix(to.as_str()).map(|rest| format!("{prefix}{rest}")),
+                        _ => None,
+                    }))
+                }
+            }
+        }
+        candidates.push(field.to_string());
+        candidates.dedup();
+        let exact = [Target { field: field.to_string(), segment: false }];
+        candidates.retain(|c| self.targets(logsource, c) == exact);
+        candidates
+    }
+}
+
 fn applies(t: &Transformation, logsource: &Logsource) -> bool {
     t.conditions.iter().any(|c| logsource.satisfies(c))
 }

@@ -3,12 +3,17 @@
 //! (prefilter literals, matching on the normalised view, verdicts, tags,
 //! per-principal scoring). `docs/sigma.md` documents what is supported.
 //!
-//! A Sigma text is one or more YAML documents: rules (`detection`), and
+//! A Sigma text is one or more YAML documents: rules (`detection`),
+//! correlation rules over them (`correlation`, in `correlation.rs`), and
 //! pipelines (`transformations`) that map a logsource's field names onto the
 //! fields modwatch reads (`rules/sigma-pipeline.yml` is the built-in one).
 //! Every problem of every rule is reported at once, with its line and column.
 
 mod condition;
+pub(crate) mod correlation;
+mod custom;
+#[cfg(feature = "export")]
+pub(crate) mod export;
 mod fields;
 pub(crate) mod yaml;
 
@@ -16,8 +21,9 @@ use serde_json::{Value, json};
 
 use crate::eql::{Cidr, Cmp, Expr, FieldPath, Leaf, Lit, NumLit, Query, Test, Tok, Wildcard};
 use crate::error::{Error, ErrorKind, Location};
-use crate::rules::{Rule, Severity};
+use crate::rules::{About, Rule, Severity};
 use condition::Cond;
+pub(crate) use correlation::Correlation;
 use fields::{Logsource, Pipelines, Target};
 use yaml::{Kind, Node, Plain};
 
@@ -39,6 +45,9 @@ pub(crate) struct Meta {
     pub(crate) points: u32,
     /// `threat.tactic` from an ATT&CK tactic tag.
     pub(crate) tactic: Option<(&'static str, &'static str)>,
+    /// Named by a correlation rule without `generate: true`: its matches
+    /// feed the correlation and are not matches of their own.
+    pub(crate) silent: bool,
 }
 
 /// The category of a Sigma match whose operation the catalogue does not know.
@@ -58,9 +67,16 @@ pub(crate) struct Source<'t> {
 }
 
 /// Loads the Sigma sources: pipelines first (from every source, then the
-/// built-in one), then every rule. Rules whose logsource no pipeline maps
-/// load without matching anything, with a warning.
-pub(crate) fn load(sources: &[Source<'_>], rules: &mut Vec<Rule>, errors: &mut Vec<Error>, warnings: &mut Vec<Error>) {
+/// built-in one), then every rule, then the correlation rules over them.
+/// Rules whose logsource no pipeline maps load without matching anything,
+/// with a warning.
+pub(crate) fn load(
+    sources: &[Source<'_>],
+    rules: &mut Vec<Rule>,
+    correlations: &mut Vec<Correlation>,
+    errors: &mut Vec<Error>,
+    warnings: &mut Vec<Error>,
+) {
     let mut docs: Vec<(&str, Vec<Node>)> = Vec::new();
     for source in sources {
         match yaml::documents(source.text) {
@@ -82,28 +98,32 @@ pub(crate) fn load(sources: &[Source<'_>], rules: &mut Vec<Rule>, errors: &mut V
         }),
         Err(e) => errors.push(at(ErrorKind::RulePackSyntax, "sigma-pipeline.yml", None, e.line, e.column, e.message)),
     }
+    let mut known = correlation::Known::default();
+    let mut pending = Vec::new();
     for (file, doc) in docs.iter().flat_map(|(f, d)| d.iter().map(move |n| (*f, n))) {
         if fields::is_pipeline(doc) {
             continue;
         }
         if doc.get("correlation").is_some() {
-            let id = doc.get("id").and_then(Node::str).map(str::to_string);
-            warnings.push(at(
-                ErrorKind::RuleUnsupported,
-                file,
-                id,
-                doc.line,
-                doc.column,
-                "Sigma correlation rules are not supported yet: skipped".to_string(),
-            ));
+            pending.push((file, doc));
             continue;
         }
         let mut c = Compiler { file, pipelines: &pipelines, errors: Vec::new(), rule_id: None };
-        if let Some(rule) = c.rule(doc, warnings) {
-            rules.push(rule);
+        match c.rule(doc, warnings) {
+            Some(compiled) => {
+                if let Some(name) = compiled.name.as_deref().filter(|n| known.find(n).is_some()) {
+                    let (line, column) = doc.get("name").map_or(compiled.rule.id_at, |n| (n.line, n.column));
+                    let msg = format!("rule name {name:?} is used twice: correlation rules refer to rules by it");
+                    errors.push(at(ErrorKind::RuleInvalid, file, Some(compiled.rule.id.clone()), line, column, msg));
+                }
+                known.add(rules.len(), &compiled);
+                rules.push(compiled.rule);
+            }
+            None => known.broken(doc),
         }
         errors.extend(c.errors);
     }
+    correlation::compile(&pending, &pipelines, &known, rules, correlations, errors);
 }
 
 fn at(kind: ErrorKind, file: &str, rule_id: Option<String>, line: u32, column: u32, msg: String) -> Error {
@@ -121,6 +141,72 @@ struct Compiler<'a> {
     pipelines: &'a Pipelines,
     errors: Vec<Error>,
     rule_id: Option<String>,
+}
+
+/// A compiled Sigma rule, with what correlation rules refer to it by.
+struct Compiled {
+    rule: Rule,
+    logsource: Logsource,
+    name: Option<String>,
+}
+
+/// The part of a rule document every Sigma rule has, correlation or not.
+struct Header {
+    id: String,
+    title: String,
+    level: String,
+    severity: Severity,
+    /// From the level.
+    points: u32,
+    tags: Vec<String>,
+    falsepositives: Vec<String>,
+    status: Option<String>,
+    /// The `name` correlations refer to the rule by.
+    name: Option<String>,
+    /// The document's line and column.
+    at: (u32, u32),
+    /// Description, false positives and references, kept for export.
+    about: About,
+}
+
+impl Header {
+    /// The engine's rule: `own_category` for a correlation, whose alert is
+    /// its own category (`SIGMA`, points from its level) whatever operation
+    /// the event that completes it has.
+    /// `custom` is the rule's own `modwatch:` attribute, which wins.
+    fn into_rule(self, query: Query, logsource: String, own_category: bool, custom: custom::Custom) -> Rule {
+        let (technique, subtechnique) = technique_of(&self.tags);
+        let tactic = self.tags.iter().find_map(|t| tactic_of(t));
+        Rule {
+            id: self.id,
+            name: self.title.clone(),
+            ruleset: "sigma".to_string(),
+            severity: self.severity,
+            risk_score: self.severity.risk_score(),
+            category: custom.category.or_else(|| own_category.then(|| CATEGORY.to_string())),
+            points: custom.points.or(own_category.then_some(self.points)),
+            technique: technique.unwrap_or_else(|| "T1578".to_string()),
+            subtechnique,
+            query,
+            foreign_account: None,
+            own_account: None,
+            bulk: custom.bulk,
+            examples: Vec::new(),
+            id_at: self.at,
+            about: self.about,
+            sigma: Some(Box::new(Meta {
+                title: self.title,
+                level: self.level,
+                status: self.status,
+                tags: self.tags,
+                falsepositives: self.falsepositives,
+                logsource,
+                points: self.points,
+                tactic,
+                silent: false,
+            })),
+        }
+    }
 }
 
 /// A field's value modifiers.
@@ -147,11 +233,9 @@ impl Compiler<'_> {
         self.errors.push(e);
     }
 
-    fn rule(&mut self, doc: &Node, warnings: &mut Vec<Error>) -> Option<Rule> {
-        if !doc.is_map() {
-            self.fail(ErrorKind::RuleInvalid, doc, "a Sigma document must be a mapping (a rule or a pipeline)");
-            return None;
-        }
+    /// What a rule and a correlation rule have alike: id, title, level and
+    /// the metadata that reaches the output.
+    fn header(&mut self, doc: &Node) -> Header {
         let title = doc.get("title").and_then(Node::str).map(str::to_string);
         let id = match doc.get("id").and_then(Node::str) {
             Some(id) => id.to_ascii_lowercase(),
@@ -184,12 +268,35 @@ impl Compiler<'_> {
                 (Severity::Medium, 2)
             }
         };
-        let tags: Vec<String> =
-            doc.get("tags").map(|t| t.strings().into_iter().map(str::to_string).collect()).unwrap_or_default();
-        let falsepositives = doc
-            .get("falsepositives")
-            .map(|t| t.strings().into_iter().map(str::to_string).collect())
-            .unwrap_or_default();
+        let list = |key: &str| -> Vec<String> {
+            doc.get(key).map(|t| t.strings().into_iter().map(str::to_string).collect()).unwrap_or_default()
+        };
+        Header {
+            id,
+            title: title.unwrap_or_default(),
+            level,
+            severity,
+            points,
+            tags: list("tags"),
+            falsepositives: list("falsepositives"),
+            status: doc.get("status").and_then(Node::str).map(str::to_string),
+            name: doc.get("name").and_then(Node::str).map(str::to_string),
+            at: (doc.line, doc.column),
+            about: About {
+                description: doc.get("description").and_then(Node::str).map(str::to_string),
+                false_positives: list("falsepositives"),
+                references: list("references"),
+            },
+        }
+    }
+
+    fn rule(&mut self, doc: &Node, warnings: &mut Vec<Error>) -> Option<Compiled> {
+        if !doc.is_map() {
+            self.fail(ErrorKind::RuleInvalid, doc, "a Sigma document must be a mapping (a rule or a pipeline)");
+            return None;
+        }
+        let header = self.header(doc);
+        let id = header.id.clone();
         let logsource = match doc.get("logsource").filter(|l| l.is_map()) {
             Some(l) => Logsource::from_node(l),
             None => {
@@ -197,6 +304,10 @@ impl Compiler<'_> {
                 Logsource::default()
             }
         };
+        let (custom, problems) = custom::read(doc);
+        for (node, msg) in problems {
+            self.fail(ErrorKind::RuleInvalid, node, msg);
+        }
         let Some(detection) = doc.get("detection").filter(|d| d.is_map()) else {
             self.fail(ErrorKind::RuleInvalid, doc, "a Sigma rule needs a `detection` mapping");
             return None;
@@ -220,35 +331,12 @@ impl Compiler<'_> {
             return None;
         }
         let cond = if known { cond? } else { Expr::Const(false) };
-        let (technique, subtechnique) = technique_of(&tags);
-        let tactic = tags.iter().find_map(|t| tactic_of(t));
-        let name = title.unwrap_or_default();
-        Some(Rule {
-            id,
-            name: name.clone(),
-            ruleset: "sigma".to_string(),
-            severity,
-            risk_score: severity.risk_score(),
-            category: None,
-            points: None,
-            technique: technique.unwrap_or_else(|| "T1578".to_string()),
-            subtechnique,
-            query: Query::from_condition(cond),
-            foreign_account: None,
-            own_account: None,
-            bulk: None,
-            examples: Vec::new(),
-            id_at: (doc.line, doc.column),
-            sigma: Some(Box::new(Meta {
-                title: name,
-                level,
-                status: doc.get("status").and_then(Node::str).map(str::to_string),
-                tags,
-                falsepositives,
-                logsource: logsource.describe(),
-                points,
-                tactic,
-            })),
+        let described = logsource.describe();
+        let name = header.name.clone();
+        Some(Compiled {
+            rule: header.into_rule(Query::from_condition(cond), described, false, custom),
+            logsource,
+            name,
         })
     }
 
