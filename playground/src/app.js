@@ -137,7 +137,7 @@ function checked({ id, ok, rules, error, warnings = [] }) {
     const noted = warnings.length ? `, ${warnings.length} warning${warnings.length === 1 ? "" : "s"}` : "";
     status.className = "check ok";
     status.textContent = `✓ ${rules} rules loaded, config OK${noted}`;
-    showProblems(problemsOf({ source: "rules", errors: warnings }).map((p) => ({ ...p, warning: true })));
+    showProblems(warnings.length ? problemsOf({ source: "rules", errors: warnings }).map((p) => ({ ...p, warning: true })) : []);
   } else {
     const problems = problemsOf(error);
     status.className = "check bad";

@@ -235,7 +235,7 @@ describe("the playground in Chromium", { concurrency: false }, () => {
       ta.value = text;
       ta.dispatchEvent(new Event("input"));
     }, sigma);
-    await page.waitForFunction(() => document.getElementById("check-status").textContent.startsWith("✓"));
+    await page.waitForFunction(() => document.getElementById("check-status").textContent.startsWith("✓ 2 rules"));
     assert.equal(await page.textContent("#check-status"), "✓ 2 rules loaded, config OK, 1 warning");
     const warning = await page.textContent("#problems li.warning");
     assert.match(warning, /^Rule pack warning: line 16:\d+ E206 rule "6d6f6477-6174-6368-0000-00000000b002": .*product: windows/, warning);
