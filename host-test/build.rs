@@ -4,8 +4,9 @@
 //! in the outer target dir would wait on the outer build's lock), the module
 //! copied unchanged to `$OUT_DIR/modwatch_fluent_bit.wasm`; then the same
 //! module with a config that sets `output.routing_fields` embedded, to
-//! `$OUT_DIR/modwatch_fluent_bit_routing.wasm` (only the module's own crate
-//! is built again for it).
+//! `$OUT_DIR/modwatch_fluent_bit_routing.wasm`, and with the Sigma parity pack
+//! embedded, to `$OUT_DIR/modwatch_fluent_bit_sigma.wasm` (only the module's
+//! own crate is built again for each).
 //!
 //! Only this crate builds it for tests (the `modwatch` CLI embeds only the
 //! component), so a plain `cargo build` does not pay for it.
@@ -24,7 +25,7 @@ fn main() -> Result<(), String> {
     let out_dir = PathBuf::from(env_var("OUT_DIR")?);
     let root = manifest_dir.parent().ok_or("host-test has no parent directory")?.to_path_buf();
 
-    for dir in ["plugin/engine", "plugin/fluent-bit", "rules", "Cargo.toml", "Cargo.lock"] {
+    for dir in ["plugin/engine", "plugin/fluent-bit", "rules", "tests/sigma/formats.yml", "Cargo.toml", "Cargo.lock"] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
 
@@ -32,16 +33,20 @@ fn main() -> Result<(), String> {
     let target_dir = out_dir.join("fluent-bit-target");
     let routing = out_dir.join("routing.json");
     fs::write(&routing, ROUTING_CONFIG).map_err(|e| format!("writing {}: {e}", routing.display()))?;
-    build(&root, &target_dir, None, &out_dir.join("modwatch_fluent_bit.wasm"))?;
-    build(&root, &target_dir, Some(&routing), &out_dir.join("modwatch_fluent_bit_routing.wasm"))
+    build(&root, &target_dir, None, None, &out_dir.join("modwatch_fluent_bit.wasm"))?;
+    build(&root, &target_dir, None, Some(&routing), &out_dir.join("modwatch_fluent_bit_routing.wasm"))?;
+    // The Sigma pack the cross-host Sigma tests hold every host to, embedded
+    // as a user embeds their own pack.
+    build(&root, &target_dir, Some("tests/sigma/formats.yml"), None, &out_dir.join("modwatch_fluent_bit_sigma.wasm"))
 }
 
 /// The config of the routing module (`fluent_bit::FLUENT_BIT_ROUTING`).
 const ROUTING_CONFIG: &str = r#"{"output":{"routing_fields":true}}"#;
 
-/// Builds the module with `config` embedded (`None`: the defaults) and
-/// copies it to `to`.
-fn build(root: &Path, target_dir: &Path, config: Option<&Path>, to: &Path) -> Result<(), String> {
+/// Builds the module with `rules` (relative to the workspace root) and
+/// `config` embedded (`None`: the built-in pack, the defaults) and copies it
+/// to `to`.
+fn build(root: &Path, target_dir: &Path, rules: Option<&str>, config: Option<&Path>, to: &Path) -> Result<(), String> {
     let mut cmd = Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     cmd.current_dir(root)
         .args(["build", "-p", PACKAGE, "--target", TARGET, "--profile", PROFILE])
@@ -60,9 +65,12 @@ fn build(root: &Path, target_dir: &Path, config: Option<&Path>, to: &Path) -> Re
         // linted on its own (`just lint-fluent-bit`).
         .env_remove("RUSTC_WORKSPACE_WRAPPER")
         // The tests hold the Fluent Bit module to the component's verdicts
-        // with the built-in pack: never embed someone's own pack here.
+        // with the packs named here: never embed someone's own pack or config.
         .env_remove("MODWATCH_FB_RULES")
         .env_remove("MODWATCH_FB_CONFIG");
+    if let Some(rules) = rules {
+        cmd.env("MODWATCH_FB_RULES", rules);
+    }
     if let Some(config) = config {
         cmd.env("MODWATCH_FB_CONFIG", config);
     }

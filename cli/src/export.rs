@@ -70,6 +70,8 @@ fn load(args: &PackArgs) -> Result<(RuleSet, Config), Failure> {
         config = config.with_builtin_rules(true);
     }
     let set = RuleSet::load(&config, rules.as_deref()).map_err(|e| usage(anyhow::anyhow!("{e}")))?;
+    // The pack's warnings, as `scan` prints them.
+    crate::warn(set.warnings());
     Ok((set, config))
 }
 

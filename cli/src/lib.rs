@@ -163,6 +163,12 @@ impl Detector {
     pub fn max_event_bytes(&mut self) -> anyhow::Result<u64> {
         Ok(self.guest.engine().call_max_event_bytes(&mut self.store, self.engine)?)
     }
+
+    /// What loaded but will not run as written, e.g. a Sigma rule whose
+    /// logsource modwatch does not read (it never matches); in load order.
+    pub fn warnings(&mut self) -> anyhow::Result<Vec<Problem>> {
+        Ok(self.guest.engine().call_warnings(&mut self.store, self.engine)?)
+    }
 }
 
 /// Events gathered into one buffer for [`Detector::tag_chunk`]: the bytes

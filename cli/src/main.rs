@@ -408,11 +408,22 @@ fn save_state(detector: &mut Detector, path: &Path) -> anyhow::Result<()> {
     std::fs::rename(&temp, path).with_context(|| format!("cannot write the state to {}", path.display()))
 }
 
+/// The engine for a config and a pack; the pack's warnings go to stderr.
 fn detector(config: Option<&str>, rules: Option<&str>, options: Options) -> Result<Detector, Failure> {
-    Detector::with_options(config, rules, options).map_err(|e| match e {
+    let mut detector = Detector::with_options(config, rules, options).map_err(|e| match e {
         DetectorError::Refused(_) => usage(anyhow!(e)),
         DetectorError::Runtime(_) => Failure(1, anyhow!(e)),
-    })
+    })?;
+    warn(&detector.warnings()?);
+    Ok(detector)
+}
+
+/// Prints what loaded but will not run as written, one problem a line on
+/// stderr (`warning: E206 … rule "id" at 3:1 (pack line 3): file: …`).
+fn warn(problems: &[impl std::fmt::Display]) {
+    for p in problems {
+        eprintln!("warning: {p}");
+    }
 }
 
 type Input = (String, Box<dyn Read>, Option<u64>);

@@ -323,6 +323,70 @@ fn sigma_files_and_directories_as_rules() {
 }
 
 #[test]
+fn rule_warnings_go_to_stderr_with_file_rule_and_position() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("cli-{}-sigma-warnings", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("windows.yml"),
+        "title: Windows\nid: 00000000-0000-4000-8000-00000000000c\nlogsource:\n    product: windows\n    category: process_creation\ndetection:\n    sel:\n        Image|endswith: '\\cmd.exe'\n    condition: sel\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("terminate.yml"),
+        "title: Instances Terminated\nid: 6d6f6477-6174-6368-0000-00000000f001\nlogsource:\n    product: aws\n    service: cloudtrail\ndetection:\n    selection:\n        eventName: TerminateInstances\n    condition: selection\n",
+    )
+    .unwrap();
+    let events =
+        temp_file("warnings.ndjson", b"{\"eventSource\":\"ec2.amazonaws.com\",\"eventName\":\"TerminateInstances\"}\n");
+    let rules = dir.to_str().unwrap();
+    for args in
+        [vec!["scan", "--quiet", "--rules", rules, events.to_str().unwrap()], vec!["export", "vrl", "--rules", rules]]
+    {
+        let out = modwatch(&args);
+        // A warning never refuses the pack.
+        assert_eq!(out.status.code(), Some(0), "{args:?}\n{}", show(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let warnings: Vec<&str> = stderr.lines().filter(|l| l.starts_with("warning: ")).collect();
+        assert_eq!(warnings.len(), 1, "{args:?}\n{stderr}");
+        let w = warnings[0];
+        assert!(
+            w.starts_with("warning: E206 ") && w.contains("rule \"00000000-0000-4000-8000-00000000000c\" at 4:"),
+            "{w}"
+        );
+        assert!(w.contains("windows.yml: logsource (product: windows"), "{w}");
+    }
+    // The rules that do run still match.
+    let out = modwatch(&["scan", "--quiet", "--rules", rules, events.to_str().unwrap()]);
+    assert_eq!(lines(&out.stdout).len(), 1, "{}", show(&out));
+    // No warning, no line.
+    let yml = dir.join("terminate.yml");
+    let out = modwatch(&["scan", "--quiet", "--rules", yml.to_str().unwrap(), events.to_str().unwrap()]);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("warning"), "{}", show(&out));
+}
+
+#[test]
+fn scan_with_a_sigma_pack_gives_the_golden_sigma_verdicts() {
+    // The events of the Sigma parity tests, one a line; the pack as a file.
+    let mut ndjson = Vec::new();
+    for (_, event) in corpus::sigma_events() {
+        ndjson.extend_from_slice(&event);
+        ndjson.push(b'\n');
+    }
+    let events = temp_file("sigma-parity.ndjson", &ndjson);
+    let pack = temp_file("sigma-parity.yml", corpus::sigma_pack().as_bytes());
+    let out = modwatch(&["scan", "--quiet", "--verdicts", "--rules", pack.to_str().unwrap(), events.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let golden_path = corpus::corpus_dir().join("../golden/sigma.verdicts.ndjson");
+    let golden = std::fs::read_to_string(&golden_path).unwrap();
+    let got: Vec<&str> = std::str::from_utf8(&out.stdout).unwrap().lines().collect();
+    let want: Vec<&str> = golden.lines().collect();
+    for (i, (got, want)) in got.iter().zip(&want).enumerate() {
+        assert_eq!(got, want, "record {} differs from {}", i + 1, golden_path.display());
+    }
+    assert_eq!(got.len(), want.len(), "records");
+}
+
+#[test]
 fn sigma_correlations_carry_over_a_restart_through_the_state_file() {
     let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/sigma");
     let rules = format!("{fixtures}/correlations.yml");

@@ -31,6 +31,10 @@ pub const FLUENT_BIT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/modwatch
 /// partition token.
 pub const FLUENT_BIT_ROUTING: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/modwatch_fluent_bit_routing.wasm"));
 
+/// The same module built with the Sigma parity pack embedded
+/// (`MODWATCH_FB_RULES=tests/sigma/formats.yml`), not yet snapshotted.
+pub const FLUENT_BIT_SIGMA: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/modwatch_fluent_bit_sigma.wasm"));
+
 /// [`FLUENT_BIT`] snapshotted with its engine built: the module
 /// `just build-fluent-bit` ships.
 pub fn snapshotted() -> anyhow::Result<&'static [u8]> {
@@ -160,6 +164,15 @@ impl FluentBit {
             (true, true) => Module::new(&engine, FLUENT_BIT_ROUTING)?,
         };
         FluentBit::instantiate(&engine, &module, options)
+    }
+
+    /// Snapshots another build of the module (e.g. [`FLUENT_BIT_SIGMA`]) as
+    /// `just build-fluent-bit` would, and instantiates it with the default
+    /// options.
+    pub fn from_build(module: &[u8]) -> anyhow::Result<FluentBit> {
+        let engine = Engine::default();
+        let module = Module::new(&engine, snapshot::snapshot(module)?)?;
+        FluentBit::instantiate(&engine, &module, Options::default())
     }
 
     fn instantiate(engine: &Engine, module: &Module, options: Options) -> anyhow::Result<FluentBit> {

@@ -20,7 +20,7 @@ fn the_component_imports_nothing() {
     let imports: Vec<String> = ty.imports(&engine).map(|(name, _)| name.to_string()).collect();
     assert!(imports.is_empty(), "the component imports {imports:?}; it must need no WASI nor anything else");
     let exports: Vec<String> = ty.exports(&engine).map(|(name, _)| name.to_string()).collect();
-    assert_eq!(exports, ["modwatch:detector/detection@0.2.0"]);
+    assert_eq!(exports, ["modwatch:detector/detection@0.3.0"]);
     // Instantiating with an empty store and no linker entries works.
     let _ = Store::new(&engine, ());
     Detector::new(None, None).unwrap();
@@ -55,6 +55,23 @@ query = 'any where event.action == "TerminateInstances"'
     // Printed as the CLI prints it: code, rule, line:column, message.
     let text = err.to_string();
     assert!(text.contains("rule \"broken-query\" at "), "{text}");
+}
+
+#[test]
+fn warnings_cross_the_interface_with_rule_and_position() {
+    // A Sigma rule whose logsource modwatch does not read loads, never
+    // matches, and says so; a pack without such rules has no warning.
+    let pack = "# modwatch-file: rules/windows.yml\ntitle: Windows\nid: 00000000-0000-4000-8000-00000000000c\nlogsource:\n    product: windows\n    category: process_creation\ndetection:\n    sel:\n        Image|endswith: '\\cmd.exe'\n    condition: sel\n";
+    let mut detector = Detector::new(None, Some(pack)).unwrap();
+    let warnings = detector.warnings().unwrap();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    let w = &warnings[0];
+    assert_eq!((w.code, w.kind.as_str()), (206, "rule_unsupported"), "{w}");
+    assert_eq!(w.rule_id.as_deref(), Some("00000000-0000-4000-8000-00000000000c"), "{w}");
+    assert_eq!(w.line, Some(4), "the logsource's line: {w}");
+    assert!(w.column.is_some(), "{w}");
+    assert!(w.message.starts_with("rules/windows.yml: logsource (product: windows"), "{w}");
+    assert!(Detector::new(None, None).unwrap().warnings().unwrap().is_empty());
 }
 
 #[test]

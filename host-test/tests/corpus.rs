@@ -88,9 +88,6 @@ fn corpus_verdicts_are_the_same_natively_and_in_the_component_and_follow_the_lab
 /// then the records of `s3-batch.json` one by one, through one engine.
 #[test]
 fn component_verdicts_are_the_golden_ones() {
-    let golden_path = corpus::corpus_dir().join("../golden/corpus.verdicts.ndjson");
-    let golden = std::fs::read_to_string(&golden_path)
-        .unwrap_or_else(|e| panic!("{}: {e} (the engine's tests write it)", golden_path.display()));
     let batch: serde_json::Value = serde_json::from_str(&corpus::read("s3-batch.json")).unwrap();
     let records = batch["Records"].as_array().unwrap().iter().enumerate();
     let events = corpus::events()
@@ -102,6 +99,27 @@ fn component_verdicts_are_the_golden_ones() {
     for (id, event) in events {
         got.extend(detector.evaluate(&event).unwrap().into_iter().map(|v| (id.clone(), v.json)));
     }
+    assert_golden("corpus.verdicts.ndjson", &got);
+}
+
+/// A Sigma pack through the component gives the golden verdicts of
+/// `tests/golden/sigma.verdicts.ndjson` (the native engine's, written by its
+/// tests) on the Sigma parity events, through one engine.
+#[test]
+fn component_sigma_verdicts_are_the_golden_ones() {
+    let mut detector = Detector::new(None, Some(&corpus::sigma_pack())).unwrap();
+    let mut got = Vec::new();
+    for (id, event) in corpus::sigma_events() {
+        got.extend(detector.evaluate(&event).unwrap().into_iter().map(|v| (id.clone(), v.json)));
+    }
+    assert_golden("sigma.verdicts.ndjson", &got);
+}
+
+/// `got` (event id, verdict JSON), in order, is the golden file `name`.
+fn assert_golden(name: &str, got: &[(String, String)]) {
+    let golden_path = corpus::corpus_dir().join("../golden").join(name);
+    let golden = std::fs::read_to_string(&golden_path)
+        .unwrap_or_else(|e| panic!("{}: {e} (the engine's tests write it)", golden_path.display()));
     let want: Vec<&str> = golden.lines().collect();
     let failures: Vec<String> = got
         .iter()

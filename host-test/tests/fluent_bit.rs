@@ -8,7 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests")]
 
 use modwatch::{Detector, Output, Status};
-use modwatch_host_test::fluent_bit::{Answer, FILTER, FLUENT_BIT, FluentBit, Options, snapshotted};
+use modwatch_host_test::fluent_bit::{Answer, FILTER, FLUENT_BIT, FLUENT_BIT_SIGMA, FluentBit, Options, snapshotted};
 use modwatch_testkit::corpus;
 use wasmtime::{Engine, ExternType, Module, ValType};
 
@@ -203,6 +203,22 @@ fn the_routing_module_routes_every_recognised_record_as_the_component_does() {
     }
     assert!(failures.is_empty(), "{} events differ:\n{}", failures.len(), failures.join("\n"));
     assert!(routed >= 400 && unmatched >= 300, "{routed} routed, {unmatched} of them not matches");
+}
+
+/// A Sigma pack embedded at build time (`MODWATCH_FB_RULES`) tags as the
+/// component with the same pack does, on the Sigma parity events, whose
+/// verdicts in the component are the golden ones (`tests/corpus.rs`).
+#[test]
+fn an_embedded_sigma_pack_gives_the_components_output() {
+    let mut fb = FluentBit::from_build(FLUENT_BIT_SIGMA).unwrap();
+    let mut component = Detector::new(None, Some(&corpus::sigma_pack())).unwrap();
+    let (mut failures, mut matches) = (Vec::new(), 0);
+    let events = corpus::sigma_events();
+    for (id, event) in &events {
+        failures.extend(compare(id, event, &mut fb, &mut component, &mut matches));
+    }
+    assert!(failures.is_empty(), "{} of {} events differ:\n{}", failures.len(), events.len(), failures.join("\n"));
+    assert!(matches >= 8, "only {matches} matches: the comparison proves little");
 }
 
 #[test]

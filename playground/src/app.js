@@ -128,13 +128,16 @@ function check() {
   worker.postMessage({ type: "check", id, config: config.value, pack: packArg() });
 }
 
-function checked({ id, ok, rules, error }) {
+function checked({ id, ok, rules, error, warnings = [] }) {
   if (id !== state.checkId) return;
   const status = $("check-status");
   if (ok) {
+    // Warnings: rules that loaded but will not run as written (a Sigma rule
+    // whose logsource modwatch does not read), listed like problems.
+    const noted = warnings.length ? `, ${warnings.length} warning${warnings.length === 1 ? "" : "s"}` : "";
     status.className = "check ok";
-    status.textContent = `✓ ${rules} rules loaded, config OK`;
-    showProblems([]);
+    status.textContent = `✓ ${rules} rules loaded, config OK${noted}`;
+    showProblems(warnings.length ? problemsOf({ source: "rules", errors: warnings }).map((p) => ({ ...p, warning: true })) : []);
   } else {
     const problems = problemsOf(error);
     status.className = "check bad";
@@ -168,7 +171,8 @@ function showProblems(problems) {
     ...problems.map((p) => {
       const li = document.createElement("li");
       const where = p.source === "config" ? "Config" : p.source === "rules" ? "Rule pack" : "Engine";
-      li.append(`${where}: `);
+      if (p.warning) li.className = "warning";
+      li.append(`${where}${p.warning ? " warning" : ""}: `);
       if (p.line) {
         const a = document.createElement("a");
         a.textContent = `line ${p.line}:${p.column}`;
@@ -414,7 +418,7 @@ function progress(data) {
 function done(data) {
   fresh();
   take(data.rows);
-  checked({ id: state.checkId, ok: true, rules: data.rules }); // it loaded: no problems
+  checked({ id: state.checkId, ok: true, rules: data.rules, warnings: data.warnings }); // it loaded: no problems, maybe warnings
   const rate = data.total / Math.max(data.ms / 1000, 1e-9);
   $("run-status").textContent = `Done: ${fmt.format(data.total)} events (${KINDS[data.kind] ?? data.kind}) in ${fmt.format(Math.round(data.ms))} ms, ${fmt.format(Math.round(rate))} events/s.`;
   summary(data);

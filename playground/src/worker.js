@@ -70,7 +70,7 @@ async function run({ id, config, pack, text, file }) {
     const total = spans.length / 2;
     const mine = { id, bytes, spans, verdicts: [], rows: [], outputs: new Map() };
     current = mine;
-    const info = { threshold: engine.threshold(), windowMinutes: engine.windowMinutes(), rules: engine.ruleCount() };
+    const info = { threshold: engine.threshold(), windowMinutes: engine.windowMinutes(), rules: engine.ruleCount(), warnings: JSON.parse(engine.warnings()) };
     postMessage({ type: "progress", id, done: 0, total, rows: [], kind, ...info });
     let rows = [];
     let posted = performance.now();
@@ -181,7 +181,7 @@ onmessage = async ({ data }) => {
         try {
           const engine = new Engine(data.config, data.pack);
           spare = { config: data.config, pack: data.pack, engine };
-          postMessage({ type: "checked", id: data.id, ok: true, rules: engine.ruleCount(), threshold: engine.threshold() });
+          postMessage({ type: "checked", id: data.id, ok: true, rules: engine.ruleCount(), threshold: engine.threshold(), warnings: JSON.parse(engine.warnings()) });
         } catch (e) {
           postMessage({ type: "checked", id: data.id, ok: false, error: plain(e) });
         }

@@ -206,6 +206,49 @@ describe("the playground in Chromium", { concurrency: false }, () => {
     assert.equal(await page.textContent("#edited"), "The built-in pack.");
   });
 
+  it("runs a Sigma rule pasted into the editor, and lists a rule it cannot run as a warning", async () => {
+    const sigma = [
+      "title: EBS Snapshot Created",
+      "id: 6d6f6477-6174-6368-0000-00000000b001",
+      "logsource:",
+      "    product: aws",
+      "    service: cloudtrail",
+      "detection:",
+      "    selection:",
+      "        eventSource: ec2.amazonaws.com",
+      "        eventName: CreateSnapshot",
+      "    condition: selection",
+      "level: low",
+      "---",
+      "title: Windows Shell",
+      "id: 6d6f6477-6174-6368-0000-00000000b002",
+      "logsource:",
+      "    product: windows",
+      "detection:",
+      "    sel:",
+      "        Image|endswith: cmd.exe",
+      "    condition: sel",
+      "",
+    ].join("\n");
+    await page.click("#tab-pack");
+    await page.$eval("#pack-editor textarea", (ta, text) => {
+      ta.value = text;
+      ta.dispatchEvent(new Event("input"));
+    }, sigma);
+    await page.waitForFunction(() => document.getElementById("check-status").textContent.startsWith("✓ 2 rules"));
+    assert.equal(await page.textContent("#check-status"), "✓ 2 rules loaded, config OK, 1 warning");
+    const warning = await page.textContent("#problems li.warning");
+    assert.match(warning, /^Rule pack warning: line 16:\d+ E206 rule "6d6f6477-6174-6368-0000-00000000b002": .*product: windows/, warning);
+    const got = await runSample("spec-1");
+    // The Sigma rule tags the snapshot's creation, with the catalogue's category; nothing else matches.
+    assert.equal(got[0].status, "match", JSON.stringify(got[0]));
+    assert.equal(got[0].category, "CREATE");
+    assert.ok(got.slice(1).every((r) => r.status !== "match"), JSON.stringify(got));
+    assert.equal(await page.$$eval("#problems li.warning", (l) => l.length), 1, "the warning stays after the run");
+    await page.click("#reset");
+    assert.equal(await page.textContent("#edited"), "The built-in pack.");
+  });
+
   it("opens a file: a CloudTrail S3 batch gives one row per record", async () => {
     await page.setInputFiles("#file", `${root}tests/corpus/s3-batch.json`);
     await page.waitForFunction(() => document.getElementById("sample-note").textContent.startsWith("Opened s3-batch.json"));

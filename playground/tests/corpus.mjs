@@ -29,3 +29,36 @@ export function corpus() {
   }
   return events;
 }
+
+/** The Sigma pack every host is held to (tests/sigma/formats.yml), as text. */
+export const sigmaPack = readFileSync(`${root}tests/sigma/formats.yml`, "utf8");
+
+/** Its golden verdicts on `sigmaEvents()`, one JSON line per record. */
+export const sigmaGolden = readFileSync(`${root}tests/golden/sigma.verdicts.ndjson`, "utf8").split("\n").filter(Boolean);
+
+/** The Sigma parity events: each event of tests/sigma/formats.ndjson, then each of tests/corpus/events.ndjson (testkit `corpus::sigma_events`). */
+export function sigmaEvents() {
+  const events = [];
+  for (const file of ["tests/sigma/formats.ndjson", "tests/corpus/events.ndjson"]) {
+    for (const line of readFileSync(`${root}${file}`, "utf8").split("\n")) {
+      if (!line.trim()) continue;
+      const fields = JSON.parse(line);
+      events.push({ id: fields.id ?? `${fields.op} as ${fields.format}`, bytes: member(enc.encode(line), "event") });
+    }
+  }
+  return events;
+}
+
+/** The records of `verdictsOf(bytes)` over `events`, checked line by line against `want`. */
+export function differences(events, want, verdictsOf) {
+  const got = [];
+  const failures = [];
+  for (const { id, bytes } of events) {
+    for (const line of verdictsOf(bytes)) {
+      if (line !== want[got.length]) failures.push(`record ${got.length + 1} (${id}):\n  expected: ${want[got.length]}\n  actual:   ${line}`);
+      got.push(line);
+    }
+  }
+  if (got.length !== want.length) failures.push(`${got.length} records, ${want.length} golden`);
+  return failures;
+}

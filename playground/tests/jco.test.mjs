@@ -7,7 +7,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { detection } from "./jco.mjs";
 import { web } from "./web.mjs";
-import { corpus, golden } from "./corpus.mjs";
+import { corpus, differences, golden, sigmaEvents, sigmaGolden, sigmaPack } from "./corpus.mjs";
 
 const dec = new TextDecoder();
 
@@ -65,4 +65,21 @@ test("a refused rule pack is thrown as the WIT error, every problem with its cod
     assert.ok(e.val.every((p) => p.code >= 200 && p.code < 300 && p.line >= 1), JSON.stringify(e.val));
     return true;
   });
+});
+
+test("the component in jco gives the golden Sigma verdicts for a Sigma pack", () => {
+  const engine = detection.Engine.create(undefined, sigmaPack);
+  const failures = differences(sigmaEvents(), sigmaGolden, (bytes) => engine.evaluate(bytes).map((v) => v.json));
+  assert.deepEqual(failures, [], failures.join("\n\n"));
+  assert.deepEqual(engine.warnings(), []);
+});
+
+test("warnings cross the interface as problems", () => {
+  const pack = "title: Windows\nid: 00000000-0000-4000-8000-00000000000c\nlogsource:\n    product: windows\ndetection:\n    sel:\n        Image: x\n    condition: sel\n";
+  const [warning, ...rest] = detection.Engine.create(undefined, pack).warnings();
+  assert.deepEqual(rest, []);
+  assert.equal(warning.code, 206);
+  assert.equal(warning.kind, "rule_unsupported");
+  assert.equal(warning.ruleId, "00000000-0000-4000-8000-00000000000c");
+  assert.equal(warning.line, 4);
 });

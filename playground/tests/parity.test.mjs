@@ -5,7 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { web } from "./web.mjs";
-import { corpus, golden } from "./corpus.mjs";
+import { corpus, differences, golden, sigmaEvents, sigmaGolden, sigmaPack } from "./corpus.mjs";
 
 const dec = new TextDecoder();
 
@@ -66,4 +66,24 @@ test("load errors are JS errors with the engine's code, rule and position", () =
   assert.equal(engine.windowMinutes(), 15);
   assert.throws(() => engine.importState("nope"), { name: "ModwatchError", source: "state", code: 400 });
   assert.match(web.version(), /^\d+\.\d+\.\d+/);
+});
+
+test("a Sigma pack gives the golden Sigma verdicts, as modwatch scan --rules does", () => {
+  const engine = new web.Engine(null, sigmaPack);
+  assert.equal(engine.ruleCount(), 6);
+  const failures = differences(sigmaEvents(), sigmaGolden, (bytes) => engine.evaluate(bytes).split("\n"));
+  assert.deepEqual(failures, [], failures.join("\n\n"));
+  engine.free();
+});
+
+test("rule warnings are listed with their code, rule and place in the pack", () => {
+  const pack = "title: Windows\nid: 00000000-0000-4000-8000-00000000000c\nlogsource:\n    product: windows\ndetection:\n    sel:\n        Image: x\n    condition: sel\n";
+  const engine = new web.Engine(null, pack);
+  const warnings = JSON.parse(engine.warnings());
+  assert.equal(warnings.length, 1);
+  assert.equal(warnings[0].code, 206);
+  assert.equal(warnings[0].ruleId, "00000000-0000-4000-8000-00000000000c");
+  assert.equal(warnings[0].at.line, 4); // the logsource's line
+  engine.free();
+  assert.deepEqual(JSON.parse(new web.Engine(null, null).warnings()), []);
 });

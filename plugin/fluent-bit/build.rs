@@ -1,7 +1,7 @@
 //! Embeds the rule pack and config the module runs with: Fluent Bit passes
 //! nothing to a wasm filter, so they are part of the module.
 //!
-//! `MODWATCH_FB_RULES` (a TOML rule pack) and `MODWATCH_FB_CONFIG` (a JSON
+//! `MODWATCH_FB_RULES` (a TOML rule pack or a Sigma YAML file) and `MODWATCH_FB_CONFIG` (a JSON
 //! config) are paths, absolute or relative to the workspace root; unset or
 //! empty means the built-in pack and the defaults. Both are loaded here with
 //! the engine, so a pack or config the engine refuses fails the build.
@@ -38,12 +38,21 @@ fn main() -> Result<(), String> {
         let _ = writeln!(code, "pub(crate) const {name}: Option<&str> = {value};");
         texts.push(text);
     }
-    if let Err(errors) = modwatch_engine::Engine::new(texts[1].as_deref(), texts[0].as_deref()) {
-        eprintln!("the embedded {} is refused:", errors.input());
-        for e in errors.errors() {
-            eprintln!("  {e}");
+    match modwatch_engine::Engine::new(texts[1].as_deref(), texts[0].as_deref()) {
+        // What loads but will not run as written (a Sigma rule for a
+        // logsource modwatch does not read) is shown, not refused.
+        Ok(engine) => {
+            for w in engine.rules().warnings() {
+                println!("cargo:warning=the embedded rule pack: {w}");
+            }
         }
-        return Err(format!("the embedded {} is refused (the problems are listed above)", errors.input()));
+        Err(errors) => {
+            eprintln!("the embedded {} is refused:", errors.input());
+            for e in errors.errors() {
+                eprintln!("  {e}");
+            }
+            return Err(format!("the embedded {} is refused (the problems are listed above)", errors.input()));
+        }
     }
     let file = out.join("embedded.rs");
     fs::write(&file, code).map_err(|e| format!("writing {}: {e}", file.display()))

@@ -61,3 +61,24 @@ pub const S3_BATCH_LABELS: [(&str, bool); 9] = [
 
 /// The labels of the records of `azure-records-batch.json`.
 pub const AZURE_BATCH_LABELS: [(&str, bool); 1] = [("storage operation", false)];
+
+/// The Sigma pack every host is held to: `tests/sigma/formats.yml`.
+pub fn sigma_pack() -> String {
+    let path = corpus_dir().join("../sigma/formats.yml");
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
+/// The events of the Sigma parity tests, as `(id, compact JSON)`: each
+/// event of `tests/sigma/formats.ndjson` (one operation in every input
+/// shape), then each event of `events.ndjson`. Their verdicts under
+/// [`sigma_pack`] are `tests/golden/sigma.verdicts.ndjson`.
+pub fn sigma_events() -> Vec<(String, Vec<u8>)> {
+    let path = corpus_dir().join("../sigma/formats.ndjson");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let formats = text.lines().filter(|l| !l.trim().is_empty()).map(|line| {
+        let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("bad line {line}: {e}"));
+        let id = format!("{} as {}", v["op"].as_str().unwrap_or_default(), v["format"].as_str().unwrap_or_default());
+        (id, serde_json::to_vec(&v["event"]).unwrap_or_default())
+    });
+    formats.chain(events().into_iter().map(|e| (e.id, e.event))).collect()
+}

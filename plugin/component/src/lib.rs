@@ -114,6 +114,10 @@ impl wit::GuestEngine for Engine {
     fn max_event_bytes(&self) -> u64 {
         self.0.borrow().config().max_event_bytes() as u64
     }
+
+    fn warnings(&self) -> Vec<wit::Problem> {
+        self.0.borrow().rules().warnings().iter().map(problem).collect()
+    }
 }
 
 // Conversions, engine → WIT. Every field the engine adds lands here.

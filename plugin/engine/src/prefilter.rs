@@ -14,10 +14,19 @@
 //! keys of a batch (`Records`), which is parsed even when no rule could
 //! match it, so that each record gets its own verdict.
 //!
-//! Rules without such a clause, and events the first stage cannot read
-//! (an operation value that is not a plain string), go through one
-//! Aho-Corasick pass over all the bytes (ASCII case-insensitive, so it stays
-//! correct for `:`, `like~` and the `~` functions).
+//! Rules without such a clause (e.g. a Sigma keyword search, whose needles
+//! may be anywhere in the event) are decided by their rarest clause. When
+//! every needle of those clauses holds one same byte that is not a letter
+//! (so it is the same in any case), that byte is an *anchor*: the first
+//! stage's pass finds it with the `:` and `\`, and compares the needles
+//! around each one, so those rules cost no second pass over the bytes.
+//! Otherwise they take one Aho-Corasick pass over all the bytes.
+//!
+//! Events a stage lets through (and events the first stage cannot read: an
+//! operation value that is not a plain string) go through one Aho-Corasick
+//! pass over all the bytes that tells which rules' clauses all hold (ASCII
+//! case-insensitive, so it stays correct for `:`, `like~` and the `~`
+//! functions).
 //!
 //! JSON can spell a character as an escape (`\u0041`, `\/`), which would hide
 //! a needle or a key, so an event containing `\u` or `\/` makes every rule a
@@ -85,7 +94,8 @@ pub(crate) struct Prefilter {
     operations: Option<Operations>,
     /// The rarest clause of each rule the operation stage does not decide
     /// (and the escapes): an event in which none of these occurs cannot
-    /// match any of those rules. `None`: there are no such rules.
+    /// match any of those rules. `None`: there are no such rules, or the
+    /// operation stage looks for them at its anchor.
     primary: Option<AhoCorasick>,
     /// Every clause's needles (and the escapes), searched with overlaps to
     /// tell which rules' clauses all hold.
@@ -113,6 +123,83 @@ struct Operations {
     /// Each rule's operation clause, as ids of the automaton's patterns
     /// (`None`: the rule has none and is left to the primary stage).
     gates: Vec<Option<Vec<usize>>>,
+    /// The primary needles, found at their anchor byte in the same pass.
+    anchor: Option<Anchor>,
+}
+
+/// Needles that all hold one byte that is not a letter: they are looked for
+/// only where that byte is, which the operation stage's pass finds anyway.
+#[derive(Debug)]
+struct Anchor {
+    byte: u8,
+    /// Each needle at each place the anchor byte is in it.
+    places: Vec<Place>,
+    /// `after[b]`: the places whose needle has `b` (lower-cased) right
+    /// after the anchor byte; `after[256]`: those that end with it. Most
+    /// anchors in an event are then ruled out by the byte after them.
+    after: Vec<Vec<usize>>,
+}
+
+/// A needle with its anchor byte at `at`.
+#[derive(Debug)]
+struct Place {
+    /// The needle, lower-cased.
+    needle: Vec<u8>,
+    /// Where the anchor byte is in it.
+    at: usize,
+    /// Eight bytes of the needle (from `probe_at`), each with bit 5 set:
+    /// the bytes there, with bit 5 set, must be these (letters of either
+    /// case have the same bits then) before the whole needle is compared.
+    probe: u64,
+    probe_at: usize,
+}
+
+const BIT5: u64 = 0x2020_2020_2020_2020;
+
+/// Eight bytes from `at`, if there are, each with bit 5 set.
+#[inline]
+fn eight(bytes: &[u8], at: usize) -> Option<u64> {
+    let word = bytes.get(at..)?.first_chunk::<8>()?;
+    Some(u64::from_le_bytes(*word) | BIT5)
+}
+
+/// Bytes an anchor may be, rarest in JSON audit events first (a guess from
+/// their syntax: digits, `"`, `,`, `.`, `-` and spaces are everywhere).
+const ANCHORS: &[u8] = b"\\:|~^`$#@!%&*+=;<>()[]{}?_/'.-";
+
+impl Anchor {
+    /// The anchor of `needles`: the rarest byte of [`ANCHORS`] in every one.
+    fn new(needles: &[String]) -> Option<Anchor> {
+        let byte = ANCHORS.iter().copied().find(|b| needles.iter().all(|n| n.as_bytes().contains(b)))?;
+        let mut places = Vec::new();
+        for n in needles {
+            let needle = n.to_ascii_lowercase().into_bytes();
+            for at in needle.iter().enumerate().filter(|&(_, &c)| c == byte).map(|(i, _)| i) {
+                // The eight bytes nearest the anchor, after it if they fit.
+                let probe_at = at.min(needle.len().saturating_sub(8));
+                let probe = eight(&needle, probe_at).unwrap_or(0);
+                places.push(Place { needle: needle.clone(), at, probe, probe_at });
+            }
+        }
+        let mut after = vec![Vec::new(); 257];
+        for (i, p) in places.iter().enumerate() {
+            after[p.needle.get(p.at + 1).map_or(256, |&b| usize::from(b))].push(i);
+        }
+        Some(Anchor { byte, places, after })
+    }
+
+    /// True if a needle occurs with its anchor byte at `at`.
+    #[inline]
+    fn holds(&self, bytes: &[u8], at: usize) -> bool {
+        let next = bytes.get(at + 1).map(u8::to_ascii_lowercase);
+        let followed = next.map_or(&[][..], |b| &self.after[usize::from(b)][..]);
+        followed.iter().chain(&self.after[256]).any(|&i| {
+            let p = &self.places[i];
+            let Some(start) = at.checked_sub(p.at) else { return false };
+            let quick = p.needle.len() < 8 || eight(bytes, start + p.probe_at) == Some(p.probe);
+            quick && bytes.get(start..start + p.needle.len()).is_some_and(|w| w.eq_ignore_ascii_case(&p.needle))
+        })
+    }
 }
 
 /// What the operation stage saw.
@@ -125,6 +212,9 @@ enum Seen {
     /// The operation needles found (`None`: none), and whether a batch key
     /// was seen.
     Needles(Option<Vec<bool>>, bool),
+    /// A needle of the anchor: the rules it serves are candidates (the
+    /// rest of the bytes was not looked at).
+    Anchored,
 }
 
 /// What a key before a `:` is to the operation stage.
@@ -137,13 +227,34 @@ enum Key {
 
 impl Operations {
     fn scan(&self, bytes: &[u8]) -> Seen {
+        match &self.anchor {
+            Some(anchor) if !matches!(anchor.byte, b':' | b'\\') => {
+                self.scan_marks(bytes, marks3(bytes, anchor.byte), Some(anchor))
+            }
+            anchor => self.scan_marks(bytes, marks(bytes), anchor.as_ref()),
+        }
+    }
+
+    /// The stage over the positions of every `:` and `\\` (and the anchor
+    /// byte, if any) in the bytes.
+    #[inline]
+    fn scan_marks(&self, bytes: &[u8], marks: impl Iterator<Item = usize>, anchor: Option<&Anchor>) -> Seen {
         let mut found: Option<Vec<bool>> = None;
         let mut batch = false;
-        for at in marks(bytes) {
+        for at in marks {
+            if let Some(anchor) = anchor
+                && bytes[at] == anchor.byte
+                && anchor.holds(bytes, at)
+            {
+                return Seen::Anchored;
+            }
             if bytes[at] == b'\\' {
                 if matches!(bytes.get(at + 1), Some(b'u' | b'/')) {
                     return Seen::Escape;
                 }
+                continue;
+            }
+            if bytes[at] != b':' {
                 continue;
             }
             match self.key(&bytes[..at]) {
@@ -203,11 +314,24 @@ fn marks(bytes: &[u8]) -> impl Iterator<Item = usize> + '_ {
 /// instructions a byte).
 #[cfg(all(target_arch = "wasm32", not(target_feature = "simd128")))]
 fn marks(bytes: &[u8]) -> Marks<'_> {
-    Marks::new(bytes)
+    Marks::new(bytes, None)
 }
 
-/// The positions of every `:` and `\\` in the bytes, found eight bytes at
-/// a time in a `u64` (SWAR).
+/// The positions of every `:`, `\\` and `third` in the bytes, in order.
+#[cfg(any(not(target_arch = "wasm32"), target_feature = "simd128"))]
+fn marks3(bytes: &[u8], third: u8) -> impl Iterator<Item = usize> + '_ {
+    memchr::memchr3_iter(b':', b'\\', third, bytes)
+}
+
+/// The positions of every `:`, `\\` and `third` in the bytes, in order
+/// (see [`marks`]).
+#[cfg(all(target_arch = "wasm32", not(target_feature = "simd128")))]
+fn marks3(bytes: &[u8], third: u8) -> Marks<'_> {
+    Marks::new(bytes, Some(third))
+}
+
+/// The positions of every `:` and `\\` (and a third byte, if given) in the
+/// bytes, found eight bytes at a time in a `u64` (SWAR).
 #[cfg_attr(
     any(not(target_arch = "wasm32"), target_feature = "simd128"),
     allow(dead_code, reason = "the scanner for wasm32 without SIMD, tested natively")
@@ -222,6 +346,8 @@ struct Marks<'a> {
     base: usize,
     /// Bit 7 of byte `i` set: byte `base + i` is a mark.
     mask: u64,
+    /// The third byte, in every byte of the word.
+    third: Option<u64>,
 }
 
 #[cfg_attr(
@@ -229,10 +355,11 @@ struct Marks<'a> {
     allow(dead_code, reason = "the scanner for wasm32 without SIMD, tested natively")
 )]
 impl<'a> Marks<'a> {
-    fn new(bytes: &'a [u8]) -> Marks<'a> {
+    fn new(bytes: &'a [u8], third: Option<u8>) -> Marks<'a> {
         let words = bytes.chunks_exact(8);
         let tail = Some(words.remainder()).filter(|t| !t.is_empty());
-        Marks { words, tail, next: 0, base: 0, mask: 0 }
+        let third = third.map(|b| u64::from_le_bytes([b; 8]));
+        Marks { words, tail, next: 0, base: 0, mask: 0, third }
     }
 }
 
@@ -260,7 +387,11 @@ impl Iterator for Marks<'_> {
             };
             self.base = self.next;
             self.next += 8;
-            self.mask = !(nonzero(word ^ COLONS) & nonzero(word ^ BACKSLASHES) | LOW7);
+            let mut kept = nonzero(word ^ COLONS) & nonzero(word ^ BACKSLASHES);
+            if let Some(third) = self.third {
+                kept &= nonzero(word ^ third);
+            }
+            self.mask = !(kept | LOW7);
         }
         let at = self.base + (self.mask.trailing_zeros() / 8) as usize;
         self.mask &= self.mask - 1;
@@ -306,7 +437,7 @@ impl Prefilter {
                 always: (0..clauses.len()).collect(),
             };
         };
-        let operations = Operations::new(clauses, operation_keys);
+        let mut operations = Operations::new(clauses, operation_keys);
         let gated = |rule: usize| operations.as_ref().is_some_and(|o| o.gates[rule].is_some());
         // How common a needle is likely to be in events: shared by many rules
         // (`ec2.amazonaws.com`) or short (`all`, `add`) means common; an
@@ -331,12 +462,24 @@ impl Prefilter {
             .collect();
         primary.sort();
         primary.dedup();
-        let primary = if primary.is_empty() { None } else { with_escapes(primary) };
         let ungated = (0..clauses.len()).any(|rule| !gated(rule) && !rules[rule].is_empty());
+        // The operation stage's pass finds the escapes; with an anchor, it
+        // finds these needles too.
+        let anchor = operations.as_ref().and_then(|_| Anchor::new(&primary));
+        let primary = match (operations.as_mut(), anchor) {
+            _ if primary.is_empty() => None,
+            (Some(ops), Some(anchor)) => {
+                ops.anchor = Some(anchor);
+                None
+            }
+            _ => with_escapes(primary),
+        };
+        let anchored = operations.as_ref().is_some_and(|o| o.anchor.is_some());
+
         let (operations, primary) = match (operations, primary) {
             // The primary automaton could not be built: keep every rule to
             // the full scan.
-            (_, None) if ungated => (None, None),
+            (_, None) if ungated && !anchored => (None, None),
             pair => pair,
         };
         Prefilter { operations, primary, searcher: Some(searcher), needles, rules, always }
@@ -354,7 +497,7 @@ impl Prefilter {
                 None => false,
                 Some(ops) => match ops.scan(bytes) {
                     Seen::Escape => return Candidates::All,
-                    Seen::Unreadable => true,
+                    Seen::Unreadable | Seen::Anchored => true,
                     Seen::Needles(found, seen) => {
                         batch = Some(seen);
                         found.is_some_and(|f| ops.any_gate(&f))
@@ -401,10 +544,13 @@ impl Prefilter {
         &self.always
     }
 
-    /// The rules the operation stage does not decide: their candidates are
-    /// found by a pass over all the bytes of every event.
+    /// The rules the operation stage does not decide, neither by an
+    /// operation clause nor at its anchor: their candidates are found by a
+    /// second pass over all the bytes of every event.
     pub(crate) fn full_scan(&self) -> Vec<usize> {
-        (0..self.rules.len()).filter(|&rule| self.operations.as_ref().is_none_or(|o| o.gates[rule].is_none())).collect()
+        let decided =
+            |rule: usize| self.operations.as_ref().is_some_and(|o| o.gates[rule].is_some() || o.anchor.is_some());
+        (0..self.rules.len()).filter(|&rule| !decided(rule)).collect()
     }
 }
 
@@ -433,7 +579,7 @@ impl Operations {
                 last[usize::from(b)] = true;
             }
         }
-        Some(Operations { keys, last, automaton, gates })
+        Some(Operations { keys, last, automaton, gates, anchor: None })
     }
 }
 
@@ -530,6 +676,56 @@ mod tests {
     }
 
     #[test]
+    fn needles_anywhere_with_a_common_byte_are_found_in_the_operation_pass() {
+        // A keyword search beside an operation rule: both needles hold `/`.
+        let p = Prefilter::new(
+            &[operation(&["RunInstances"]), anywhere(&["Microsoft.Compute/images/write", "x/roleAssignments/write"])],
+            KEYS,
+        );
+        assert_eq!(p.full_scan(), Vec::<usize>::new(), "no second pass");
+        assert!(p.primary.is_none());
+        // Anywhere in the event, in any case, at the start and the end of the bytes.
+        for event in [
+            &br#"{"eventName":"Describe","note":"MICROSOFT.COMPUTE/IMAGES/WRITE"}"#[..],
+            br#"{"eventName":"Describe","note":["a","microsoft.compute/images/write by x/roleassignments/write"]}"#,
+            br#"Microsoft.Compute/images/write"#,
+            br#"{"op":"a:b","x":"X/ROLEASSIGNMENTS/WRITE"#,
+        ] {
+            assert_eq!(p.scan(event), Candidates::Some(vec![false, true]), "{}", String::from_utf8_lossy(event));
+        }
+        assert_eq!(p.scan(br#"{"eventName":"RunInstances"}"#), Candidates::Some(vec![true, false]));
+        // Near misses around the anchor.
+        for event in [
+            &br#"{"eventName":"Describe","note":"Microsoft.Compute/images/read"}"#[..],
+            br#"{"eventName":"Describe","note":"Microsoft.Compute/images"}"#,
+            br#"/images/write"#,
+            br#"{"a":"/","b":"//","c":"Microsoft.Compute"}"#,
+        ] {
+            assert_eq!(p.scan(event), Candidates::None, "{}", String::from_utf8_lossy(event));
+        }
+        // Escapes still make every rule a candidate.
+        assert_eq!(p.scan(br#"{"note":"Microsoft.Compute\/images\/write"}"#), Candidates::All);
+    }
+
+    #[test]
+    fn needles_without_a_common_anchor_keep_their_own_pass() {
+        for needles in [&["Microsoft.Compute/images/write", "snapshotId"][..], &["a-b", "c/d"]] {
+            let p = Prefilter::new(&[operation(&["RunInstances"]), anywhere(needles)], KEYS);
+            assert_eq!(p.full_scan(), [1], "{needles:?}");
+            assert!(p.primary.is_some());
+            assert_eq!(
+                p.scan(format!(r#"{{"eventName":"x","n":"{}"}}"#, needles[1]).as_bytes()),
+                Candidates::Some(vec![false, true])
+            );
+        }
+        // `:` and `\` are marks already: no third byte.
+        let p = Prefilter::new(&[operation(&["RunInstances"]), anywhere(&["arn:aws:iam"])], KEYS);
+        assert_eq!(p.operations.as_ref().and_then(|o| o.anchor.as_ref()).map(|a| a.byte), Some(b':'));
+        assert_eq!(p.scan(br#"{"eventName":"x","arn":"ARN:AWS:IAM::1:root"}"#), Candidates::Some(vec![false, true]));
+        assert_eq!(p.scan(br#"{"eventName":"x","arn":"arn:aws:sts::1:root"}"#), Candidates::None);
+    }
+
+    #[test]
     fn marks_are_every_colon_and_backslash() {
         let naive = |b: &[u8]| {
             b.iter().enumerate().filter(|(_, c)| matches!(c, b':' | b'\\')).map(|(i, _)| i).collect::<Vec<_>>()
@@ -549,7 +745,10 @@ mod tests {
             }
         }
         for case in cases {
-            assert_eq!(Marks::new(&case).collect::<Vec<_>>(), naive(&case), "{case:?}");
+            assert_eq!(Marks::new(&case, None).collect::<Vec<_>>(), naive(&case), "{case:?}");
+            let with_a: Vec<usize> =
+                case.iter().enumerate().filter(|(_, c)| matches!(c, b':' | b'\\' | b'a')).map(|(i, _)| i).collect();
+            assert_eq!(Marks::new(&case, Some(b'a')).collect::<Vec<_>>(), with_a, "{case:?}");
         }
     }
 

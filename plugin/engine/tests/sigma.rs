@@ -468,3 +468,43 @@ fn sigma_and_toml_files_in_one_pack() {
     let e = Engine::new(None, Some(&broken)).err().map(|e| e.to_string()).unwrap_or_default();
     assert!(e.contains("b.yml: a Sigma rule needs a `detection`"), "{e}");
 }
+
+/// The verdicts of the Sigma pack every host is held to (testkit
+/// `corpus::sigma_pack`) on its events (`corpus::sigma_events`), one JSON
+/// line per record: `tests/golden/sigma.verdicts.ndjson`, which the
+/// component, the Fluent Bit module, the web build and `modwatch scan
+/// --rules` must give too. `MODWATCH_BLESS=1 cargo test -p modwatch-engine
+/// --test main sigma::golden` rewrites it; review the diff.
+#[test]
+fn golden_sigma_verdicts() {
+    let golden_path = format!("{DIR}/../golden/sigma.verdicts.ndjson");
+    let pack = modwatch_testkit::corpus::sigma_pack();
+    let mut engine = Engine::new(None, Some(&pack)).unwrap_or_else(|e| panic!("{e}"));
+    let mut out = String::new();
+    for (_, event) in modwatch_testkit::corpus::sigma_events() {
+        for v in engine.evaluate(&event) {
+            out.push_str(&v.to_json());
+            out.push('\n');
+        }
+    }
+    // Every rule of the pack fires somewhere, and most records do not match.
+    let verdicts: Vec<Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let fired: std::collections::BTreeSet<&str> = verdicts
+        .iter()
+        .flat_map(|v| v["matches"].as_array().into_iter().flatten())
+        .filter_map(|m| m["rule_id"].as_str())
+        .collect();
+    assert_eq!(fired.len(), 6, "{fired:?}");
+    let matched = verdicts.iter().filter(|v| v["status"] == "match").count();
+    assert!(matched * 2 < verdicts.len(), "{matched} of {} records match", verdicts.len());
+    if std::env::var_os("MODWATCH_BLESS").is_some() {
+        std::fs::write(&golden_path, &out).unwrap_or_else(|e| panic!("{golden_path}: {e}"));
+        return;
+    }
+    let want = std::fs::read_to_string(&golden_path)
+        .unwrap_or_else(|e| panic!("{golden_path}: {e} (run with MODWATCH_BLESS=1 to create it)"));
+    for (i, (got, want)) in out.lines().zip(want.lines()).enumerate() {
+        assert_eq!(got, want, "record {} differs from the golden verdict", i + 1);
+    }
+    assert_eq!(out.lines().count(), want.lines().count(), "record count differs from the golden file");
+}

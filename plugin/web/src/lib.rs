@@ -179,6 +179,13 @@ pub fn errors_json(source: &str, errors: &me::Errors) -> String {
     top.to_string()
 }
 
+/// The pack's warnings (what loaded but will not run as written, e.g. a
+/// Sigma rule whose logsource modwatch does not read): a JSON list of
+/// objects with the fields of each error in [`errors_json`]'s `errors`.
+pub fn warnings_json(engine: &me::Engine) -> String {
+    Value::Array(engine.rules().warnings().iter().map(error_value).collect()).to_string()
+}
+
 fn error_value(e: &me::Error) -> Value {
     let at = e.location();
     serde_json::json!({
@@ -287,6 +294,11 @@ impl WebEngine {
     #[wasm_bindgen(js_name = windowMinutes)]
     pub fn window_minutes(&self) -> f64 {
         self.0.config().scoring().window_secs() as f64 / 60.0
+    }
+
+    /// What loaded but will not run as written, JSON: see [`warnings_json`].
+    pub fn warnings(&self) -> String {
+        warnings_json(&self.0)
     }
 
     /// How many rules are loaded.

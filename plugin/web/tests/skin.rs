@@ -7,6 +7,7 @@
 use modwatch_engine::{Config, Engine, RuleSet};
 use modwatch_web::{
     DEFAULT_CONFIG, batch_record, builtin_pack_text, errors_json, load, rows_json, split_events, stats_json, tag_json,
+    warnings_json,
 };
 use serde_json::Value;
 
@@ -91,6 +92,24 @@ fn config_errors_say_so_and_list_every_problem() {
     assert_eq!(e["at"], serde_json::json!({"line": 1, "column": 29}), "{e}");
     assert_eq!(load_err(Some("{"), None)["code"], 300);
     assert_eq!(json(&errors_json("state", &modwatch_engine::Errors(Vec::new())))["source"], "state");
+}
+
+#[test]
+fn warnings_are_listed_like_errors_for_the_editor() {
+    // A Sigma rule for a logsource modwatch does not read loads with a
+    // warning, placed where the editor shows it.
+    let pack = "title: Windows\nid: 00000000-0000-4000-8000-00000000000c\nlogsource:\n    product: windows\ndetection:\n    sel:\n        Image: x\n    condition: sel\n";
+    let engine = load(None, Some(pack)).unwrap();
+    let w = json(&warnings_json(&engine));
+    assert_eq!(w.as_array().map(Vec::len), Some(1), "{w}");
+    assert_eq!((w[0]["code"].as_u64(), w[0]["kind"].as_str()), (Some(206), Some("rule_unsupported")), "{w}");
+    assert_eq!(w[0]["ruleId"], "00000000-0000-4000-8000-00000000000c", "{w}");
+    assert_eq!(w[0]["at"]["line"], 4, "the logsource's line: {w}");
+    assert!(
+        w[0]["display"].as_str().is_some_and(|d| d.starts_with("E206 rule ") && d.contains("product: windows")),
+        "{w}"
+    );
+    assert_eq!(json(&warnings_json(&load(None, None).unwrap())), serde_json::json!([]));
 }
 
 #[test]
