@@ -220,6 +220,45 @@ pub(crate) fn checklist_2() -> Vec<Case> {
         ("gte", "sel:\n  requestParameters.maxCount|gte: 50\ncondition: sel", p(json!({"maxCount": 50})), true),
         ("lt", "sel:\n  requestParameters.maxCount|lt: 3\ncondition: sel", p(json!({"maxCount": 2})), true),
         ("lte", "sel:\n  requestParameters.maxCount|lte: 1.5\ncondition: sel", p(json!({"maxCount": 2})), false),
+        // Comparisons are numeric: a string that is wholly a number is read as
+        // that number (text order would say "10" < "9" and "-20" > "-10");
+        // any other string, and a boolean, fails every comparison.
+        ("gt: number string", "sel:\n  requestParameters.sizeText|gt: 9\ncondition: sel", p(json!({"sizeText": "10"})), true),
+        (
+            "gt: number string below",
+            "sel:\n  requestParameters.sizeText|gt: 10\ncondition: sel",
+            p(json!({"sizeText": "9"})),
+            false,
+        ),
+        ("gt: text", "sel:\n  requestParameters.label|gt: 1\ncondition: sel", p(json!({"label": "abc"})), false),
+        (
+            "lt: text starting with digits",
+            "sel:\n  requestParameters.label|lt: 100\ncondition: sel",
+            p(json!({"label": "10 GB"})),
+            false,
+        ),
+        ("lte: boolean", "sel:\n  requestParameters.label|lte: 1\ncondition: sel", p(json!({"label": false})), false),
+        ("gte: float", "sel:\n  requestParameters.ratio|gte: 2.5\ncondition: sel", p(json!({"ratio": 2.75})), true),
+        ("gt: float string", "sel:\n  requestParameters.ratioText|gt: 9.5\ncondition: sel", p(json!({"ratioText": "10.5"})), true),
+        ("gt: negative", "sel:\n  requestParameters.offset|gt: -10\ncondition: sel", p(json!({"offset": -9})), true),
+        (
+            "lt: negative string",
+            "sel:\n  requestParameters.offset|lt: -10\ncondition: sel",
+            p(json!({"offset": "-20"})),
+            true,
+        ),
+        (
+            "gt: big integer, exactly",
+            "sel:\n  requestParameters.bytesSent|gt: 9007199254740992\ncondition: sel",
+            p(json!({"bytesSent": 9_007_199_254_740_993_u64})),
+            true,
+        ),
+        (
+            "gt: big number string, exactly",
+            "sel:\n  requestParameters.bytesText|gt: 123456789012345678900\ncondition: sel",
+            p(json!({"bytesText": "123456789012345678901"})),
+            true,
+        ),
         (
             "base64",
             "sel:\n  requestParameters.userData|base64: '#!/bin/bash'\ncondition: sel",

@@ -582,9 +582,12 @@ impl<'p> Generator<'p> {
     }
 }
 
-/// A number as JSON; `null` when JSON has none (not finite).
+/// A float operand as its text, which the program reads with `to_float`;
+/// `null` when it is not finite. Text, not a JSON number: a `parse_json`
+/// built with serde_json's `arbitrary_precision` (as this workspace builds
+/// the `vrl` crate) returns a float as an object, not a number.
 fn float(value: f64) -> Json {
-    serde_json::Number::from_f64(value).map_or(Json::Null, Json::Number)
+    if value.is_finite() { Json::String(value.to_string()) } else { Json::Null }
 }
 
 /// A literal's exact integer, if it is one VRL can hold.
@@ -650,6 +653,11 @@ fn leaf(n: usize, test: &ValueTest, regexes: &mut Vec<String>, out: &mut Vec<Jso
             Literal::Num { text, value, .. } => json!(["range", n, [outcomes(*cmp), float(*value), text]]),
             Literal::Str(s) => json!(["range", n, [outcomes(*cmp), null, s]]),
             Literal::Bool(_) => never,
+        }),
+        // [outcomes, float, integer or null]
+        ValueTest::Numeric(cmp, lit) => out.push(match lit {
+            Literal::Num { value, int, .. } => json!(["numeric", n, [outcomes(*cmp), float(*value), integer(*int)]]),
+            _ => never,
         }),
         ValueTest::Cidr(ranges) => out.push(json!(["cidr", n, ranges])),
         // [outcomes, float or null, integer or null]

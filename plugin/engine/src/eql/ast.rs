@@ -91,6 +91,10 @@ pub(crate) enum Test {
     Regex(Option<regex_lite::Regex>),
     /// `<`, `<=`, `>`, `>=` against a literal.
     Range(Cmp, Lit),
+    /// Sigma's `gt`, `gte`, `lt`, `lte`: a number, or a string whose whole
+    /// text is a JSON number, compared as a number; any other value fails.
+    /// EQL has no such test (its ranges order strings as text).
+    Numeric(Cmp, NumLit),
     /// `cidrMatch`: inside one of these ranges.
     Cidr(Vec<Cidr>),
     /// `length(f) <op> n`, evaluated per value like Elasticsearch's script.

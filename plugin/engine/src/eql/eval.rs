@@ -52,12 +52,55 @@ fn bool_text(b: bool) -> &'static str {
 
 /// Compares a number value with a number literal; integers exactly.
 fn num_cmp(n: &serde_json::Number, lit: &NumLit) -> Option<Ordering> {
+    number_text_cmp(n.as_str(), lit)
+}
+
+/// Compares the text of a JSON number with a number literal: exactly when
+/// both are integers (within `i128`), else as `f64`.
+fn number_text_cmp(text: &str, lit: &NumLit) -> Option<Ordering> {
     if let Some(want) = lit.int
-        && let Ok(got) = n.as_str().parse::<i128>()
+        && let Ok(got) = text.parse::<i128>()
     {
         return Some(got.cmp(&want));
     }
-    n.as_f64()?.partial_cmp(&lit.value)
+    text.parse::<f64>().ok()?.partial_cmp(&lit.value)
+}
+
+/// True if all of `s` is a number as JSON writes one: `-?(0|[1-9][0-9]*)`,
+/// then optionally `.` and digits, then `e`/`E`, a sign and digits. No
+/// spaces, `+`, leading zeros, hexadecimal, `NaN` or `Infinity`.
+fn is_json_number(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = usize::from(b.first() == Some(&b'-'));
+    let digits = |i: &mut usize| {
+        let start = *i;
+        while b.get(*i).is_some_and(u8::is_ascii_digit) {
+            *i += 1;
+        }
+        *i - start
+    };
+    let whole = i;
+    match digits(&mut i) {
+        0 => return false,
+        n if n > 1 && b.get(whole) == Some(&b'0') => return false,
+        _ => {}
+    }
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        if digits(&mut i) == 0 {
+            return false;
+        }
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(b.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        if digits(&mut i) == 0 {
+            return false;
+        }
+    }
+    i == b.len()
 }
 
 /// `value == lit`. A string literal compares with the value's text (so
@@ -88,6 +131,18 @@ fn range(v: Scalar<'_>, op: Cmp, lit: &Lit) -> bool {
     ord.is_some_and(|o| op.holds(o))
 }
 
+/// Sigma's `value <op> n`: a number, or a string whose whole text is a JSON
+/// number (`"42"`, `"-1.5e3"`), compared as a number; anything else (other
+/// strings, booleans) fails, whatever the operator.
+fn numeric(v: Scalar<'_>, op: Cmp, n: &NumLit) -> bool {
+    let ord = match v {
+        Scalar::Num(x) => num_cmp(x, n),
+        Scalar::Str(s) if is_json_number(s) => number_text_cmp(s, n),
+        Scalar::Str(_) | Scalar::Bool(_) => None,
+    };
+    ord.is_some_and(|o| op.holds(o))
+}
+
 /// `length(value) <op> n`. Java's `String.length()` counts UTF-16 units.
 fn length(v: Scalar<'_>, op: Cmp, n: &NumLit) -> bool {
     let len = text(v).chars().map(char::len_utf16).sum::<usize>();
@@ -110,6 +165,7 @@ impl Test {
             }
             Test::Regex(re) => re.as_ref().is_some_and(|re| re.is_match(text(v))),
             Test::Range(op, lit) => range(v, *op, lit),
+            Test::Numeric(op, n) => numeric(v, *op, n),
             Test::Cidr(ranges) => {
                 matches!(v, Scalar::Str(s) if ranges.iter().any(|r| r.contains(s)))
             }
@@ -167,6 +223,40 @@ mod tests {
         assert!(range(Scalar::Str("B"), Cmp::Lt, &s("a")));
         assert!(range(Scalar::Str("abc"), Cmp::Ge, &s("abc")));
         assert!(!range(Scalar::Bool(true), Cmp::Gt, &Lit::Num(lit("0"))));
+    }
+
+    #[test]
+    fn numeric_ranges_read_numbers_and_number_strings() {
+        let n = num("50");
+        assert!(numeric(Scalar::Num(&n), Cmp::Gt, &lit("10")));
+        assert!(!numeric(Scalar::Num(&n), Cmp::Gt, &lit("50")) && numeric(Scalar::Num(&n), Cmp::Ge, &lit("50")));
+        // A number string is compared as a number, not as text.
+        assert!(!numeric(Scalar::Str("5"), Cmp::Gt, &lit("10")) && numeric(Scalar::Str("5"), Cmp::Lt, &lit("10")));
+        assert!(numeric(Scalar::Str("50"), Cmp::Gt, &lit("10")));
+        assert!(numeric(Scalar::Str("-2.5"), Cmp::Lt, &lit("-2")) && numeric(Scalar::Str("1e3"), Cmp::Ge, &lit("1000")));
+        assert!(numeric(Scalar::Num(&num("2.5")), Cmp::Gt, &lit("2")) && numeric(Scalar::Str("2"), Cmp::Lt, &lit("2.5")));
+        // Integers beyond f64's exact range compare exactly.
+        let big = num("9007199254740993");
+        assert!(numeric(Scalar::Num(&big), Cmp::Gt, &lit("9007199254740992")));
+        assert!(numeric(Scalar::Str("123456789012345678901"), Cmp::Gt, &lit("123456789012345678900")));
+        // Anything else fails every comparison.
+        for other in ["abc", "", " 5", "5 ", "+5", "05", "0x10", "5.", ".5", "1e", "NaN", "Infinity", "5 GB"] {
+            assert!(
+                !numeric(Scalar::Str(other), Cmp::Gt, &lit("-1000")) && !numeric(Scalar::Str(other), Cmp::Lt, &lit("1000")),
+                "{other:?}"
+            );
+        }
+        assert!(!numeric(Scalar::Bool(true), Cmp::Gt, &lit("0")) && !numeric(Scalar::Bool(false), Cmp::Le, &lit("0")));
+    }
+
+    #[test]
+    fn json_number_text() {
+        for yes in ["0", "-0", "7", "-12", "3.25", "1e5", "1E+5", "2.5e-3", "123456789012345678901234567890"] {
+            assert!(is_json_number(yes), "{yes:?}");
+        }
+        for no in ["", "-", "01", "-01", "1.", ".1", "1e", "1e+", "1.2.3", "1_000", "١", "0b1", "inf"] {
+            assert!(!is_json_number(no), "{no:?}");
+        }
     }
 
     #[test]

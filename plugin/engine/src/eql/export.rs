@@ -34,6 +34,7 @@ fn leaf(l: &Leaf) -> Condition {
         Test::Wildcard(patterns) => ValueTest::Regex(patterns.iter().map(|p| p.regex_source()).collect()),
         Test::Regex(re) => ValueTest::Regex(re.iter().map(|re| re.as_str().to_string()).collect()),
         Test::Range(op, lit) => ValueTest::Range(compare(*op), literal(lit)),
+        Test::Numeric(op, n) => ValueTest::Numeric(compare(*op), number(n)),
         Test::Cidr(ranges) => ValueTest::Cidr(ranges.iter().map(|r| r.ipv6_text()).collect()),
         Test::Length(op, n) => ValueTest::Length(compare(*op), number(n)),
         Test::FieldRef(other) => ValueTest::FieldRef(other.dotted.clone()),
@@ -103,6 +104,10 @@ pub enum ValueTest {
     Regex(Vec<String>),
     /// `value <op> literal`: numbers numerically, anything else as text.
     Range(Compare, Literal),
+    /// `value <op> number` (Sigma's `gt`, `gte`, `lt`, `lte`): a number, or
+    /// a string whose whole text is a JSON number, compared numerically
+    /// (integers exactly); any other value fails.
+    Numeric(Compare, Literal),
     /// A string value that is an IP address inside one of these ranges
     /// (IPv6 CIDR text; IPv4 ranges in their IPv4-mapped form).
     Cidr(Vec<String>),

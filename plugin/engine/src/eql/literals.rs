@@ -112,7 +112,13 @@ fn leaf_needles<N: NeedleText>(leaf: &Leaf, needle: Needle<'_, N>) -> Option<Vec
                 run_needle(field, longest, needle)
             })
             .collect(),
-        Test::Exists | Test::Regex(_) | Test::Range(..) | Test::Cidr(_) | Test::Length(..) | Test::FieldRef(_) => None,
+        Test::Exists
+        | Test::Regex(_)
+        | Test::Range(..)
+        | Test::Numeric(..)
+        | Test::Cidr(_)
+        | Test::Length(..)
+        | Test::FieldRef(_) => None,
     }
 }
 

@@ -760,6 +760,7 @@ mod tests {
                     Test::Wildcard(ws) => format!("wild{}", ws.len()),
                     Test::Regex(r) => format!("regex:{}", r.is_some()),
                     Test::Range(op, lit) => format!("{op:?}{lit:?}"),
+                    Test::Numeric(op, n) => format!("num{op:?}{}", n.text),
                     Test::Cidr(c) => format!("cidr{}", c.len()),
                     Test::Length(op, n) => format!("len{op:?}{}", n.text),
                     Test::FieldRef(f) => format!("ref:{}", f.dotted),

@@ -315,7 +315,9 @@ impl Detection<'_> {
                     }
                 }
             }
-            ValueTest::Range(op, Literal::Num { text, .. }) => {
+            // EQL's range reads a digit string as text, Sigma's comparison
+            // as a number: the one difference (docs/sigma.md, Export).
+            ValueTest::Range(op, Literal::Num { text, .. }) | ValueTest::Numeric(op, Literal::Num { text, .. }) => {
                 let modifier = match op {
                     Compare::Gt => "|gt",
                     Compare::Ge => "|gte",
@@ -326,7 +328,7 @@ impl Detection<'_> {
                 };
                 push(format!("{name}{modifier}"), Value::Num(text.clone()));
             }
-            ValueTest::Range(..) => {
+            ValueTest::Range(..) | ValueTest::Numeric(..) => {
                 return Err(format!("it compares {field} with a text by order, which Sigma cannot express"));
             }
             ValueTest::Cidr(ranges) => {
@@ -581,6 +583,26 @@ mod tests {
         assert_eq!(wildcard_of("^a.*b$"), None);
         assert_eq!(wildcard_of("\\A(?s:[aB])\\z"), None);
         assert_eq!(wildcard_of("\\A(?s:[aA]b)\\z"), None);
+    }
+
+    #[test]
+    fn comparisons_come_back_as_modifiers() {
+        let mut pipelines = Pipelines::default();
+        for doc in yaml::documents(BUILTIN).unwrap_or_default() {
+            pipelines.add(&doc);
+        }
+        let Some(logsource) = pipelines.logsource_for("aws") else { panic!("no aws logsource") };
+        let detection = Detection { logsource: &logsource, pipelines: &pipelines, searches: Vec::new() };
+        let num = |text: &str| Literal::Num { text: text.into(), value: text.parse().unwrap_or(f64::NAN), int: None };
+        let entries = |test: ValueTest| {
+            let cond = Condition::Leaf { field: "modwatch.params.maxCount".into(), negated: false, test };
+            format!("{:?}", detection.leaf(&cond))
+        };
+        // Sigma's own comparison and EQL's range of a number both become the modifier.
+        assert_eq!(entries(ValueTest::Numeric(Compare::Gt, num("10"))), r#"Ok([("requestParameters.maxCount|gt", [Num("10")])])"#);
+        assert_eq!(entries(ValueTest::Numeric(Compare::Le, num("-1.5"))), r#"Ok([("requestParameters.maxCount|lte", [Num("-1.5")])])"#);
+        assert_eq!(entries(ValueTest::Range(Compare::Ge, num("2"))), r#"Ok([("requestParameters.maxCount|gte", [Num("2")])])"#);
+        assert!(entries(ValueTest::Range(Compare::Lt, Literal::Str("m".into()))).contains("by order"));
     }
 
     #[test]

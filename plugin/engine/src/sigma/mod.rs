@@ -595,7 +595,7 @@ impl Compiler<'_> {
             };
             return Some(on_targets(
                 targets,
-                |f| Leaf { field: f, test: Test::Range(op, Lit::Num(n.clone())), negated: false },
+                |f| Leaf { field: f, test: Test::Numeric(op, n.clone()), negated: false },
                 false,
             ));
         }
