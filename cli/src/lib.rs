@@ -29,7 +29,7 @@ use wasmtime::{Engine, Store};
 
 use bindings::exports::modwatch::detector::detection::Guest;
 pub use bindings::exports::modwatch::detector::detection::{
-    ChunkResult, ChunkVerdict, Error as LoadError, EventError, Options, Outcome, Output, Principal, Problem,
+    ChunkResult, ChunkVerdict, CorrelationStats, Error as LoadError, EventError, Options, Outcome, Output, Principal, Problem,
     Replacement, RuleMatch, Stats, Status, TagResult, Verdict,
 };
 
@@ -144,6 +144,12 @@ impl Detector {
     /// Counters since the engine was created.
     pub fn stats(&mut self) -> anyhow::Result<Stats> {
         Ok(self.guest.engine().call_stats(&mut self.store, self.engine)?)
+    }
+
+    /// What each Sigma correlation rule did since the engine was created,
+    /// sorted by rule id; empty without correlation rules.
+    pub fn correlation_stats(&mut self) -> anyhow::Result<Vec<CorrelationStats>> {
+        Ok(self.guest.engine().call_correlation_stats(&mut self.store, self.engine)?)
     }
 
     /// The per-principal scoring state, as JSON, to carry across a restart.

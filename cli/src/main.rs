@@ -16,7 +16,9 @@ use anyhow::{Context, anyhow};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use modwatch::input::{self, Layout, Scanner};
-use modwatch::{Chunk, Detector, DetectorError, Options, Output, Stats, Status, TagResult, Verdict};
+use modwatch::{
+    Chunk, CorrelationStats, Detector, DetectorError, Options, Output, Stats, Status, TagResult, Verdict,
+};
 
 /// Detects changes to cloud compute infrastructure (MITRE ATT&CK T1578) in
 /// AWS CloudTrail, Azure Activity and GCP Cloud Audit logs.
@@ -171,8 +173,8 @@ fn scan(args: &ScanArgs) -> Result<(), Failure> {
         save_state(&mut detector, path)?;
     }
     if !args.quiet {
-        let stats = detector.stats()?;
-        eprint!("{}", summary(&stats, &run, started.elapsed()));
+        let (stats, correlations) = (detector.stats()?, detector.correlation_stats()?);
+        eprint!("{}", summary(&stats, &correlations, &run, started.elapsed()));
     }
     Ok(())
 }
@@ -467,7 +469,7 @@ fn progress(len: Option<u64>, quiet: bool) -> ProgressBar {
     }
 }
 
-fn summary(s: &Stats, run: &Run, elapsed: Duration) -> String {
+fn summary(s: &Stats, correlations: &[CorrelationStats], run: &Run, elapsed: Duration) -> String {
     let secs = elapsed.as_secs_f64();
     let rate = if secs > 0.0 { s.events as f64 / secs } else { 0.0 };
     let counts = |pairs: &[(String, u64)]| pairs.iter().map(|(k, n)| format!("{k} {n}")).collect::<Vec<_>>().join(", ");
@@ -479,6 +481,12 @@ fn summary(s: &Stats, run: &Run, elapsed: Duration) -> String {
         text += &format!("    by category {}\n", counts(&s.by_category));
     }
     text += &format!("  alerts        {} ({} principals tracked)\n", s.alerts, s.principals);
+    if !correlations.is_empty() {
+        let (alerts, groups) = correlations.iter().fold((0, 0), |(a, g), c| (a + c.alerts, g + c.groups));
+        let by_rule: Vec<String> = correlations.iter().map(|c| format!("{} {}", c.rule_id, c.alerts)).collect();
+        text += &format!("  correlations  {alerts} alerts ({groups} groups tracked)\n");
+        text += &format!("    by rule     {}\n", by_rule.join(", "));
+    }
     text += &format!("  suppressed    {}\n", s.suppressed);
     text += &format!("  unrecognised  {}\n", s.unrecognised);
     text += &format!("  errors        {}\n", s.errors);
@@ -533,7 +541,7 @@ fn sample() -> Result<(), Failure> {
         text += &alerts;
     }
     text += "\n";
-    text += &summary(&stats, &Run::default(), elapsed);
+    text += &summary(&stats, &[], &Run::default(), elapsed);
     text += "\nRun it on your own logs (NDJSON, a JSON array, or a CloudTrail/Azure batch file):\n\
              \x20 modwatch scan FILE...            tagged events to stdout, a summary to stderr\n\
              \x20 modwatch scan --verdicts FILE    one verdict per record instead\n\

@@ -53,7 +53,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::graceful::GracefulShutdown;
-use modwatch::{Detector, Output, Stats, Status, TagResult};
+use modwatch::{CorrelationStats, Detector, Output, Stats, Status, TagResult};
 use modwatch_engine::split::Layout;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -712,8 +712,12 @@ impl Metrics {
     /// texts without their final period: the encoder adds both.
     fn render(&self, shared: &Shared) -> String {
         let mut registry = Registry::default();
-        match shared.detector.lock().unwrap_or_else(PoisonError::into_inner).stats() {
-            Ok(s) => engine_metrics(&mut registry, &s),
+        let counters = {
+            let mut detector = shared.detector.lock().unwrap_or_else(PoisonError::into_inner);
+            detector.stats().and_then(|s| Ok((s, detector.correlation_stats()?)))
+        };
+        match counters {
+            Ok((s, correlations)) => engine_metrics(&mut registry, &s, &correlations),
             Err(e) => eprintln!("modwatch serve: the engine's counters could not be read: {e:#}"),
         }
         registry.register("modwatch_serve_requests", "HTTP requests answered, by status code", self.by_status.clone());
@@ -739,7 +743,7 @@ impl Metrics {
 
 /// The engine's counters as they are now, registered as fresh metrics: the
 /// engine counts, the registry only reports.
-fn engine_metrics(registry: &mut Registry, s: &Stats) {
+fn engine_metrics(registry: &mut Registry, s: &Stats, correlations: &[CorrelationStats]) {
     let counter = |value: u64| {
         let counter: Counter = Counter::default();
         counter.inc_by(value);
@@ -764,6 +768,18 @@ fn engine_metrics(registry: &mut Registry, s: &Stats) {
         by_category.get_or_create(&vec![("category", category.clone())]).inc_by(*n);
     }
     registry.register("modwatch_matches_by_category", "Matches by the best match's category", by_category);
+    if !correlations.is_empty() {
+        let alerts = Family::<Vec<(&'static str, String)>, Counter>::default();
+        for c in correlations {
+            alerts.get_or_create(&vec![("rule_id", c.rule_id.clone())]).inc_by(c.alerts);
+        }
+        registry.register("modwatch_correlation_alerts", "Sigma correlation alerts raised, by correlation rule", alerts);
+        let groups = Family::<Vec<(&'static str, String)>, Gauge>::default();
+        for c in correlations {
+            groups.get_or_create(&vec![("rule_id", c.rule_id.clone())]).set(i64::try_from(c.groups).unwrap_or(i64::MAX));
+        }
+        registry.register("modwatch_correlation_groups", "Sigma correlation groups tracked now, by correlation rule", groups);
+    }
     let principals: Gauge = Gauge::default();
     principals.set(i64::try_from(s.principals).unwrap_or(i64::MAX));
     registry.register("modwatch_principals", "Principals tracked now", principals);

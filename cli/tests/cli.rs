@@ -435,6 +435,33 @@ fn sigma_correlations_carry_over_a_restart_through_the_state_file() {
 }
 
 #[test]
+fn the_scan_summary_counts_correlation_alerts_per_rule() {
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/sigma");
+    let rules = format!("{fixtures}/correlations.yml");
+    let events = format!("{fixtures}/correlations.ndjson");
+    // The fixture's rows are objects with the event inside: unrecognised,
+    // so give the events themselves.
+    let lines: Vec<String> = std::fs::read_to_string(&events)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["event"].to_string())
+        .collect();
+    let path = temp_file("summary-correlations.ndjson", format!("{}\n", lines.join("\n")).as_bytes());
+    let out = modwatch(&["scan", "--rules", &rules, path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // tests/sigma/correlations.ndjson: the four correlations fire 2, 1, 2 and
+    // 2 times, over 3, 3, 3 and 2 principals.
+    assert!(stderr.contains("  correlations  7 alerts (11 groups tracked)\n"), "{stderr}");
+    let by_rule = "    by rule     6d6f6477-6174-6368-0000-0000000c0001 2, 6d6f6477-6174-6368-0000-0000000c0002 1, \
+                   6d6f6477-6174-6368-0000-0000000c0003 2, 6d6f6477-6174-6368-0000-0000000c0004 2\n";
+    assert!(stderr.contains(by_rule), "{stderr}");
+    // Without correlation rules, no such lines.
+    let plain = modwatch(&["scan", path.to_str().unwrap()]);
+    assert!(!String::from_utf8_lossy(&plain.stderr).contains("correlations"), "{}", show(&plain));
+}
+
+#[test]
 fn export_vrl_refuses_the_rules_the_program_cannot_express() {
     let rule = |id: &str, detection: &str| {
         format!(

@@ -770,6 +770,41 @@ fn sigterm_saves_the_state_and_a_restart_continues() {
     let _ = std::fs::remove_file(&state);
 }
 
+/// With Sigma correlation rules, `/metrics` has each one's alerts and groups.
+#[test]
+fn metrics_count_correlation_alerts_per_rule() {
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/sigma");
+    let rules = format!("{fixtures}/correlations.yml");
+    let events: Vec<Vec<u8>> = std::fs::read_to_string(format!("{fixtures}/correlations.ndjson"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["event"].to_string().into_bytes())
+        .collect();
+    let receiver = Receiver::start();
+    let sidecar = Sidecar::start(&receiver.url(), &["--rules", &rules]);
+    let (status, answer) =
+        vector_post(&sidecar.url, &body(&events, Codec::JsonArray), Codec::JsonArray, Compression::None);
+    assert_eq!(status, StatusCode::OK, "{answer}\n{}", sidecar.log());
+    let (status, text) = get(&format!("{}/metrics", sidecar.url));
+    assert_eq!(status, StatusCode::OK);
+    let metrics = parse_metrics(&text);
+    let mut reference = Detector::new(None, Some(&std::fs::read_to_string(&rules).unwrap())).unwrap();
+    for event in &events {
+        reference.tag(event).unwrap();
+    }
+    let want = reference.correlation_stats().unwrap();
+    assert_eq!(want.len(), 4);
+    for c in &want {
+        let label = format!("{{rule_id=\"{}\"}}", c.rule_id);
+        assert_eq!(metrics[&format!("modwatch_correlation_alerts_total{label}")], c.alerts as f64, "{text}");
+        assert_eq!(metrics[&format!("modwatch_correlation_groups{label}")], c.groups as f64, "{text}");
+    }
+    // tests/sigma/correlations.ndjson: seven alerts in all.
+    let alerts: f64 =
+        metrics.iter().filter(|(k, _)| k.starts_with("modwatch_correlation_alerts_total")).map(|(_, v)| v).sum();
+    assert_eq!(alerts, 7.0);
+}
+
 /// `scan`'s engine options are `serve`'s too: a bad rule pack stops it at
 /// start with the problem, exit code 2.
 #[test]

@@ -20,7 +20,7 @@ fn the_component_imports_nothing() {
     let imports: Vec<String> = ty.imports(&engine).map(|(name, _)| name.to_string()).collect();
     assert!(imports.is_empty(), "the component imports {imports:?}; it must need no WASI nor anything else");
     let exports: Vec<String> = ty.exports(&engine).map(|(name, _)| name.to_string()).collect();
-    assert_eq!(exports, ["modwatch:detector/detection@0.3.0"]);
+    assert_eq!(exports, ["modwatch:detector/detection@0.4.0"]);
     // Instantiating with an empty store and no linker entries works.
     let _ = Store::new(&engine, ());
     Detector::new(None, None).unwrap();

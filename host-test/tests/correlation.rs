@@ -65,6 +65,18 @@ fn correlations_fire_alike_in_the_component() {
     let (a, b) = (native.stats(), component.stats().unwrap());
     assert_eq!((a.matches, a.alerts), (b.matches, b.alerts));
     assert_eq!(a.correlation_alerts, 7);
+    // `correlation-stats` carries the engine's counters per correlation rule.
+    let per_rule: Vec<(String, u64, u64, u64)> = component
+        .correlation_stats()
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.rule_id, c.alerts, c.groups, c.evictions))
+        .collect();
+    let want: Vec<(String, u64, u64, u64)> =
+        a.by_correlation.into_iter().map(|(id, c)| (id, c.alerts, c.groups, c.evictions)).collect();
+    assert_eq!(per_rule, want);
+    assert_eq!(per_rule.iter().map(|c| c.1).sum::<u64>(), 7);
+    assert!(Detector::new(None, None).unwrap().correlation_stats().unwrap().is_empty());
 }
 
 #[test]

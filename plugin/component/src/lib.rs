@@ -118,6 +118,19 @@ impl wit::GuestEngine for Engine {
     fn warnings(&self) -> Vec<wit::Problem> {
         self.0.borrow().rules().warnings().iter().map(problem).collect()
     }
+
+    fn correlation_stats(&self) -> Vec<wit::CorrelationStats> {
+        let s = self.0.borrow().stats();
+        s.by_correlation
+            .into_iter()
+            .map(|(rule_id, c)| wit::CorrelationStats {
+                rule_id,
+                alerts: c.alerts,
+                groups: c.groups,
+                evictions: c.evictions,
+            })
+            .collect()
+    }
 }
 
 // Conversions, engine → WIT. Every field the engine adds lands here.

@@ -71,6 +71,22 @@ pub struct Stats {
     pub by_rule: BTreeMap<String, u64>,
     /// Matches per category (of the best match).
     pub by_category: BTreeMap<String, u64>,
+    /// Per Sigma correlation rule id, every correlation rule of the rule set
+    /// (the three `correlation_*` counters are their sums).
+    pub by_correlation: BTreeMap<String, CorrelationStats>,
+}
+
+/// What one Sigma correlation rule did since the engine was built.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct CorrelationStats {
+    /// Alerts raised: one per group whose condition came to hold (a
+    /// correlation that only feeds another raises them too, without matches
+    /// of its own).
+    pub alerts: u64,
+    /// Groups tracked now.
+    pub groups: u64,
+    /// Groups evicted to stay under `scoring.max_principals`.
+    pub evictions: u64,
 }
 
 /// A loaded detection engine: configuration, compiled rules, counters.
@@ -139,11 +155,18 @@ impl Engine {
 
     /// Counters since the engine was built.
     pub fn stats(&self) -> Stats {
-        let (correlation_groups, correlation_alerts, correlation_evictions) = self.scorer.correlation_counts();
+        let mut by_correlation: BTreeMap<String, CorrelationStats> = BTreeMap::new();
+        for (k, correlation) in self.rules.correlations.iter().enumerate() {
+            let (groups, alerts, evictions) = self.scorer.correlation_counts(k);
+            let c = by_correlation.entry(correlation.id.clone()).or_default();
+            (c.alerts, c.groups, c.evictions) = (c.alerts + alerts, c.groups + groups, c.evictions + evictions);
+        }
+        let sum = |f: fn(&CorrelationStats) -> u64| by_correlation.values().map(f).sum();
         Stats {
-            correlation_alerts,
-            correlation_groups,
-            correlation_evictions,
+            correlation_alerts: sum(|c| c.alerts),
+            correlation_groups: sum(|c| c.groups),
+            correlation_evictions: sum(|c| c.evictions),
+            by_correlation,
             alerts: self.scorer.alerts,
             evictions: self.scorer.evictions,
             principals: self.scorer.len() as u64,

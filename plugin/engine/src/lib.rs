@@ -23,7 +23,7 @@ pub mod time;
 mod verdict;
 
 pub use config::{ChangeWindow, Config, OutputMode, Overrides, Scoring, Tactic};
-pub use engine::{Engine, Output, Stats, Tagged};
+pub use engine::{CorrelationStats, Engine, Output, Stats, Tagged};
 pub use error::{Error, ErrorKind, Errors, LoadError, Location};
 pub use rules::{Example, FILE_MARKER, RuleSet};
 pub use score::{Alert, CorrelationAlert, Score};

@@ -57,6 +57,14 @@ fn each_type_fires_exactly_where_the_stream_says() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     let stats = e.stats();
     assert_eq!((stats.correlation_alerts, stats.matches), (7, 7), "{stats:?}");
+    // Per correlation rule: the alerts the stream says each raises, and its
+    // groups (principals): alice, bob and carol terminate; bob, alice and
+    // dave stop and start; alice and bob snapshot. The totals are the sums.
+    let per: Vec<(&str, u64, u64)> =
+        stats.by_correlation.iter().map(|(id, c)| (&id[24..], c.alerts, c.groups)).collect();
+    assert_eq!(per, [("0000000c0001", 2, 3), ("0000000c0002", 1, 3), ("0000000c0003", 2, 3), ("0000000c0004", 2, 2)]);
+    let groups: u64 = stats.by_correlation.values().map(|c| c.groups).sum();
+    assert_eq!(groups, stats.correlation_groups);
 }
 
 #[test]

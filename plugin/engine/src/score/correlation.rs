@@ -183,9 +183,10 @@ impl Scorer {
         fired
     }
 
-    /// Correlation groups tracked, and evicted, over every correlation.
-    pub(crate) fn correlation_counts(&self) -> (u64, u64, u64) {
-        self.correlations.iter().fold((0, 0, 0), |(n, a, e), g| (n + g.len() as u64, a + g.alerts, e + g.evictions))
+    /// Of the correlation at index `k` of the rule set: groups tracked now,
+    /// alerts raised, groups evicted.
+    pub(crate) fn correlation_counts(&self, k: usize) -> (u64, u64, u64) {
+        self.correlations.get(k).map_or((0, 0, 0), |g| (g.len() as u64, g.alerts, g.evictions))
     }
 }
 
