@@ -4,9 +4,11 @@
 //! in the outer target dir would wait on the outer build's lock), the module
 //! copied unchanged to `$OUT_DIR/modwatch_fluent_bit.wasm`; then the same
 //! module with a config that sets `output.routing_fields` embedded, to
-//! `$OUT_DIR/modwatch_fluent_bit_routing.wasm`, and with the Sigma parity pack
-//! embedded, to `$OUT_DIR/modwatch_fluent_bit_sigma.wasm` (only the module's
-//! own crate is built again for each).
+//! `$OUT_DIR/modwatch_fluent_bit_routing.wasm`, and with the Sigma packs of
+//! the cross-host tests embedded (`tests/sigma/formats.yml` and
+//! `tests/sigma/correlations.yml` as one rule text, written to
+//! `$OUT_DIR/sigma-packs.yml`), to `$OUT_DIR/modwatch_fluent_bit_sigma.wasm`
+//! (only the module's own crate is built again for each).
 //!
 //! Only this crate builds it for tests (the `modwatch` CLI embeds only the
 //! component), so a plain `cargo build` does not pay for it.
@@ -25,7 +27,10 @@ fn main() -> Result<(), String> {
     let out_dir = PathBuf::from(env_var("OUT_DIR")?);
     let root = manifest_dir.parent().ok_or("host-test has no parent directory")?.to_path_buf();
 
-    for dir in ["plugin/engine", "plugin/fluent-bit", "rules", "tests/sigma/formats.yml", "Cargo.toml", "Cargo.lock"] {
+    for dir in ["plugin/engine", "plugin/fluent-bit", "rules", "Cargo.toml", "Cargo.lock"]
+        .into_iter()
+        .chain(SIGMA_PACKS)
+    {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
 
@@ -35,15 +40,36 @@ fn main() -> Result<(), String> {
     fs::write(&routing, ROUTING_CONFIG).map_err(|e| format!("writing {}: {e}", routing.display()))?;
     build(&root, &target_dir, None, None, &out_dir.join("modwatch_fluent_bit.wasm"))?;
     build(&root, &target_dir, None, Some(&routing), &out_dir.join("modwatch_fluent_bit_routing.wasm"))?;
-    // The Sigma pack the cross-host Sigma tests hold every host to, embedded
-    // as a user embeds their own pack.
-    build(&root, &target_dir, Some("tests/sigma/formats.yml"), None, &out_dir.join("modwatch_fluent_bit_sigma.wasm"))
+    // The Sigma packs the cross-host Sigma tests hold every host to, in one
+    // module (one build fewer), embedded as a user embeds their own pack: the
+    // files joined as the CLI joins several `--rules` files.
+    let sigma = out_dir.join("sigma-packs.yml");
+    let mut text = String::new();
+    for file in SIGMA_PACKS {
+        let path = root.join(file);
+        let part = fs::read_to_string(&path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+        text += &format!("{FILE_MARKER}{file}\n{part}");
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+    }
+    fs::write(&sigma, text).map_err(|e| format!("writing {}: {e}", sigma.display()))?;
+    let sigma = sigma.to_str().ok_or("OUT_DIR is not UTF-8")?;
+    build(&root, &target_dir, Some(sigma), None, &out_dir.join("modwatch_fluent_bit_sigma.wasm"))
 }
+
+/// The Sigma packs of `modwatch_fluent_bit_sigma.wasm`, relative to the
+/// workspace root.
+const SIGMA_PACKS: [&str; 2] = ["tests/sigma/formats.yml", "tests/sigma/correlations.yml"];
+
+/// `modwatch_engine::FILE_MARKER`: a line that starts a file of a rule text
+/// (the engine is not a build dependency of this crate).
+const FILE_MARKER: &str = "# modwatch-file: ";
 
 /// The config of the routing module (`fluent_bit::FLUENT_BIT_ROUTING`).
 const ROUTING_CONFIG: &str = r#"{"output":{"routing_fields":true}}"#;
 
-/// Builds the module with `rules` (relative to the workspace root) and
+/// Builds the module with `rules` (absolute, or relative to the workspace root) and
 /// `config` embedded (`None`: the built-in pack, the defaults) and copies it
 /// to `to`.
 fn build(root: &Path, target_dir: &Path, rules: Option<&str>, config: Option<&Path>, to: &Path) -> Result<(), String> {

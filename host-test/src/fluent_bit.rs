@@ -31,9 +31,14 @@ pub const FLUENT_BIT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/modwatch
 /// partition token.
 pub const FLUENT_BIT_ROUTING: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/modwatch_fluent_bit_routing.wasm"));
 
-/// The same module built with the Sigma parity pack embedded
-/// (`MODWATCH_FB_RULES=tests/sigma/formats.yml`), not yet snapshotted.
+/// The same module built with [`FLUENT_BIT_SIGMA_RULES`] embedded, not yet
+/// snapshotted.
 pub const FLUENT_BIT_SIGMA: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/modwatch_fluent_bit_sigma.wasm"));
+
+/// The rule text embedded in [`FLUENT_BIT_SIGMA`]: the Sigma parity pack
+/// (`tests/sigma/formats.yml`) and the correlation pack
+/// (`tests/sigma/correlations.yml`), each after a `# modwatch-file:` line.
+pub const FLUENT_BIT_SIGMA_RULES: &str = include_str!(concat!(env!("OUT_DIR"), "/sigma-packs.yml"));
 
 /// [`FLUENT_BIT`] snapshotted with its engine built: the module
 /// `just build-fluent-bit` ships.

@@ -1,12 +1,15 @@
 //! Sigma correlation rules through the component in wasmtime: the stream of
 //! `tests/sigma/correlations.ndjson` gives the native engine's verdicts and
 //! tagged events, and an export from the component at any point, imported
-//! into a fresh component (or the native engine), continues as one run.
+//! into a fresh component (or the native engine), continues as one run. The
+//! Fluent Bit module with the pack embedded tags the stream as the component
+//! does.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests")]
 
 use modwatch::{Detector, Output};
 use modwatch_engine::Engine;
+use modwatch_host_test::fluent_bit::{Answer, FLUENT_BIT_SIGMA, FLUENT_BIT_SIGMA_RULES, FluentBit};
 use serde_json::Value;
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/sigma");
@@ -99,4 +102,38 @@ fn a_component_state_carries_correlations_over() {
         native.import_state(&state).unwrap();
         assert_eq!(native.export_state(), state, "split {split}");
     }
+}
+
+/// The correlation ids in a tagged event's `modwatch.correlations`.
+fn fired(tagged: Option<&[u8]>) -> Value {
+    let ids = tagged.and_then(|t| {
+        let v: Value = serde_json::from_slice(t).ok()?;
+        Some(v["modwatch"]["correlations"].as_array()?.iter().map(|c| c["id"].clone()).collect())
+    });
+    Value::Array(ids.unwrap_or_default())
+}
+
+#[test]
+fn correlations_fire_alike_in_the_fluent_bit_module() {
+    // The module embeds the correlation pack beside the Sigma parity pack;
+    // the component gets the same text.
+    let events = stream();
+    let mut component = Detector::new(None, Some(FLUENT_BIT_SIGMA_RULES)).unwrap();
+    let want = tag_all(&mut component, &events);
+    let mut fb = FluentBit::from_build(FLUENT_BIT_SIGMA).unwrap();
+    for (i, ((event, fires), (_, want))) in events.iter().zip(&want).enumerate() {
+        let got = match fb.filter("cloudtrail", 1_772_445_600, 0, event).unwrap() {
+            Answer::Replaced(bytes) => Some(bytes),
+            Answer::Unchanged => None,
+            other => panic!("event {i}: {other:?}"),
+        };
+        assert_eq!(
+            got.as_deref().map(String::from_utf8_lossy),
+            want.as_deref().map(String::from_utf8_lossy),
+            "event {i}"
+        );
+        assert_eq!(&fired(got.as_deref()), fires, "event {i}");
+    }
+    let alerts: usize = events.iter().map(|(_, f)| f.as_array().map_or(0, Vec::len)).sum();
+    assert_eq!(alerts, 7);
 }

@@ -8,7 +8,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests")]
 
 use modwatch::{Detector, Output, Status};
-use modwatch_host_test::fluent_bit::{Answer, FILTER, FLUENT_BIT, FLUENT_BIT_SIGMA, FluentBit, Options, snapshotted};
+use modwatch_host_test::fluent_bit::{
+    Answer, FILTER, FLUENT_BIT, FLUENT_BIT_SIGMA, FLUENT_BIT_SIGMA_RULES, FluentBit, Options, snapshotted,
+};
 use modwatch_testkit::corpus;
 use wasmtime::{Engine, ExternType, Module, ValType};
 
@@ -207,11 +209,13 @@ fn the_routing_module_routes_every_recognised_record_as_the_component_does() {
 
 /// A Sigma pack embedded at build time (`MODWATCH_FB_RULES`) tags as the
 /// component with the same pack does, on the Sigma parity events, whose
-/// verdicts in the component are the golden ones (`tests/corpus.rs`).
+/// verdicts in the component are the golden ones (`tests/corpus.rs`). The
+/// module also carries the correlation pack (`tests/correlation.rs`).
 #[test]
 fn an_embedded_sigma_pack_gives_the_components_output() {
+    assert!(FLUENT_BIT_SIGMA_RULES.contains(&corpus::sigma_pack()));
     let mut fb = FluentBit::from_build(FLUENT_BIT_SIGMA).unwrap();
-    let mut component = Detector::new(None, Some(&corpus::sigma_pack())).unwrap();
+    let mut component = Detector::new(None, Some(FLUENT_BIT_SIGMA_RULES)).unwrap();
     let (mut failures, mut matches) = (Vec::new(), 0);
     let events = corpus::sigma_events();
     for (id, event) in &events {
