@@ -49,6 +49,20 @@ export function sigmaEvents() {
   return events;
 }
 
+/** The Sigma correlation pack (tests/sigma/correlations.yml), as text. */
+export const correlationPack = readFileSync(`${root}tests/sigma/correlations.yml`, "utf8");
+
+/** Its stream (tests/sigma/correlations.ndjson): each row's note, the correlation ids it fires, in order, and its event. */
+export function correlationStream() {
+  return readFileSync(`${root}tests/sigma/correlations.ndjson`, "utf8")
+    .split("\n")
+    .filter((line) => line.trim())
+    .map((line) => {
+      const { note, fires } = JSON.parse(line);
+      return { note, fires, bytes: member(enc.encode(line), "event") };
+    });
+}
+
 /** The records of `verdictsOf(bytes)` over `events`, checked line by line against `want`. */
 export function differences(events, want, verdictsOf) {
   const got = [];

@@ -7,7 +7,16 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { detection } from "./jco.mjs";
 import { web } from "./web.mjs";
-import { corpus, differences, golden, sigmaEvents, sigmaGolden, sigmaPack } from "./corpus.mjs";
+import {
+  correlationPack,
+  correlationStream,
+  corpus,
+  differences,
+  golden,
+  sigmaEvents,
+  sigmaGolden,
+  sigmaPack,
+} from "./corpus.mjs";
 
 const dec = new TextDecoder();
 
@@ -82,4 +91,35 @@ test("warnings cross the interface as problems", () => {
   assert.equal(warning.kind, "rule_unsupported");
   assert.equal(warning.ruleId, "00000000-0000-4000-8000-00000000000c");
   assert.equal(warning.line, 4);
+});
+
+test("Sigma correlations raise the same alerts in the web build as in the component in jco, in order", () => {
+  const component = detection.Engine.create(undefined, correlationPack);
+  const byWeb = new web.Engine(null, correlationPack);
+  const stream = correlationStream();
+  stream.forEach(({ note, fires, bytes }, i) => {
+    const want = component.tag(bytes);
+    const got = JSON.parse(byWeb.tag(bytes));
+    const what = `row ${i + 1}: ${note}`;
+    assert.deepEqual(got.verdicts, want.verdicts.map((v) => JSON.parse(v.json)), what);
+    assert.equal(got.output, want.output.tag, what);
+    assert.equal(got.event, want.output.tag === "replaced" ? dec.decode(want.output.val) : undefined, what);
+    // Where the stream says, and in its order, in the verdict and in the tags.
+    const fired = got.verdicts.flatMap((v) => (v.correlations ?? []).map((c) => c.id));
+    assert.deepEqual(fired, fires, what);
+    const tagged = got.event === undefined ? [] : (JSON.parse(got.event).modwatch?.correlations ?? []).map((c) => c.id);
+    assert.deepEqual(tagged, fires, what);
+  });
+  assert.equal(stream.reduce((n, row) => n + row.fires.length, 0), 7);
+  // The counters per correlation rule: `correlation-stats` in the component,
+  // `by_correlation` in the web build's stats.
+  const perRule = component.correlationStats().map((c) => [c.ruleId, String(c.alerts), String(c.groups), String(c.evictions)]);
+  const byCorrelation = JSON.parse(byWeb.stats()).by_correlation;
+  assert.deepEqual(
+    perRule,
+    Object.entries(byCorrelation).map(([id, c]) => [id, c.alerts, c.groups, c.evictions]),
+  );
+  assert.deepEqual(perRule.map((c) => c[1]), ["2", "1", "2", "2"]);
+  assert.equal(JSON.parse(byWeb.stats()).correlation_alerts, "7");
+  byWeb.free();
 });

@@ -134,6 +134,30 @@ fn tag_gives_the_output_and_the_engines_verdict_lines() {
     let stats = json(&stats_json(&engine.stats()));
     assert_eq!(stats["events"], "3");
     assert_eq!(stats["by_category"]["DELETE"], "1", "{stats}");
+    assert_eq!(stats["by_correlation"], json("{}"), "no correlation rules");
+}
+
+#[test]
+fn stats_count_correlation_alerts_per_rule() {
+    let dir = format!("{ROOT}/tests/sigma");
+    let mut engine = load(None, Some(&std::fs::read_to_string(format!("{dir}/correlations.yml")).unwrap())).unwrap();
+    for line in std::fs::read_to_string(format!("{dir}/correlations.ndjson")).unwrap().lines() {
+        tag_json(&mut engine, json(line)["event"].to_string().as_bytes());
+    }
+    let stats = json(&stats_json(&engine.stats()));
+    // tests/sigma/correlations.ndjson: 2, 1, 2 and 2 alerts, over 3, 3, 3
+    // and 2 principals; every number a decimal string.
+    let per_rule: Vec<(String, Value, Value)> = stats["by_correlation"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(id, c)| (id[24..].to_string(), c["alerts"].clone(), c["groups"].clone()))
+        .collect();
+    let want = [("0000000c0001", "2", "3"), ("0000000c0002", "1", "3"), ("0000000c0003", "2", "3"), ("0000000c0004", "2", "2")];
+    let want: Vec<(String, Value, Value)> =
+        want.iter().map(|(id, a, g)| (id.to_string(), Value::from(*a), Value::from(*g))).collect();
+    assert_eq!(per_rule, want, "{stats}");
+    assert_eq!(stats["correlation_alerts"], "7");
 }
 
 #[test]
