@@ -27,9 +27,8 @@ fn main() -> Result<(), String> {
     let out_dir = PathBuf::from(env_var("OUT_DIR")?);
     let root = manifest_dir.parent().ok_or("host-test has no parent directory")?.to_path_buf();
 
-    for dir in ["plugin/engine", "plugin/fluent-bit", "rules", "Cargo.toml", "Cargo.lock"]
-        .into_iter()
-        .chain(SIGMA_PACKS)
+    for dir in
+        ["plugin/engine", "plugin/fluent-bit", "rules", "Cargo.toml", "Cargo.lock"].into_iter().chain(SIGMA_PACKS)
     {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }

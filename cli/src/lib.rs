@@ -29,8 +29,8 @@ use wasmtime::{Engine, Store};
 
 use bindings::exports::modwatch::detector::detection::Guest;
 pub use bindings::exports::modwatch::detector::detection::{
-    ChunkResult, ChunkVerdict, CorrelationStats, Error as LoadError, EventError, Options, Outcome, Output, Principal, Problem,
-    Replacement, RuleMatch, Stats, Status, TagResult, Verdict,
+    ChunkResult, ChunkVerdict, CorrelationStats, Error as LoadError, EventError, Options, Outcome, Output, Principal,
+    Problem, Replacement, RuleMatch, Stats, Status, TagResult, Verdict,
 };
 
 /// The modwatch component (`wit/detector.wit`, world `detector`), built for

@@ -16,9 +16,7 @@ use anyhow::{Context, anyhow};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use modwatch::input::{self, Layout, Scanner};
-use modwatch::{
-    Chunk, CorrelationStats, Detector, DetectorError, Options, Output, Stats, Status, TagResult, Verdict,
-};
+use modwatch::{Chunk, CorrelationStats, Detector, DetectorError, Options, Output, Stats, Status, TagResult, Verdict};
 
 /// Detects changes to cloud compute infrastructure (MITRE ATT&CK T1578) in
 /// AWS CloudTrail, Azure Activity and GCP Cloud Audit logs.

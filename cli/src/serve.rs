@@ -773,12 +773,22 @@ fn engine_metrics(registry: &mut Registry, s: &Stats, correlations: &[Correlatio
         for c in correlations {
             alerts.get_or_create(&vec![("rule_id", c.rule_id.clone())]).inc_by(c.alerts);
         }
-        registry.register("modwatch_correlation_alerts", "Sigma correlation alerts raised, by correlation rule", alerts);
+        registry.register(
+            "modwatch_correlation_alerts",
+            "Sigma correlation alerts raised, by correlation rule",
+            alerts,
+        );
         let groups = Family::<Vec<(&'static str, String)>, Gauge>::default();
         for c in correlations {
-            groups.get_or_create(&vec![("rule_id", c.rule_id.clone())]).set(i64::try_from(c.groups).unwrap_or(i64::MAX));
+            groups
+                .get_or_create(&vec![("rule_id", c.rule_id.clone())])
+                .set(i64::try_from(c.groups).unwrap_or(i64::MAX));
         }
-        registry.register("modwatch_correlation_groups", "Sigma correlation groups tracked now, by correlation rule", groups);
+        registry.register(
+            "modwatch_correlation_groups",
+            "Sigma correlation groups tracked now, by correlation rule",
+            groups,
+        );
     }
     let principals: Gauge = Gauge::default();
     principals.set(i64::try_from(s.principals).unwrap_or(i64::MAX));

@@ -223,7 +223,12 @@ pub(crate) fn checklist_2() -> Vec<Case> {
         // Comparisons are numeric: a string that is wholly a number is read as
         // that number (text order would say "10" < "9" and "-20" > "-10");
         // any other string, and a boolean, fails every comparison.
-        ("gt: number string", "sel:\n  requestParameters.sizeText|gt: 9\ncondition: sel", p(json!({"sizeText": "10"})), true),
+        (
+            "gt: number string",
+            "sel:\n  requestParameters.sizeText|gt: 9\ncondition: sel",
+            p(json!({"sizeText": "10"})),
+            true,
+        ),
         (
             "gt: number string below",
             "sel:\n  requestParameters.sizeText|gt: 10\ncondition: sel",
@@ -239,7 +244,12 @@ pub(crate) fn checklist_2() -> Vec<Case> {
         ),
         ("lte: boolean", "sel:\n  requestParameters.label|lte: 1\ncondition: sel", p(json!({"label": false})), false),
         ("gte: float", "sel:\n  requestParameters.ratio|gte: 2.5\ncondition: sel", p(json!({"ratio": 2.75})), true),
-        ("gt: float string", "sel:\n  requestParameters.ratioText|gt: 9.5\ncondition: sel", p(json!({"ratioText": "10.5"})), true),
+        (
+            "gt: float string",
+            "sel:\n  requestParameters.ratioText|gt: 9.5\ncondition: sel",
+            p(json!({"ratioText": "10.5"})),
+            true,
+        ),
         ("gt: negative", "sel:\n  requestParameters.offset|gt: -10\ncondition: sel", p(json!({"offset": -9})), true),
         (
             "lt: negative string",

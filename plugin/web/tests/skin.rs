@@ -153,7 +153,12 @@ fn stats_count_correlation_alerts_per_rule() {
         .iter()
         .map(|(id, c)| (id[24..].to_string(), c["alerts"].clone(), c["groups"].clone()))
         .collect();
-    let want = [("0000000c0001", "2", "3"), ("0000000c0002", "1", "3"), ("0000000c0003", "2", "3"), ("0000000c0004", "2", "2")];
+    let want = [
+        ("0000000c0001", "2", "3"),
+        ("0000000c0002", "1", "3"),
+        ("0000000c0003", "2", "3"),
+        ("0000000c0004", "2", "2"),
+    ];
     let want: Vec<(String, Value, Value)> =
         want.iter().map(|(id, a, g)| (id.to_string(), Value::from(*a), Value::from(*g))).collect();
     assert_eq!(per_rule, want, "{stats}");

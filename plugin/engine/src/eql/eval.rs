@@ -233,8 +233,12 @@ mod tests {
         // A number string is compared as a number, not as text.
         assert!(!numeric(Scalar::Str("5"), Cmp::Gt, &lit("10")) && numeric(Scalar::Str("5"), Cmp::Lt, &lit("10")));
         assert!(numeric(Scalar::Str("50"), Cmp::Gt, &lit("10")));
-        assert!(numeric(Scalar::Str("-2.5"), Cmp::Lt, &lit("-2")) && numeric(Scalar::Str("1e3"), Cmp::Ge, &lit("1000")));
-        assert!(numeric(Scalar::Num(&num("2.5")), Cmp::Gt, &lit("2")) && numeric(Scalar::Str("2"), Cmp::Lt, &lit("2.5")));
+        assert!(
+            numeric(Scalar::Str("-2.5"), Cmp::Lt, &lit("-2")) && numeric(Scalar::Str("1e3"), Cmp::Ge, &lit("1000"))
+        );
+        assert!(
+            numeric(Scalar::Num(&num("2.5")), Cmp::Gt, &lit("2")) && numeric(Scalar::Str("2"), Cmp::Lt, &lit("2.5"))
+        );
         // Integers beyond f64's exact range compare exactly.
         let big = num("9007199254740993");
         assert!(numeric(Scalar::Num(&big), Cmp::Gt, &lit("9007199254740992")));
@@ -242,7 +246,8 @@ mod tests {
         // Anything else fails every comparison.
         for other in ["abc", "", " 5", "5 ", "+5", "05", "0x10", "5.", ".5", "1e", "NaN", "Infinity", "5 GB"] {
             assert!(
-                !numeric(Scalar::Str(other), Cmp::Gt, &lit("-1000")) && !numeric(Scalar::Str(other), Cmp::Lt, &lit("1000")),
+                !numeric(Scalar::Str(other), Cmp::Gt, &lit("-1000"))
+                    && !numeric(Scalar::Str(other), Cmp::Lt, &lit("1000")),
                 "{other:?}"
             );
         }

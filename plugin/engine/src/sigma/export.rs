@@ -599,9 +599,18 @@ mod tests {
             format!("{:?}", detection.leaf(&cond))
         };
         // Sigma's own comparison and EQL's range of a number both become the modifier.
-        assert_eq!(entries(ValueTest::Numeric(Compare::Gt, num("10"))), r#"Ok([("requestParameters.maxCount|gt", [Num("10")])])"#);
-        assert_eq!(entries(ValueTest::Numeric(Compare::Le, num("-1.5"))), r#"Ok([("requestParameters.maxCount|lte", [Num("-1.5")])])"#);
-        assert_eq!(entries(ValueTest::Range(Compare::Ge, num("2"))), r#"Ok([("requestParameters.maxCount|gte", [Num("2")])])"#);
+        assert_eq!(
+            entries(ValueTest::Numeric(Compare::Gt, num("10"))),
+            r#"Ok([("requestParameters.maxCount|gt", [Num("10")])])"#
+        );
+        assert_eq!(
+            entries(ValueTest::Numeric(Compare::Le, num("-1.5"))),
+            r#"Ok([("requestParameters.maxCount|lte", [Num("-1.5")])])"#
+        );
+        assert_eq!(
+            entries(ValueTest::Range(Compare::Ge, num("2"))),
+            r#"Ok([("requestParameters.maxCount|gte", [Num("2")])])"#
+        );
         assert!(entries(ValueTest::Range(Compare::Lt, Literal::Str("m".into()))).contains("by order"));
     }
 
