@@ -398,52 +398,27 @@ fn custom_pack(programs: &mut Programs) {
 /// number, compared numerically (where text order would disagree: "10" after
 /// "9", "-20" after "-10"), integers exactly; other strings and booleans
 /// never match.
-const SIGMA_COMPARISONS: &str = r#"
-title: count above nine
-id: 6f1c2a50-0000-4000-8000-000000000001
-logsource: {product: aws, service: cloudtrail}
-detection:
-    sel:
-        requestParameters.maxCount|gt: 9
-    condition: sel
-level: low
----
-title: ratio at least 2.5
-id: 6f1c2a50-0000-4000-8000-000000000002
-logsource: {product: aws, service: cloudtrail}
-detection:
-    sel:
-        requestParameters.ratio|gte: 2.5
-    condition: sel
-level: medium
----
-title: offset below -10
-id: 6f1c2a50-0000-4000-8000-000000000003
-logsource: {product: aws, service: cloudtrail}
-detection:
-    sel:
-        requestParameters.offset|lt: -10
-    condition: sel
-level: high
----
-title: bytes above 2^53
-id: 6f1c2a50-0000-4000-8000-000000000004
-logsource: {product: aws, service: cloudtrail}
-detection:
-    sel:
-        requestParameters.bytes|gt: 9007199254740992
-    condition: sel
-level: low
----
-title: size at most 0.5
-id: 6f1c2a50-0000-4000-8000-000000000005
-logsource: {product: aws, service: cloudtrail}
-detection:
-    sel:
-        requestParameters.size|lte: 0.5
-    condition: sel
-level: low
-"#;
+fn sigma_comparisons_pack() -> String {
+    let rules = [
+        ("count above nine", "requestParameters.maxCount|gt: 9", "low"),
+        ("ratio at least 2.5", "requestParameters.ratio|gte: 2.5", "medium"),
+        ("offset below -10", "requestParameters.offset|lt: -10", "high"),
+        ("bytes above 2^53", "requestParameters.bytes|gt: 9007199254740992", "low"),
+        ("size at most 0.5", "requestParameters.size|lte: 0.5", "low"),
+    ];
+    let docs: Vec<String> = rules
+        .iter()
+        .enumerate()
+        .map(|(i, (title, selection, level))| {
+            format!(
+                "title: {title}\nid: 6f1c2a50-0000-4000-8000-00000000000{}\nlogsource: {{product: aws, service: cloudtrail}}\n\
+                 detection:\n    sel:\n        {selection}\n    condition: sel\nlevel: {level}\n",
+                i + 1
+            )
+        })
+        .collect();
+    docs.join("---\n")
+}
 
 fn sigma_comparisons(programs: &mut Programs) {
     use serde_json::json;
@@ -479,8 +454,9 @@ fn sigma_comparisons(programs: &mut Programs) {
         .into_iter()
         .map(|p| (format!("sigma comparison {p}"), ct("RunInstances", json!({"requestParameters": p}))))
         .collect();
-    let program = programs.get(Some(SIGMA_COMPARISONS), None);
-    let mut engine = Engine::new(None, Some(SIGMA_COMPARISONS)).unwrap();
+    let pack = sigma_comparisons_pack();
+    let program = programs.get(Some(&pack), None);
+    let mut engine = Engine::new(None, Some(&pack)).unwrap();
     let mut tally = Tally::default();
     for (label, event) in &events {
         let mut want = expected(&mut engine, event);
