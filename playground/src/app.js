@@ -437,6 +437,8 @@ function summary(data) {
     ["Matches", c.match ?? 0, "matches"],
     ["Suppressed", c.suppressed ?? 0],
     ["Alerts", c.alerts ?? 0, "alerts"],
+    // Only for a pack with Sigma correlation rules.
+    ["Correlation alerts", Object.keys(stats?.by_correlation ?? {}).length ? Number(stats.correlation_alerts) : null, "alerts"],
     ["Errors", c.error ?? 0],
     ["Unrecognised", c.unrecognised ?? 0],
     ["Principals scored", stats ? Number(stats.principals) : null],

@@ -249,6 +249,30 @@ describe("the playground in Chromium", { concurrency: false }, () => {
     assert.equal(await page.textContent("#edited"), "The built-in pack.");
   });
 
+  it("counts the alerts of Sigma correlation rules in the summary", async () => {
+    const cards = () =>
+      page.$$eval("#summary .card", (all) => all.map((c) => [c.querySelector("span").textContent, c.querySelector("b").textContent]));
+    const path = `${shots}correlations.ndjson`;
+    const rows = readFileSync(`${root}tests/sigma/correlations.ndjson`, "utf8").split("\n").filter(Boolean);
+    writeFileSync(path, rows.map((l) => JSON.stringify(JSON.parse(l).event)).join("\n"));
+    await page.setInputFiles("#file", path);
+    await page.waitForFunction(() => document.getElementById("sample-note").textContent.startsWith("Opened correlations.ndjson"));
+    await runAndWait();
+    // The built-in pack has no correlation rules: no such card.
+    assert.equal((await cards()).find(([label]) => label === "Correlation alerts"), undefined);
+    await page.click("#tab-pack");
+    await page.$eval("#pack-editor textarea", (ta, text) => {
+      ta.value = text;
+      ta.dispatchEvent(new Event("input"));
+    }, readFileSync(`${root}tests/sigma/correlations.yml`, "utf8"));
+    await page.waitForFunction(() => document.getElementById("check-status").textContent.startsWith("✓"));
+    await runAndWait();
+    // tests/sigma/correlations.ndjson: seven alerts.
+    assert.deepEqual((await cards()).find(([label]) => label === "Correlation alerts"), ["Correlation alerts", "7"]);
+    await page.click("#reset");
+    assert.equal(await page.textContent("#edited"), "The built-in pack.");
+  });
+
   it("opens a file: a CloudTrail S3 batch gives one row per record", async () => {
     await page.setInputFiles("#file", `${root}tests/corpus/s3-batch.json`);
     await page.waitForFunction(() => document.getElementById("sample-note").textContent.startsWith("Opened s3-batch.json"));
