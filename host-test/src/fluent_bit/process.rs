@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use wasm_encoder::{
-    BlockType, CodeSection, ConstExpr, ExportKind, ExportSection, Function, FunctionSection, GlobalSection,
-    GlobalType, MemorySection, MemoryType, TypeSection, ValType,
+    BlockType, CodeSection, ConstExpr, ExportKind, ExportSection, Function, FunctionSection, GlobalSection, GlobalType,
+    MemorySection, MemoryType, TypeSection, ValType,
 };
 
 /// The Fluent Bit binary: `$FLUENT_BIT`, else `fluent-bit` on `PATH`.
@@ -150,7 +150,7 @@ pub fn run(job: &Job<'_>) -> anyhow::Result<Outcome> {
     }
     let output = std::fs::read_to_string(job.dir.join("out.ndjson")).unwrap_or_default();
     let mut outcome = Outcome { cpu, wall, output, ..Outcome::default() };
-    outcome.traps = log.lines().filter(|l| l.contains("[wasm]") && l.contains("xception")).count();
+    outcome.traps = log.lines().filter(|l| l.contains("exception running wasm")).count();
     for line in outcome.output.lines() {
         outcome.records += 1;
         let Ok(record) = serde_json::from_str::<serde_json::Value>(line) else { continue };
