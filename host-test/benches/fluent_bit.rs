@@ -328,6 +328,11 @@ fn fluent_bit_report(fluent_bit: &Path, fuel: FuelFigures) -> anyhow::Result<()>
         let aot = dir.join("modwatch_fluent_bit.aot");
         process::compile_aot(&wamrc, &wasm, &aot)?;
         println!("AOT: {} -> {} bytes", wamrc.display(), std::fs::metadata(&aot)?.len());
+        // The do-nothing filter compiled the same way is the AOT baseline.
+        let pass_aot = dir.join("pass.aot");
+        process::compile_aot(&wamrc, &pass, &pass_aot)?;
+        let baseline: Vec<Outcome> =
+            mixes.iter().map(|mix| run(&pass_aot, PASS_FILTER, mix, None)).collect::<anyhow::Result<_>>()?;
         let compiled = modes(&aot, "AOT", &mixes, &baseline, fuel, &|module, function, mix| {
             run(module, function, mix, stack.as_deref())
         })?;
