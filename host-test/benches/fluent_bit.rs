@@ -377,6 +377,9 @@ fn modes(
             secs(pass.cpu),
             secs(outcome.cpu),
         );
+        if outcome.tagged != mix.tagged {
+            println!("  !! {} records tagged, the engine tags {} ({})", outcome.tagged, mix.tagged, mix.name);
+        }
         outcomes.push(outcome);
     }
     // Net of the do-nothing filter: what the module itself costs a record.
