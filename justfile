@@ -119,7 +119,7 @@ build-fluent-bit rules="" config="":
 lint-fluent-bit:
     cargo clippy -p modwatch-fluent-bit --target {{wasm_target}} -- -D warnings
 
-# Wasm instructions per record of the Fluent Bit module (wasmtime fuel), and the wasm stack it needs.
+# The Fluent Bit module's cost per record: wasm instructions (wasmtime fuel) and the wasm stack it needs; with a real Fluent Bit (FLUENT_BIT=/path/to/fluent-bit, or fluent-bit on PATH) also records per CPU-second of the whole process against a do-nothing filter over three 50,000-record mixes, AOT when flb-wamrc is beside it, and the stack at several wasm_stack_size values (docs/performance.md#in-a-real-fluent-bit).
 bench-fluent-bit:
     cargo bench -p modwatch-host-test --bench fluent_bit
 

@@ -14,6 +14,7 @@
 //! `just build-fluent-bit` writes), unless [`Options::as_built`] asks for the
 //! module as cargo built it, which builds the engine on its first record.
 
+pub mod process;
 pub mod snapshot;
 
 use std::sync::OnceLock;

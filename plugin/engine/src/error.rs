@@ -7,7 +7,8 @@
 use std::fmt;
 
 /// What went wrong. Matching never fails; only decoding an event and loading
-/// rules, config or state can.
+/// rules, config or state can, and (5xx) a host that runs the engine inside a
+/// wasm module whose memory or stack ran out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
@@ -60,6 +61,17 @@ pub enum ErrorKind {
     // 4xx: exported state.
     /// Exported state could not be imported.
     StateInvalid,
+
+    // 5xx: the wasm module around the engine failed (the Fluent Bit module,
+    // where the host's limits can stop a call). The record passes through.
+    /// The previous call into the module trapped (its wasm stack or memory
+    /// ran out); the host dropped that record. Reported on the next record;
+    /// detection goes on.
+    Trap,
+    /// Detection is off for this record: the engine could not be built in
+    /// the module (too little wasm stack or memory), or traps have worn the
+    /// module's stack down.
+    DetectionOff,
 }
 
 impl ErrorKind {
@@ -85,6 +97,8 @@ impl ErrorKind {
             ErrorKind::ConfigUnknownKey => 301,
             ErrorKind::ConfigInvalidValue => 302,
             ErrorKind::StateInvalid => 400,
+            ErrorKind::Trap => 500,
+            ErrorKind::DetectionOff => 501,
         }
     }
 
@@ -110,6 +124,8 @@ impl ErrorKind {
             ErrorKind::ConfigUnknownKey => "config_unknown_key",
             ErrorKind::ConfigInvalidValue => "config_invalid_value",
             ErrorKind::StateInvalid => "state_invalid",
+            ErrorKind::Trap => "trap",
+            ErrorKind::DetectionOff => "detection_off",
         }
     }
 }
@@ -273,33 +289,60 @@ impl std::error::Error for LoadError {}
 mod tests {
     use super::*;
 
+    /// Every kind, in the order of the table.
+    const ALL: [ErrorKind; 21] = [
+        ErrorKind::InvalidJson,
+        ErrorKind::InvalidUtf8,
+        ErrorKind::NotAnObject,
+        ErrorKind::TooLarge,
+        ErrorKind::TooDeep,
+        ErrorKind::Empty,
+        ErrorKind::DuplicateKey,
+        ErrorKind::RulePackSyntax,
+        ErrorKind::RuleInvalid,
+        ErrorKind::QuerySyntax,
+        ErrorKind::QueryRejected,
+        ErrorKind::DuplicateRuleId,
+        ErrorKind::PatternInvalid,
+        ErrorKind::RuleUnsupported,
+        ErrorKind::RuleNotExportable,
+        ErrorKind::ConfigSyntax,
+        ErrorKind::ConfigUnknownKey,
+        ErrorKind::ConfigInvalidValue,
+        ErrorKind::StateInvalid,
+        ErrorKind::Trap,
+        ErrorKind::DetectionOff,
+    ];
+
     #[test]
-    fn codes_are_unique() {
-        let all = [
-            ErrorKind::InvalidJson,
-            ErrorKind::InvalidUtf8,
-            ErrorKind::NotAnObject,
-            ErrorKind::TooLarge,
-            ErrorKind::TooDeep,
-            ErrorKind::Empty,
-            ErrorKind::DuplicateKey,
-            ErrorKind::RulePackSyntax,
-            ErrorKind::RuleInvalid,
-            ErrorKind::QuerySyntax,
-            ErrorKind::QueryRejected,
-            ErrorKind::DuplicateRuleId,
-            ErrorKind::PatternInvalid,
-            ErrorKind::RuleUnsupported,
-            ErrorKind::RuleNotExportable,
-            ErrorKind::ConfigSyntax,
-            ErrorKind::ConfigUnknownKey,
-            ErrorKind::ConfigInvalidValue,
-            ErrorKind::StateInvalid,
-        ];
-        let mut codes: Vec<u16> = all.iter().map(|k| k.code()).collect();
+    fn codes_and_names_are_unique() {
+        let mut codes: Vec<u16> = ALL.iter().map(|k| k.code()).collect();
         codes.sort_unstable();
         codes.dedup();
-        assert_eq!(codes.len(), all.len());
+        assert_eq!(codes.len(), ALL.len());
+        let mut names: Vec<&str> = ALL.iter().map(|k| k.name()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), ALL.len());
+    }
+
+    /// The one list of codes users read (`docs/detection.md#errors`) has a
+    /// row for every kind, with its code and name, and no other row.
+    #[test]
+    fn the_docs_list_every_code() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/detection.md");
+        let docs = std::fs::read_to_string(path).unwrap();
+        let section = docs.split("\n## Errors\n").nth(1).unwrap().split("\n## ").next().unwrap();
+        let rows: Vec<(u16, &str)> = section
+            .lines()
+            .filter_map(|line| {
+                let mut cells = line.strip_prefix("| ")?.split(" | ");
+                let code = cells.next()?.parse().ok()?;
+                Some((code, cells.next()?.trim_matches('`')))
+            })
+            .collect();
+        let want: Vec<(u16, &str)> = ALL.iter().map(|k| (k.code(), k.name())).collect();
+        assert_eq!(rows, want);
     }
 
     #[test]

@@ -22,7 +22,7 @@
 
 use std::cell::UnsafeCell;
 
-use modwatch_engine::{Engine, Output};
+use modwatch_engine::{Engine, ErrorKind, Output};
 
 mod embedded {
     include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
@@ -196,9 +196,9 @@ impl State {
 }
 
 /// The `modwatch.error` object for a module failure: the engine's error
-/// shape, with codes of the module's own (5xx).
-fn module_error(code: u16, kind: &str, message: &str) -> serde_json::Value {
-    serde_json::json!({ "modwatch": { "error": { "code": code, "kind": kind, "message": message } } })
+/// shape, with a kind from the engine's table (5xx).
+fn module_error(kind: ErrorKind, message: &str) -> serde_json::Value {
+    serde_json::json!({ "modwatch": { "error": { "code": kind.code(), "kind": kind.name(), "message": message } } })
 }
 
 /// `record` with `error` merged in, or `None` if it is not a JSON object.
@@ -232,7 +232,7 @@ fn filter(state: &mut State, record: &[u8], stack_creep: usize) -> Answer {
         }
         _ => Output::Unchanged,
     };
-    let mut error = state.unavailable(stack_creep).map(|message| module_error(501, "detection_off", &message));
+    let mut error = state.unavailable(stack_creep).map(|message| module_error(ErrorKind::DetectionOff, &message));
     if let Some(phase) = state.health.unreported.take() {
         let place = if phase == Phase::Building { "building the engine" } else { "tagging a record" };
         let message = format!(
@@ -240,7 +240,7 @@ fn filter(state: &mut State, record: &[u8], stack_creep: usize) -> Answer {
              record; {} traps so far",
             state.health.traps
         );
-        error = error.or_else(|| Some(module_error(500, "trap", &message)));
+        error = error.or_else(|| Some(module_error(ErrorKind::Trap, &message)));
     }
     let bytes = match (output, error) {
         (Output::Dropped, _) => return Answer::Dropped,
@@ -497,13 +497,13 @@ mod tests {
         assert_eq!(filter(&mut s, MATCH, 0), Answer::Replaced);
         s.phase = Phase::Tagging;
         assert_eq!(filter(&mut s, br#"{"log":"hello"}"#, 0), Answer::Replaced);
-        assert_eq!(error_of(&s)["code"], 500);
+        assert_eq!(error_of(&s)["code"], ErrorKind::Trap.code());
         assert_eq!(s.health.traps, 1);
         assert_eq!(filter(&mut s, br#"{"log":"hello"}"#, 0), Answer::Unchanged);
         // A matching record after a trap: tagged, and the error merged into its `modwatch`.
         s.phase = Phase::Tagging;
         assert_eq!(filter(&mut s, MATCH, 0), Answer::Replaced);
-        assert_eq!(error_of(&s)["kind"], "trap");
+        assert_eq!(error_of(&s)["kind"], ErrorKind::Trap.name());
         assert!(String::from_utf8_lossy(&s.out).contains("T1578"));
     }
 
@@ -513,7 +513,7 @@ mod tests {
     fn a_trapped_build_is_retried_then_given_up() {
         let mut s = State { phase: Phase::Building, ..State::default() };
         assert_eq!(filter(&mut s, br#"{"log":"a"}"#, 0), Answer::Replaced);
-        assert_eq!(error_of(&s)["code"], 501);
+        assert_eq!(error_of(&s)["code"], ErrorKind::DetectionOff.code());
         for _ in 1..FIRST_BACKOFF {
             assert_eq!(filter(&mut s, br#"{"log":"a"}"#, 0), Answer::Replaced);
         }
@@ -534,7 +534,7 @@ mod tests {
     fn a_crept_stack_turns_detection_off_visibly() {
         let mut s = State::default();
         assert_eq!(filter(&mut s, MATCH, MAX_STACK_CREEP + 1), Answer::Replaced);
-        assert_eq!(error_of(&s)["code"], 501);
+        assert_eq!(error_of(&s)["code"], ErrorKind::DetectionOff.code());
         assert!(!String::from_utf8_lossy(&s.out).contains("T1578"));
     }
 
