@@ -25,7 +25,7 @@ pub(crate) enum Node<'a> {
     Number(Number<'a>),
     /// The string's value (unescaped).
     String(&'a str),
-    Array(Array<'a>),
+    Array(&'a [Node<'a>]),
     Object(Object<'a>),
 }
 
@@ -33,19 +33,12 @@ pub(crate) enum Node<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Number<'a>(&'a str);
 
-/// Where a container sits in the text it was parsed from: `start` is its
+/// Where an object sits in the text it was parsed from: `start` is its
 /// opening bracket, `end` is one past its closing one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Span {
     pub(crate) start: u32,
     pub(crate) end: u32,
-}
-
-/// A JSON array: its items and its span.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Array<'a> {
-    pub(crate) items: &'a [Node<'a>],
-    pub(crate) span: Span,
 }
 
 /// A JSON object: its members in order (keys unescaped, each at most once)
@@ -56,13 +49,7 @@ pub(crate) struct Object<'a> {
     pub(crate) span: Span,
 }
 
-/// Containers are equal by content, wherever they were written.
-impl PartialEq for Array<'_> {
-    fn eq(&self, other: &Self) -> bool {
-        self.items == other.items
-    }
-}
-
+/// Objects are equal by content, wherever they were written.
 impl PartialEq for Object<'_> {
     fn eq(&self, other: &Self) -> bool {
         self.members == other.members
@@ -71,6 +58,7 @@ impl PartialEq for Object<'_> {
 
 impl<'a> Number<'a> {
     /// A number from its text (which the caller knows to be a JSON number).
+    #[cfg(test)]
     pub(crate) fn new(text: &'a str) -> Number<'a> {
         Number(text)
     }
@@ -141,14 +129,7 @@ impl<'a> Node<'a> {
 
     pub(crate) fn as_array(&self) -> Option<&'a [Node<'a>]> {
         match self {
-            Node::Array(a) => Some(a.items),
-            _ => None,
-        }
-    }
-
-    pub(crate) fn as_object(&self) -> Option<&Object<'a>> {
-        match self {
-            Node::Object(o) => Some(o),
+            Node::Array(items) => Some(items),
             _ => None,
         }
     }
@@ -201,7 +182,7 @@ pub(crate) fn parse<'a>(text: &'a str, arena: &'a Bump) -> Result<&'a Node<'a>, 
 
 /// An open container while its contents are parsed.
 enum Open<'a> {
-    Array { start: usize, from: usize },
+    Array { from: usize },
     Object { start: usize, from: usize, key: &'a str },
 }
 
@@ -239,9 +220,9 @@ impl<'a> Parser<'a> {
                     self.skip_ws();
                     if self.peek() == Some(b']') {
                         self.pos += 1;
-                        Node::Array(Array { items: &[], span: span(start, self.pos) })
+                        Node::Array(&[])
                     } else {
-                        open.push(Open::Array { start, from: items.len() });
+                        open.push(Open::Array { from: items.len() });
                         continue 'value;
                     }
                 }
@@ -264,7 +245,7 @@ impl<'a> Parser<'a> {
                         }
                         return Ok(arena.alloc(value));
                     }
-                    Some(Open::Array { start, from }) => {
+                    Some(Open::Array { from }) => {
                         items.push(value);
                         self.skip_ws();
                         match self.peek() {
@@ -274,11 +255,11 @@ impl<'a> Parser<'a> {
                             }
                             Some(b']') => {
                                 self.pos += 1;
-                                let (start, from) = (*start, *from);
+                                let from = *from;
                                 open.pop();
                                 let slice = arena.alloc_slice_copy(&items[from..]);
                                 items.truncate(from);
-                                value = Node::Array(Array { items: slice, span: span(start, self.pos) });
+                                value = Node::Array(slice);
                             }
                             Some(_) => return Err(self.error("expected `,` or `]`")),
                             None => return Err(self.error("EOF while parsing a list")),
@@ -418,7 +399,9 @@ impl<'a> Parser<'a> {
                     return Ok(s);
                 }
                 Some(b'\\') => break,
-                Some(0..0x20) => return Err(self.error("control character (\\u0000-\\u001F) found while parsing a string")),
+                Some(0..0x20) => {
+                    return Err(self.error("control character (\\u0000-\\u001F) found while parsing a string"));
+                }
                 Some(_) => self.pos += 1,
                 None => return Err(self.error("EOF while parsing a string")),
             }
@@ -439,7 +422,9 @@ impl<'a> Parser<'a> {
                     self.escape(&mut out)?;
                     run = self.pos;
                 }
-                Some(0..0x20) => return Err(self.error("control character (\\u0000-\\u001F) found while parsing a string")),
+                Some(0..0x20) => {
+                    return Err(self.error("control character (\\u0000-\\u001F) found while parsing a string"));
+                }
                 Some(_) => self.pos += 1,
                 None => return Err(self.error("EOF while parsing a string")),
             }

@@ -96,7 +96,7 @@ fn to_value(node: &Node<'_>) -> Value {
         Node::Bool(b) => Value::Bool(*b),
         Node::Number(n) => Value::Number(n.as_str().parse().unwrap_or_else(|_| serde_json::Number::from(0))),
         Node::String(s) => Value::String((*s).to_string()),
-        Node::Array(a) => Value::Array(a.items.iter().map(to_value).collect()),
+        Node::Array(items) => Value::Array(items.iter().map(to_value).collect()),
         Node::Object(o) => Value::Object(o.members.iter().map(|(k, v)| ((*k).to_string(), to_value(v))).collect()),
     }
 }
@@ -264,11 +264,24 @@ fn json_text() -> impl Strategy<Value = String> {
     let ws = prop::sample::select(vec!["", " ", "\n", "\t ", "\r\n"]);
     let string = prop::collection::vec(
         prop_oneof![
-            prop::char::any().prop_filter("not a quote, backslash or control", |c| !matches!(c, '"' | '\\') && *c >= ' ')
+            prop::char::any()
+                .prop_filter("not a quote, backslash or control", |c| !matches!(c, '"' | '\\') && *c >= ' ')
                 .prop_map(|c| c.to_string()),
             prop::sample::select(vec![
-                "\\\"", "\\\\", "\\/", "\\b", "\\f", "\\n", "\\r", "\\t", "\\u0041", "\\u00e9", "\\ud83d\\ude00",
-                "\\u0000", "k", "a",
+                "\\\"",
+                "\\\\",
+                "\\/",
+                "\\b",
+                "\\f",
+                "\\n",
+                "\\r",
+                "\\t",
+                "\\u0041",
+                "\\u00e9",
+                "\\ud83d\\ude00",
+                "\\u0000",
+                "k",
+                "a",
             ])
             .prop_map(str::to_string),
         ],
@@ -297,11 +310,10 @@ fn json_text() -> impl Strategy<Value = String> {
     leaf.prop_recursive(6, 48, 6, move |inner| {
         let ws = ws.clone();
         prop_oneof![
-            (prop::collection::vec((inner.clone(), ws.clone()), 0..6))
-                .prop_map(|items| format!(
-                    "[{}]",
-                    items.into_iter().map(|(v, w)| format!("{w}{v}{w}")).collect::<Vec<_>>().join(",")
-                )),
+            (prop::collection::vec((inner.clone(), ws.clone()), 0..6)).prop_map(|items| format!(
+                "[{}]",
+                items.into_iter().map(|(v, w)| format!("{w}{v}{w}")).collect::<Vec<_>>().join(",")
+            )),
             (prop::collection::vec((string.clone(), inner, ws), 0..6)).prop_map(|members| format!(
                 "{{{}}}",
                 members.into_iter().map(|(k, v, w)| format!("{w}{k}{w}:{v}")).collect::<Vec<_>>().join(",")
