@@ -325,7 +325,8 @@ fn smallest_stack_that_tags(record: &[u8]) -> Option<(usize, FluentBit)> {
 fn a_deep_record_needs_no_more_stack_than_a_flat_one() {
     let (flat, mut fb) = smallest_stack_that_tags(&nested(0)).expect("no stack up to 12 KiB tags a flat record");
     for depth in [1, 30, 120, 126] {
-        let answer = fb.filter("t", 0, 0, &nested(depth)).unwrap_or_else(|e| panic!("{depth} deep, {flat} bytes: {e:#}"));
+        let answer =
+            fb.filter("t", 0, 0, &nested(depth)).unwrap_or_else(|e| panic!("{depth} deep, {flat} bytes: {e:#}"));
         assert!(is_tagged(&answer), "{depth} deep, {flat} bytes: {answer:?}");
     }
     assert!(flat <= 8 << 10, "a flat record needs {flat} bytes of stack");

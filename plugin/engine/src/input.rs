@@ -50,14 +50,14 @@ pub(crate) fn may_be_batch(bytes: &[u8]) -> bool {
 
 /// Checks what must hold before a parse: UTF-8 and nesting depth, in
 /// passes over the bytes that never recurse. Only events that will be
-/// parsed pay for these.
-pub(crate) fn check_before_parse(bytes: &[u8], config: &Config) -> Result<(), Error> {
-    if let Err(e) = std::str::from_utf8(bytes) {
-        return Err(Error::new(
+/// parsed pay for these. The event as text, for [`parse`].
+pub(crate) fn check_before_parse<'a>(bytes: &'a [u8], config: &Config) -> Result<&'a str, Error> {
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        Error::new(
             ErrorKind::InvalidUtf8,
             format!("event is not valid utf-8 (invalid byte at offset {})", e.valid_up_to()),
-        ));
-    }
+        )
+    })?;
     let depth = max_depth(bytes);
     if depth > config.max_depth {
         return Err(Error::new(
@@ -65,7 +65,7 @@ pub(crate) fn check_before_parse(bytes: &[u8], config: &Config) -> Result<(), Er
             format!("event nests {depth} levels deep, over the limit of {}", config.max_depth),
         ));
     }
-    Ok(())
+    Ok(text)
 }
 
 /// The deepest nesting of `[`/`{` outside strings, found iteratively. Stops
@@ -107,13 +107,7 @@ fn max_depth(bytes: &[u8]) -> u32 {
 /// cloud writes one, and whichever value a parser kept is a guess that
 /// whoever wrote the line can steer, e.g. a second `eventName` hiding the
 /// first from every rule.
-pub(crate) fn parse<'a>(bytes: &'a [u8], arena: &'a Bump) -> Result<&'a Node<'a>, Error> {
-    let text = std::str::from_utf8(bytes).map_err(|e| {
-        Error::new(
-            ErrorKind::InvalidUtf8,
-            format!("event is not valid utf-8 (invalid byte at offset {})", e.valid_up_to()),
-        )
-    })?;
+pub(crate) fn parse<'a>(text: &'a str, arena: &'a Bump) -> Result<&'a Node<'a>, Error> {
     doc::parse(text, arena).map_err(|e| match e {
         ParseError::DuplicateKey(key) => {
             Error::new(ErrorKind::DuplicateKey, format!("event has the key {key:?} twice in one object"))
@@ -166,7 +160,7 @@ mod tests {
 
     fn kind(bytes: &[u8]) -> Option<ErrorKind> {
         let c = Config::default();
-        check_size(bytes, &c).and_then(|()| check_before_parse(bytes, &c)).err().map(|e| e.kind())
+        check_size(bytes, &c).and_then(|()| check_before_parse(bytes, &c).map(drop)).err().map(|e| e.kind())
     }
 
     #[test]
@@ -178,7 +172,7 @@ mod tests {
         assert_eq!(kind(deep.as_bytes()), Some(ErrorKind::TooDeep));
         let ok = format!("{}{}", "[".repeat(128), "]".repeat(128));
         assert_eq!(kind(ok.as_bytes()), None);
-        assert!(parse(ok.as_bytes(), &Bump::new()).is_ok(), "128 levels parse");
+        assert!(parse(&ok, &Bump::new()).is_ok(), "128 levels parse");
         // Brackets inside strings do not count.
         let quoted = format!("{{\"a\":\"{}\"}}", "[".repeat(500));
         assert_eq!(kind(quoted.as_bytes()), None);
@@ -191,11 +185,11 @@ mod tests {
     #[test]
     fn parse_keeps_numbers_as_written_and_refuses_duplicate_keys() {
         let arena = Bump::new();
-        let kind = |s: &'static str| parse(s.as_bytes(), &arena).err().map(|e| e.kind());
+        let kind = |s: &'static str| parse(s, &arena).err().map(|e| e.kind());
         // Numbers exactly as written (`doc::tests` checks the whole tree
         // against serde_json's).
         let text = r#"{"a":1e400,"b":18446744073709551617,"c":-0,"d":[1.50,{"e":null}],"f":true,"g":"\u00e9"}"#;
-        let ours = parse(text.as_bytes(), &arena).ok();
+        let ours = parse(text, &arena).ok();
         let number = |key: &str| ours.and_then(|o| o.get(key)).map(|n| format!("{n:?}"));
         assert_eq!(number("b").as_deref(), Some("Number(Number(\"18446744073709551617\"))"));
         assert_eq!(number("a").as_deref(), Some("Number(Number(\"1e400\"))"));
@@ -208,8 +202,8 @@ mod tests {
         assert_eq!(kind(r#"{"a":1,}"#), Some(ErrorKind::InvalidJson));
         // serde_json's internal number token is an ordinary key.
         assert_eq!(kind(r#"{"$serde_json::private::Number":"x"}"#), None);
-        assert!(parse(br#"{"a":1}"#, &arena).err().is_none());
-        let e = parse(br#"{"a":[1,]}"#, &arena).err().map(|e| e.message().to_string());
+        assert!(parse(r#"{"a":1}"#, &arena).err().is_none());
+        let e = parse(r#"{"a":[1,]}"#, &arena).err().map(|e| e.message().to_string());
         assert_eq!(e.as_deref(), Some("event is not valid json: expected value at line 1 column 9"));
     }
 
@@ -225,7 +219,7 @@ mod tests {
     #[test]
     fn shapes() {
         let arena = Bump::new();
-        let v = |s: &'static str| parse(s.as_bytes(), &arena).unwrap_or(&Node::Null);
+        let v = |s: &'static str| parse(s, &arena).unwrap_or(&Node::Null);
         assert_eq!(shape(v(r#"{"Records":[{"a":1},{"b":2}]}"#)), Shape::Batch("Records"));
         assert_eq!(shape(v(r#"{"records":[]}"#)), Shape::Batch("records"));
         assert_eq!(shape(v(r#"{"records":"x"}"#)), Shape::Single);
