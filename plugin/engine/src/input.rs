@@ -1,8 +1,9 @@
 //! Input: bytes → checked → parsed → records.
 //!
 //! Limits are checked on the bytes before any parse: size first (free), then
-//! UTF-8 and nesting depth in one iterative pass, so hostile input can never
-//! make the parser recurse deeper than `input.max_depth`.
+//! UTF-8 and nesting depth in passes that never recurse, so no event deeper
+//! than `input.max_depth` is parsed. The parse itself (`doc::parse`) is
+//! iterative too.
 
 use bumpalo::Bump;
 
