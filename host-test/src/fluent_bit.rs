@@ -124,7 +124,7 @@ impl std::fmt::Debug for FluentBit {
 }
 
 /// Fuel the store starts with: far more than any record needs.
-const TANK: u64 = u64::MAX / 2;
+pub const TANK: u64 = u64::MAX / 2;
 
 /// The snapshotted module compiled with the default options, shared by
 /// every instance.
@@ -214,6 +214,12 @@ impl FluentBit {
     /// its fuel is the benchmark's floor.
     pub fn touch(&mut self, record: &[u8]) -> anyhow::Result<Answer> {
         self.call(self.touch.clone(), "bench", 0, 0, record)
+    }
+
+    /// Sets the fuel left (with [`Options::fuel`]): a call that runs out of
+    /// it traps, as one that runs out of stack or memory does.
+    pub fn set_fuel(&mut self, fuel: u64) -> anyhow::Result<()> {
+        Ok(self.store.set_fuel(fuel)?)
     }
 
     /// Fuel spent by the last call (`None` without [`Options::fuel`]).

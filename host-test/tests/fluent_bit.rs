@@ -9,7 +9,7 @@
 
 use modwatch::{Detector, Output, Status};
 use modwatch_host_test::fluent_bit::{
-    Answer, FILTER, FLUENT_BIT, FLUENT_BIT_SIGMA, FLUENT_BIT_SIGMA_RULES, FluentBit, Options, snapshotted,
+    Answer, FILTER, FLUENT_BIT, FLUENT_BIT_SIGMA, FLUENT_BIT_SIGMA_RULES, FluentBit, Options, TANK, snapshotted,
 };
 use modwatch_testkit::corpus;
 use wasmtime::{Engine, ExternType, Module, ValType};
@@ -22,9 +22,9 @@ const EC2: &str = r#""eventSource":"ec2.amazonaws.com","eventName":"RunInstances
 /// wasmtime stack.
 const STACK_BYTES: usize = 64 << 10;
 
-/// wasm stacks (wasmtime) to find one that is enough for everyday records
-/// and too small for deep ones (the deepest needs about 18 KiB).
-const SMALL_STACKS: [usize; 4] = [6 << 10, 8 << 10, 10 << 10, 12 << 10];
+/// wasm stacks (wasmtime), 1 KiB apart, to find the smallest that tags a
+/// record.
+const SMALL_STACKS: [usize; 9] = [4 << 10, 5 << 10, 6 << 10, 7 << 10, 8 << 10, 9 << 10, 10 << 10, 11 << 10, 12 << 10];
 
 fn nested(depth: usize) -> Vec<u8> {
     format!("{{{EC2},\"x\":{}1{}}}", "[".repeat(depth), "]".repeat(depth)).into_bytes()
@@ -308,25 +308,54 @@ fn is_tagged(answer: &Answer) -> bool {
     matches!(answer, Answer::Replaced(out) if String::from_utf8_lossy(out).contains("\"T1578\""))
 }
 
-/// A trap while tagging (here, a record deeper than the stack allows) costs
-/// that record only, as Fluent Bit drops a record whose call trapped: the next
-/// record says so in `modwatch.error`, the counter counts it, and detection
-/// goes on. Without the snapshot's stack reset the same holds.
+/// The smallest of [`SMALL_STACKS`] at which the snapshot tags `record`,
+/// with that instance.
+fn smallest_stack_that_tags(record: &[u8]) -> Option<(usize, FluentBit)> {
+    SMALL_STACKS.iter().find_map(|&bytes| {
+        let options = Options { max_wasm_stack: Some(bytes), ..Options::default() };
+        let mut fb = FluentBit::with_options(options).unwrap();
+        fb.filter("t", 0, 0, record).is_ok_and(|a| is_tagged(&a)).then_some((bytes, fb))
+    })
+}
+
+/// Nothing in the engine recurses on a record's nesting (the parser, the
+/// walks of rules and normalisers, the output writer): a matching record 120
+/// levels deep is tagged in the smallest stack that tags a flat one, and that
+/// stack is within Fluent Bit's default (`wasm_stack_size` 8K; here wasmtime's
+/// stack of compiled code, which WAMR's interpreter needs more of).
 #[test]
-fn a_stack_too_small_for_a_record_costs_that_record_only_and_says_so() {
+fn a_deep_record_needs_no_more_stack_than_a_flat_one() {
+    let (flat, mut fb) = smallest_stack_that_tags(&nested(0)).expect("no stack up to 12 KiB tags a flat record");
+    for depth in [1, 30, 120, 126] {
+        let answer =
+            fb.filter("t", 0, 0, &nested(depth)).unwrap_or_else(|e| panic!("{depth} deep, {flat} bytes: {e:#}"));
+        assert!(is_tagged(&answer), "{depth} deep, {flat} bytes: {answer:?}");
+    }
+    assert!(flat <= 8 << 10, "a flat record needs {flat} bytes of stack");
+    // The other way round: the deep record needs all of that stack too.
+    let (deep, _) = smallest_stack_that_tags(&nested(120)).expect("no stack up to 12 KiB tags a deep record");
+    assert_eq!(deep, flat);
+}
+
+/// A trap mid-record costs that record only, as Fluent Bit drops a record
+/// whose call trapped: the next record says so in `modwatch.error`, the
+/// counter counts it, and detection goes on. The trap is the host cutting the
+/// call short halfway through the record (out of fuel), as a stack or memory
+/// that runs out would. Without the snapshot's stack reset the same holds.
+#[test]
+fn a_trap_mid_record_costs_that_record_only_and_says_so() {
     for as_built in [false, true] {
         let what = if as_built { "as built" } else { "snapshotted" };
-        // The smallest of these stacks that tags an everyday record (and,
-        // as built, builds the engine) but not a 121-level one.
-        let small = SMALL_STACKS.iter().find_map(|&bytes| {
-            let options = Options { max_wasm_stack: Some(bytes), as_built, ..Options::default() };
-            let mut fb = FluentBit::with_options(options).unwrap();
-            let tags = fb.filter("t", 0, 0, &terminate(2048)).is_ok_and(|a| is_tagged(&a));
-            tags.then_some(fb)
-        });
-        let mut fb = small.unwrap_or_else(|| panic!("{what}: none of {SMALL_STACKS:?} tags a record"));
+        let mut fb = FluentBit::with_options(Options { fuel: true, as_built, ..Options::default() }).unwrap();
+        // (As built, the first record builds the engine.)
+        for _ in 0..2 {
+            assert!(is_tagged(&fb.filter("t", 0, 0, &terminate(2048)).unwrap()), "{what}");
+        }
+        let spent = fb.fuel().unwrap();
         for round in 1..=3u32 {
-            assert!(fb.filter("t", 0, 0, &nested(120)).is_err(), "{what}: a 121-level record must trap");
+            fb.set_fuel(spent.malloc + spent.filter / 2).unwrap();
+            assert!(fb.filter("t", 0, 0, &terminate(2048)).is_err(), "{what}: half the fuel must trap");
+            fb.set_fuel(TANK).unwrap();
             let next = fb.filter("t", 0, 0, br#"{"log":"next"}"#).unwrap();
             let error = module_error(&next);
             assert_eq!(error["code"], 500, "{what}: {error}");
@@ -337,6 +366,25 @@ fn a_stack_too_small_for_a_record_costs_that_record_only_and_says_so() {
             let tagged = fb.filter("t", 0, 0, &terminate(2048)).unwrap();
             assert!(is_tagged(&tagged) && module_error(&tagged).is_null(), "{what}: {tagged:?}");
         }
+    }
+}
+
+/// A wasm stack too small for tagging (flat or deep, any record that
+/// matches) but enough for a record the prefilter passes: the matching record
+/// traps and the next one carries `modwatch.error`.
+#[test]
+fn a_stack_too_small_to_tag_traps_that_record_only_and_says_so() {
+    let (enough, _) = smallest_stack_that_tags(&terminate(2048)).expect("no stack up to 12 KiB tags a record");
+    let small = SMALL_STACKS.iter().rev().copied().find(|&bytes| bytes < enough);
+    let small = small.expect("the smallest stack tried tags a record: try smaller ones");
+    let mut fb = FluentBit::with_options(Options { max_wasm_stack: Some(small), ..Options::default() }).unwrap();
+    for round in 1..=2u32 {
+        assert!(fb.filter("t", 0, 0, &terminate(2048)).is_err(), "{small} bytes: a matching record must trap");
+        let next = fb.filter("t", 0, 0, br#"{"log":"next"}"#).unwrap();
+        let error = module_error(&next);
+        assert_eq!(error["code"], 500, "{error}");
+        assert_eq!(fb.errors().unwrap(), round);
+        assert_eq!(fb.filter("t", 0, 0, br#"{"log":"after"}"#).unwrap(), Answer::Unchanged);
     }
 }
 

@@ -33,8 +33,9 @@ pub(crate) const CATEGORY_POINTS: &[(&str, u32)] = &[
     ("READ", 0),
 ];
 
-/// The hard ceiling for `input.max_depth`: the JSON parser's own recursion
-/// limit, which also bounds the stack a parse can use.
+/// The hard ceiling for `input.max_depth`. The parser needs no stack per
+/// level (it keeps its own stack of open containers); the ceiling bounds
+/// what the documented configurations and the hosts' tests assume.
 pub(crate) const MAX_DEPTH_CEILING: u32 = 128;
 
 /// What the engine does with events in tag mode.

@@ -2,11 +2,13 @@
 
 use std::collections::BTreeMap;
 
+use bumpalo::Bump;
 use serde::Serialize;
 
 use serde_json::Value;
 
 use crate::config::{Config, OutputMode, Overrides};
+use crate::doc::Node;
 use crate::eql::{Document, Scalar, Syntax, Wildcard};
 use crate::error::{Error, ErrorKind, LoadError};
 use crate::input;
@@ -97,6 +99,8 @@ pub struct Engine {
     allow: Allowlist,
     scorer: Scorer,
     stats: Stats,
+    /// Where each event's document is parsed; reset per event.
+    arena: Bump,
 }
 
 /// The config's allowlist patterns, compiled once.
@@ -140,7 +144,7 @@ impl Engine {
     /// which packs [`RuleSet::load`] reads, not how their rules run.
     pub fn with_parts(config: Config, rules: RuleSet) -> Engine {
         let allow = Allowlist::new(&config);
-        Engine { config, rules, allow, scorer: Scorer::default(), stats: Stats::default() }
+        Engine { config, rules, allow, scorer: Scorer::default(), stats: Stats::default(), arena: Bump::new() }
     }
 
     /// The configuration in use.
@@ -225,10 +229,13 @@ impl Engine {
             self.stats.records += 1;
             return Tagged { output: self.pass(), verdicts: vec![Verdict::bare(Status::NoMatch)] };
         }
-        if let Err(e) = input::check_before_parse(event, &self.config) {
-            return self.failed(event, &e);
-        }
-        let mut value = match input::parse(event) {
+        let text = match input::check_before_parse(event, &self.config) {
+            Ok(text) => text,
+            Err(e) => return self.failed(event, &e),
+        };
+        // The previous event's document is gone: its memory is reused.
+        self.arena.reset();
+        let value = match input::parse(text, &self.arena) {
             Ok(v) if v.is_object() => v,
             Ok(_) => {
                 let e = Error::new(ErrorKind::NotAnObject, "event is valid json but not an object");
@@ -236,11 +243,19 @@ impl Engine {
             }
             Err(e) => return self.failed(event, &e),
         };
-        let shape = input::shape(&value);
+        let shape = input::shape(value);
         let mut judged: Vec<(Verdict, Option<Value>)> = Vec::new();
-        for record in input::records(&value, shape) {
-            let (verdict, mut tags) =
-                judge(&self.config, &self.rules, &self.allow, &mut self.scorer, record, &candidates, output);
+        for record in input::records(value, shape) {
+            let (verdict, mut tags) = judge(
+                &self.config,
+                &self.rules,
+                &self.allow,
+                &mut self.scorer,
+                record,
+                &self.arena,
+                &candidates,
+                output,
+            );
             // With `output.routing_fields`, every record of a recognised
             // format has tags: at least its routing fields.
             if output && self.config.routing_fields && verdict.format.is_some() {
@@ -252,32 +267,23 @@ impl Engine {
             }
             judged.push((verdict, tags));
         }
-        self.count(&judged);
+        count(&mut self.stats, &judged);
         let any_match = judged.iter().any(|(v, _)| v.is_match());
         // Routing fields alone do not keep an event `drop-non-matches` drops.
         let any_tags = self.config.mode == OutputMode::Tag && judged.iter().any(|(_, tags)| tags.is_some());
         let output = if !output {
             Output::Unchanged
         } else if any_match || any_tags {
-            if shape == input::Shape::Single
-                && let Some((_, Some(tags))) = judged.first()
-                && let Some(bytes) = splice_tags(event, &value, tags)
-            {
-                return Tagged {
-                    output: Output::Replaced(bytes),
-                    verdicts: judged.into_iter().map(|(v, _)| v).collect(),
-                };
-            }
-            for (target, (_, tags)) in input::tag_targets(&mut value, shape).into_iter().zip(&mut judged) {
-                if let Some(tags) = tags.take() {
-                    tag::merge(target, tags);
-                }
-            }
-            match serde_json::to_vec(&value) {
-                Ok(bytes) => Output::Replaced(bytes),
-                // Serialising a parsed Value cannot fail; if it ever did,
-                // the event still passes through untouched.
-                Err(_) => Output::Unchanged,
+            let targets: Vec<(&Node<'_>, Value)> = input::tag_targets(value, shape)
+                .into_iter()
+                .zip(&mut judged)
+                .filter_map(|(target, (_, tags))| tags.take().map(|tags| (target, tags)))
+                .collect();
+            match tag::write(event, &targets) {
+                Some(bytes) => Output::Replaced(bytes),
+                // The document's spans are the event's own, so this cannot
+                // fail; if it ever did, the event still passes through.
+                None => Output::Unchanged,
             }
         } else {
             self.pass()
@@ -306,37 +312,39 @@ impl Engine {
         };
         Tagged { output, verdicts: vec![Verdict::error(e)] }
     }
+}
 
-    fn count(&mut self, judged: &[(Verdict, Option<Value>)]) {
-        let s = &mut self.stats;
-        for (v, _) in judged {
-            s.records += 1;
-            match v.status {
-                Status::Match => {
-                    s.matches += 1;
-                    if let Some(c) = &v.category {
-                        *s.by_category.entry(c.clone()).or_default() += 1;
-                    }
-                    for m in &v.matches {
-                        *s.by_rule.entry(m.rule_id.clone()).or_default() += 1;
-                    }
+/// Counts the verdicts on an event's records.
+fn count(s: &mut Stats, judged: &[(Verdict, Option<Value>)]) {
+    for (v, _) in judged {
+        s.records += 1;
+        match v.status {
+            Status::Match => {
+                s.matches += 1;
+                if let Some(c) = &v.category {
+                    *s.by_category.entry(c.clone()).or_default() += 1;
                 }
-                Status::Suppressed => s.suppressed += 1,
-                Status::Unrecognised => s.unrecognised += 1,
-                Status::Error => s.errors += 1,
-                Status::NoMatch => {}
+                for m in &v.matches {
+                    *s.by_rule.entry(m.rule_id.clone()).or_default() += 1;
+                }
             }
+            Status::Suppressed => s.suppressed += 1,
+            Status::Unrecognised => s.unrecognised += 1,
+            Status::Error => s.errors += 1,
+            Status::NoMatch => {}
         }
     }
 }
 
 /// The verdict on one record, and its tags if it matched.
-fn judge(
+#[expect(clippy::too_many_arguments, reason = "the engine's parts, borrowed apart from the arena the record is in")]
+fn judge<'a>(
     config: &Config,
     rules: &RuleSet,
     allow: &Allowlist,
     scorer: &mut Scorer,
-    record: &Value,
+    record: &'a Node<'a>,
+    arena: &'a Bump,
     candidates: &Candidates,
     want_tags: bool,
 ) -> (Verdict, Option<Value>) {
@@ -347,7 +355,7 @@ fn judge(
     let Some(format) = normalise::sniff(record) else {
         return (Verdict::bare(Status::Unrecognised), None);
     };
-    let view = View::new(record, format);
+    let view = View::new(record, format, arena);
     let facts = &view.facts;
     let mut verdict = Verdict {
         format: Some(format),
@@ -569,28 +577,6 @@ fn accounts_agree(rule: &Rule, view: &View<'_>) -> bool {
         }
     }
     true
-}
-
-/// The tagged event as the original bytes with the tags appended before the
-/// closing brace, when none of the tags' top-level keys is already in the
-/// event (raw vendor records): nothing of the event is re-serialised, so it
-/// stays exactly as it came. `None` when the tags must be merged instead.
-fn splice_tags(event: &[u8], value: &Value, tags: &Value) -> Option<Vec<u8>> {
-    let (Value::Object(record), Value::Object(add)) = (value, tags) else { return None };
-    if add.keys().any(|k| record.contains_key(k)) {
-        return None;
-    }
-    let end = event.iter().rposition(|&b| b == b'}')?;
-    let tag_bytes = serde_json::to_vec(tags).ok()?;
-    let inner = tag_bytes.get(1..tag_bytes.len().checked_sub(1)?)?;
-    let mut out = Vec::with_capacity(event.len() + tag_bytes.len() + 1);
-    out.extend_from_slice(&event[..end]);
-    if !record.is_empty() {
-        out.push(b',');
-    }
-    out.extend_from_slice(inner);
-    out.extend_from_slice(&event[end..]);
-    Some(out)
 }
 
 /// `{"modwatch":{"error":…},` spliced after the opening brace of an object

@@ -180,9 +180,10 @@ pub fn pack(rules: &RuleSet, config: &Config) -> Pack {
                     .examples
                     .iter()
                     .filter(|e| e.expect_match)
-                    .filter_map(|e| serde_json::from_str::<serde_json::Value>(&e.event).ok())
-                    .filter_map(|event| {
-                        let records = crate::input::records(&event, crate::input::shape(&event));
+                    .filter_map(|e| {
+                        let arena = bumpalo::Bump::new();
+                        let event = crate::doc::parse(&e.event, &arena).ok()?;
+                        let records = crate::input::records(event, crate::input::shape(event));
                         records.first().and_then(|r| crate::normalise::sniff(r))
                     })
                     .collect(),
@@ -224,17 +225,20 @@ pub use crate::sigma::export::{SigmaPack, SigmaRule, Skipped};
 pub fn field_values(event: &serde_json::Value, field: &str) -> Vec<Option<Vec<serde_json::Value>>> {
     use crate::eql::{Document as _, FieldPath, Scalar};
     let path = FieldPath::new(field);
+    let text = event.to_string();
+    let arena = bumpalo::Bump::new();
+    let Ok(event) = crate::doc::parse(&text, &arena) else { return Vec::new() };
     let records = crate::input::records(event, crate::input::shape(event));
     records
         .into_iter()
         .map(|record| {
             let format = crate::normalise::sniff(record)?;
-            let view = crate::normalise::View::new(record, format);
+            let view = crate::normalise::View::new(record, format, &arena);
             let mut values = Vec::new();
             view.any_value(&path, &mut |v| {
                 values.push(match v {
                     Scalar::Str(s) => serde_json::Value::String(s.to_string()),
-                    Scalar::Num(n) => serde_json::Value::Number(n.clone()),
+                    Scalar::Num(n) => n.as_str().parse().map_or(serde_json::Value::Null, serde_json::Value::Number),
                     Scalar::Bool(b) => serde_json::Value::Bool(b),
                 });
                 // Not found yet: every value is wanted.

@@ -5,6 +5,7 @@
 #![warn(missing_docs)]
 
 mod config;
+mod doc;
 mod engine;
 mod eql;
 mod error;

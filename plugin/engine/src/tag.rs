@@ -3,10 +3,13 @@
 //! Tags are merged into the record without removing or changing anything it
 //! already has: a key that exists keeps its value, objects are merged key by
 //! key, and a key whose existing value is not an object is left alone.
+//! [`write`] does this on the event's bytes: what the tags do not touch is
+//! passed on exactly as it came.
 
 use serde_json::{Map, Value, json};
 
 use crate::config::Config;
+use crate::doc::{Node, Object};
 use crate::normalise::outcome_name;
 use crate::verdict::{Verdict, partition_token};
 
@@ -139,6 +142,56 @@ pub(crate) fn merge(target: &mut Value, add: Value) {
     }
 }
 
+/// The event with each record's tags merged in as [`merge`] merges them,
+/// written from the event's bytes: each target object is copied up to its
+/// closing brace, except the objects on the path of a merged key, which are
+/// rewritten the same way, and the keys it lacks are appended. Only the tags
+/// are serialised. `targets` are objects of the document parsed from `event`,
+/// in document order; anything else is left alone. `None` if a span does not
+/// fit the bytes (never for a document parsed from them).
+pub(crate) fn write(event: &[u8], targets: &[(&Node<'_>, Value)]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(event.len() + targets.len() * 512);
+    let mut cursor = 0;
+    for (target, tags) in targets {
+        let (Node::Object(object), Value::Object(add)) = (target, tags) else { continue };
+        out.extend_from_slice(event.get(cursor..object.span.start as usize)?);
+        write_object(&mut out, event, object, add)?;
+        cursor = object.span.end as usize;
+    }
+    out.extend_from_slice(event.get(cursor..)?);
+    Some(out)
+}
+
+/// One object with `add` merged in. Recursion follows the tags (a few levels),
+/// never the event's nesting.
+fn write_object(out: &mut Vec<u8>, event: &[u8], object: &Object<'_>, add: &Map<String, Value>) -> Option<()> {
+    let mut cursor = object.span.start as usize;
+    for (key, value) in object.members {
+        if let (Some(Value::Object(more)), Node::Object(child)) = (add.get(*key), value) {
+            out.extend_from_slice(event.get(cursor..child.span.start as usize)?);
+            write_object(out, event, child, more)?;
+            cursor = child.span.end as usize;
+        }
+    }
+    // Up to the closing brace.
+    out.extend_from_slice(event.get(cursor..(object.span.end as usize).checked_sub(1)?)?);
+    let mut first = object.is_empty();
+    for (key, value) in add {
+        if object.contains_key(key) {
+            continue;
+        }
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        serde_json::to_writer(&mut *out, key).ok()?;
+        out.push(b':');
+        serde_json::to_writer(&mut *out, value).ok()?;
+    }
+    out.push(b'}');
+    Some(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,6 +203,38 @@ mod tests {
         assert_eq!(
             t,
             json!({"event": {"action": "X", "risk_score": 5, "severity": 3}, "rule": "theirs", "a": 1, "b": 2})
+        );
+    }
+
+    /// `write` on the bytes agrees with `merge` on the tree, and keeps the
+    /// bytes of what it does not touch.
+    #[test]
+    fn write_merges_as_merge_does() {
+        let arena = bumpalo::Bump::new();
+        let add = json!({"event": {"risk_score": 73, "severity": 3}, "rule": {"id": "r"}, "b": 2});
+        let cases = [
+            r#"{"event": {"action": "X", "risk_score": 5}, "rule": "theirs", "a": 1.50}"#,
+            r#" {"a":"\u00e9\/"} "#,
+            r#"{}"#,
+            r#"{"event":{}}"#,
+            r#"{"event":[{"x":1}],"b":{"c":1}}"#,
+        ];
+        for text in cases {
+            let Ok(node) = crate::doc::parse(text, &arena) else { panic!("{text}") };
+            let bytes = write(text.as_bytes(), &[(node, add.clone())]).unwrap_or_default();
+            let mut want: Value = serde_json::from_str(text).unwrap_or_default();
+            merge(&mut want, add.clone());
+            let got: Value = serde_json::from_slice(&bytes).unwrap_or_default();
+            assert_eq!(got, want, "{text} → {}", String::from_utf8_lossy(&bytes));
+        }
+        let text = r#"{"Records":[{"a":1.0, "event":{"k":"\u00e9"}},  7, {"b":[1 ,2]}]}"#;
+        let Ok(node) = crate::doc::parse(text, &arena) else { panic!("batch") };
+        let items = node.get("Records").and_then(Node::as_array).unwrap_or_default();
+        let targets: Vec<(&Node<'_>, Value)> = items.iter().map(|n| (n, add.clone())).collect();
+        let bytes = String::from_utf8(write(text.as_bytes(), &targets).unwrap_or_default()).unwrap_or_default();
+        assert_eq!(
+            bytes,
+            r#"{"Records":[{"a":1.0, "event":{"k":"\u00e9","risk_score":73,"severity":3},"rule":{"id":"r"},"b":2},  7, {"b":[1 ,2],"event":{"risk_score":73,"severity":3},"rule":{"id":"r"}}]}"#
         );
     }
 

@@ -51,7 +51,7 @@ fn bool_text(b: bool) -> &'static str {
 }
 
 /// Compares a number value with a number literal; integers exactly.
-fn num_cmp(n: &serde_json::Number, lit: &NumLit) -> Option<Ordering> {
+fn num_cmp(n: &crate::doc::Number<'_>, lit: &NumLit) -> Option<Ordering> {
     number_text_cmp(n.as_str(), lit)
 }
 
@@ -180,8 +180,8 @@ impl Test {
 mod tests {
     use super::*;
 
-    fn num(s: &str) -> serde_json::Number {
-        serde_json::from_str(s).unwrap_or_else(|_| serde_json::Number::from(0))
+    fn num(s: &str) -> crate::doc::Number<'_> {
+        crate::doc::Number::new(s)
     }
     fn lit(s: &str) -> NumLit {
         let (neg, digits) = s.strip_prefix('-').map_or((false, s), |d| (true, d));

@@ -42,8 +42,8 @@ const CATEGORY_FIELD: &str = "event.category";
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum Scalar<'a> {
     Str(&'a str),
-    /// A JSON number, kept exactly as written (`serde_json` with `arbitrary_precision`).
-    Num(&'a serde_json::Number),
+    /// A JSON number, kept exactly as written.
+    Num(&'a crate::doc::Number<'a>),
     Bool(bool),
 }
 

@@ -26,7 +26,7 @@ fn walk(node: &Value, path: &str, visit: &mut dyn FnMut(Scalar<'_>) -> bool) -> 
         }
         _ if !path.is_empty() => false,
         Value::String(s) => !s.is_empty() && visit(Scalar::Str(s)),
-        Value::Number(n) => visit(Scalar::Num(n)),
+        Value::Number(n) => visit(Scalar::Num(&crate::doc::Number::new(n.as_str()))),
         Value::Bool(b) => visit(Scalar::Bool(*b)),
         Value::Null | Value::Object(_) => false,
     }

@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use serde_json::Value;
+use crate::doc::Node;
 
 use super::{Builder, Field, Phase, Subtree, at, is_ip, s};
 use crate::verdict::{Outcome, Principal};
@@ -65,7 +65,7 @@ fn is_dry_run(code: Option<&str>) -> bool {
 
 /// A raw CloudTrail record.
 pub(super) fn raw<'a>(
-    r: &'a Value,
+    r: &'a Node<'a>,
     b: &mut Builder<'a>,
 ) -> (&'static [(&'static str, &'static str)], Subtree<'a>, Subtree<'a>) {
     let source = s(r, &["eventSource"]);
@@ -119,7 +119,7 @@ pub(super) fn raw<'a>(
 
 /// An Elastic `aws.cloudtrail` document: the ECS fields are its own.
 pub(super) fn ecs<'a>(
-    r: &'a Value,
+    r: &'a Node<'a>,
     b: &mut Builder<'a>,
 ) -> (&'static [(&'static str, &'static str)], Subtree<'a>, Subtree<'a>) {
     const CT: &str = "cloudtrail";
@@ -182,7 +182,7 @@ struct Facts<'a> {
     user_agent: Option<&'a str>,
     time: Option<&'a str>,
     event_id: Option<&'a str>,
-    resources: Option<&'a Value>,
+    resources: Option<&'a Node<'a>>,
     resource_key: &'static str,
 }
 

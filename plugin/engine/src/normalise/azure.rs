@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use serde_json::Value;
+use crate::doc::Node;
 
 use super::{Builder, Field, Phase, Subtree, at, is_ip, s};
 use crate::verdict::{Format, Outcome, Principal};
@@ -16,7 +16,7 @@ const ECS_CLAIM_OID: &str = "http://schemas_microsoft_com/identity/claims/object
 
 /// A raw record in one of the three vendor shapes.
 pub(super) fn raw<'a>(
-    r: &'a Value,
+    r: &'a Node<'a>,
     format: Format,
     b: &mut Builder<'a>,
 ) -> (&'static [(&'static str, &'static str)], Subtree<'a>, Subtree<'a>) {
@@ -105,7 +105,7 @@ pub(super) fn raw<'a>(
 
 /// An Elastic `azure.activitylogs` document.
 pub(super) fn ecs<'a>(
-    r: &'a Value,
+    r: &'a Node<'a>,
     b: &mut Builder<'a>,
 ) -> (&'static [(&'static str, &'static str)], Subtree<'a>, Subtree<'a>) {
     let al = |path: &[&str]| -> Option<&'a str> {

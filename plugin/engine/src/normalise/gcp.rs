@@ -2,14 +2,14 @@
 
 use std::borrow::Cow;
 
-use serde_json::Value;
+use crate::doc::Node;
 
 use super::{Builder, Field, Phase, Subtree, at, is_ip, s};
 use crate::verdict::{Outcome, Principal};
 
 /// A raw LogEntry with an AuditLog `protoPayload`.
 pub(super) fn raw<'a>(
-    r: &'a Value,
+    r: &'a Node<'a>,
     b: &mut Builder<'a>,
 ) -> (&'static [(&'static str, &'static str)], Subtree<'a>, Subtree<'a>) {
     let p = |path: &[&str]| -> Option<&'a str> {
@@ -18,7 +18,7 @@ pub(super) fn raw<'a>(
         s(r, &full)
     };
     let method = p(&["methodName"]);
-    let status_code = at(r, &["protoPayload", "status", "code"]).and_then(Value::as_i64);
+    let status_code = at(r, &["protoPayload", "status", "code"]).and_then(Node::as_i64);
     let response_error = at(r, &["protoPayload", "response", "error"]).is_some();
     let email = p(&["authenticationInfo", "principalEmail"]);
     let subject = p(&["authenticationInfo", "principalSubject"]);
@@ -29,8 +29,8 @@ pub(super) fn raw<'a>(
     let ecs_outcome = match status_code {
         Some(0) => Some("success"),
         Some(_) => Some("failure"),
-        None => match at(r, &["protoPayload", "authorizationInfo"]).and_then(Value::as_array) {
-            Some(list) if list.len() == 1 => match list[0].get("granted").and_then(Value::as_bool) {
+        None => match at(r, &["protoPayload", "authorizationInfo"]).and_then(Node::as_array) {
+            Some(list) if list.len() == 1 => match list[0].get("granted").and_then(Node::as_bool) {
                 Some(true) => Some("success"),
                 Some(false) => Some("failure"),
                 None => None,
@@ -58,8 +58,8 @@ pub(super) fn raw<'a>(
     Facts {
         method,
         failed: status_code.is_some_and(|c| c != 0) || response_error,
-        first: at(r, &["operation", "first"]).and_then(Value::as_bool).unwrap_or(false),
-        last: at(r, &["operation", "last"]).and_then(Value::as_bool).unwrap_or(false),
+        first: at(r, &["operation", "first"]).and_then(Node::as_bool).unwrap_or(false),
+        last: at(r, &["operation", "last"]).and_then(Node::as_bool).unwrap_or(false),
         email,
         subject,
         ip: caller_ip,
@@ -83,13 +83,13 @@ pub(super) const RAW_ALIASES: [(&str, &str); 3] = [
 
 /// An Elastic `gcp.audit` document.
 pub(super) fn ecs<'a>(
-    r: &'a Value,
+    r: &'a Node<'a>,
     b: &mut Builder<'a>,
 ) -> (&'static [(&'static str, &'static str)], Subtree<'a>, Subtree<'a>) {
     if s(r, &["event", "dataset"]).is_none() {
         b.str("event.dataset", Some("gcp.audit"));
     }
-    let op = |key: &str| at(r, &["gcp", "audit", "logentry_operation", key]).and_then(Value::as_bool);
+    let op = |key: &str| at(r, &["gcp", "audit", "logentry_operation", key]).and_then(Node::as_bool);
     Facts {
         method: s(r, &["event", "action"]),
         failed: s(r, &["event", "outcome"]) == Some("failure"),

@@ -11,9 +11,11 @@ mod azure;
 mod gcp;
 
 use std::borrow::Cow;
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
 
-use serde_json::Value;
+use bumpalo::Bump;
+
+use crate::doc::{self, Node};
 
 use crate::eql::{Document, FieldPath, Scalar};
 use crate::prefilter::Needle;
@@ -25,9 +27,9 @@ pub(crate) enum Field<'a> {
     Str(Cow<'a, str>),
     Bool(bool),
     /// A node of the record (a scalar, or an array/object walked as usual).
-    At(&'a Value),
+    At(&'a Node<'a>),
     /// The values at a path below a node of the record.
-    AtPath(&'a Value, &'static str),
+    AtPath(&'a Node<'a>, &'static str),
 }
 
 /// A request/response subtree: a node of the record, or a JSON string in the
@@ -35,26 +37,26 @@ pub(crate) enum Field<'a> {
 #[derive(Debug)]
 pub(crate) enum Subtree<'a> {
     Missing,
-    At(&'a Value),
-    Json(&'a str, OnceCell<Option<Value>>),
+    At(&'a Node<'a>),
+    Json(&'a str, OnceCell<Option<&'a Node<'a>>>),
 }
 
 impl<'a> Subtree<'a> {
-    fn from_node(v: Option<&'a Value>) -> Subtree<'a> {
+    fn from_node(v: Option<&'a Node<'a>>) -> Subtree<'a> {
         match v {
-            Some(Value::String(s)) => Subtree::Json(s, OnceCell::new()),
+            Some(Node::String(s)) => Subtree::Json(s, OnceCell::new()),
             Some(v) if present(v) => Subtree::At(v),
             _ => Subtree::Missing,
         }
     }
 
-    fn node(&self) -> Option<&Value> {
+    /// The subtree; a JSON string is parsed (once) into the event's arena,
+    /// by the same parser as the event.
+    fn node(&self, arena: &'a Bump) -> Option<&'a Node<'a>> {
         match self {
             Subtree::Missing => None,
             Subtree::At(v) => Some(v),
-            Subtree::Json(text, cell) => {
-                cell.get_or_init(|| serde_json::from_str::<Value>(text).ok().filter(Value::is_object)).as_ref()
-            }
+            Subtree::Json(text, cell) => *cell.get_or_init(|| doc::parse(text, arena).ok().filter(|n| n.is_object())),
         }
     }
 }
@@ -130,7 +132,11 @@ pub(crate) struct Facts<'a> {
 /// One record, seen through the normalised fields.
 #[derive(Debug)]
 pub(crate) struct View<'a> {
-    record: &'a Value,
+    record: &'a Node<'a>,
+    arena: &'a Bump,
+    /// The walks' stack, kept for the next walk (a walk started inside
+    /// another one's visit gets its own).
+    stack: RefCell<Vec<Step<'a>>>,
     fields: Vec<(&'static str, Field<'a>)>,
     aliases: &'static [(&'static str, &'static str)],
     params: Subtree<'a>,
@@ -139,11 +145,11 @@ pub(crate) struct View<'a> {
 }
 
 /// Recognises the format of a record by its shape (`docs/detection.md#inputs`).
-pub(crate) fn sniff(record: &Value) -> Option<Format> {
-    let Value::Object(map) = record else { return None };
+pub(crate) fn sniff(record: &Node<'_>) -> Option<Format> {
+    let Node::Object(map) = record else { return None };
     let dataset = s(record, &["event", "dataset"])
         .or_else(|| s(record, &["data_stream", "dataset"]))
-        .or_else(|| map.get("event.dataset").and_then(Value::as_str));
+        .or_else(|| map.get("event.dataset").and_then(Node::as_str));
     match dataset {
         Some("aws.cloudtrail") => return Some(Format::AwsCloudtrailEcs),
         Some("azure.activitylogs") => return Some(Format::AzureActivityEcs),
@@ -152,20 +158,20 @@ pub(crate) fn sniff(record: &Value) -> Option<Format> {
     }
     // ECS documents without `event.dataset` (Elastic's pipeline test outputs):
     // the integration's object beside ECS `event.*` fields.
-    if map.get("event").is_some_and(Value::is_object) {
-        if at(record, &["aws", "cloudtrail"]).is_some_and(Value::is_object) {
+    if map.get("event").is_some_and(Node::is_object) {
+        if at(record, &["aws", "cloudtrail"]).is_some_and(Node::is_object) {
             return Some(Format::AwsCloudtrailEcs);
         }
-        if at(record, &["azure", "activitylogs"]).is_some_and(Value::is_object) {
+        if at(record, &["azure", "activitylogs"]).is_some_and(Node::is_object) {
             return Some(Format::AzureActivityEcs);
         }
-        if at(record, &["gcp", "audit"]).is_some_and(Value::is_object) {
+        if at(record, &["gcp", "audit"]).is_some_and(Node::is_object) {
             return Some(Format::GcpAuditEcs);
         }
     }
     // By type, not only by name: the Azure REST shape has `eventName` too,
     // as an object (`{"value": "EndRequest", …}`) beside `operationName`.
-    if map.get("eventSource").is_some_and(Value::is_string) || map.get("eventName").is_some_and(Value::is_string) {
+    if map.get("eventSource").is_some_and(Node::is_string) || map.get("eventName").is_some_and(Node::is_string) {
         return Some(Format::AwsCloudtrail);
     }
     if map.contains_key("eventVersion") && (map.contains_key("eventType") || map.contains_key("eventCategory")) {
@@ -176,11 +182,11 @@ pub(crate) fn sniff(record: &Value) -> Option<Format> {
         return Some(Format::AzureActivityLogAnalytics);
     }
     match map.get("operationName") {
-        Some(Value::String(_)) => return Some(Format::AzureActivity),
-        Some(Value::Object(o)) if o.contains_key("value") => return Some(Format::AzureActivityRest),
+        Some(Node::String(_)) => return Some(Format::AzureActivity),
+        Some(Node::Object(o)) if o.contains_key("value") => return Some(Format::AzureActivityRest),
         _ => {}
     }
-    if let Some(Value::Object(proto)) = map.get("protoPayload")
+    if let Some(Node::Object(proto)) = map.get("protoPayload")
         && (proto.contains_key("methodName") || proto.contains_key("serviceName"))
     {
         return Some(Format::GcpAudit);
@@ -200,8 +206,9 @@ pub(crate) fn aliases(format: Format) -> &'static [(&'static str, &'static str)]
 }
 
 impl<'a> View<'a> {
-    /// The view of a record of a known format.
-    pub(crate) fn new(record: &'a Value, format: Format) -> View<'a> {
+    /// The view of a record of a known format. A JSON string in the record
+    /// read as a subtree is parsed into `arena`.
+    pub(crate) fn new(record: &'a Node<'a>, format: Format, arena: &'a Bump) -> View<'a> {
         let mut b = Builder { fields: Vec::with_capacity(32), facts: Facts::default() };
         let (aliases, params, response) = match format {
             Format::AwsCloudtrail => aws::raw(record, &mut b),
@@ -214,7 +221,16 @@ impl<'a> View<'a> {
             Format::GcpAuditEcs => gcp::ecs(record, &mut b),
         };
         b.canonical(format);
-        View { record, fields: b.fields, aliases, params, response, facts: b.facts }
+        View {
+            record,
+            arena,
+            stack: RefCell::new(Vec::new()),
+            fields: b.fields,
+            aliases,
+            params,
+            response,
+            facts: b.facts,
+        }
     }
 
     /// The normalised value of `field` (first layer only), for tests.
@@ -238,7 +254,7 @@ impl Document for View<'_> {
         let name = field.dotted.as_str();
         for (prefix, sub) in [("modwatch.params", &self.params), ("modwatch.response", &self.response)] {
             if let Some(rest) = strip_segment(name, prefix) {
-                return sub.node().is_some_and(|node| walk(node, rest, visit));
+                return sub.node(self.arena).is_some_and(|node| self.walk(node, rest, visit));
             }
         }
         for (key, value) in &self.fields {
@@ -246,18 +262,29 @@ impl Document for View<'_> {
                 return match value {
                     Field::Str(s) => visit(Scalar::Str(s)),
                     Field::Bool(b) => visit(Scalar::Bool(*b)),
-                    Field::At(node) => walk(node, "", visit),
-                    Field::AtPath(node, path) => walk(node, path, visit),
+                    Field::At(node) => self.walk(node, "", visit),
+                    Field::AtPath(node, path) => self.walk(node, path, visit),
                 };
             }
         }
         for (ecs, raw) in self.aliases {
             if let Some(rest) = strip_segment(name, ecs) {
                 let Some(node) = at_dotted(self.record, raw) else { return false };
-                return walk(node, rest, visit);
+                return self.walk(node, rest, visit);
             }
         }
-        walk(self.record, name, visit)
+        self.walk(self.record, name, visit)
+    }
+}
+
+impl<'a> View<'a> {
+    /// [`walk`] with the view's stack (or a new one, in a walk started from
+    /// another's visit).
+    fn walk(&self, node: &'a Node<'a>, path: &str, visit: &mut dyn FnMut(Scalar<'_>) -> bool) -> bool {
+        match self.stack.try_borrow_mut() {
+            Ok(mut stack) => walk(node, path, visit, &mut stack),
+            Err(_) => walk(node, path, visit, &mut Vec::new()),
+        }
     }
 }
 
@@ -267,70 +294,128 @@ fn strip_segment<'n>(name: &'n str, prefix: &str) -> Option<&'n str> {
     if rest.is_empty() { Some("") } else { rest.strip_prefix('.') }
 }
 
-/// Visits every scalar at `path` below `node`: arrays are flattened at any
-/// depth, keys that themselves contain dots are found, null and "" are
-/// missing. Recursion is bounded by the event's checked depth.
-pub(crate) fn walk(node: &Value, path: &str, visit: &mut dyn FnMut(Scalar<'_>) -> bool) -> bool {
-    // `**`: every scalar at or below the node (Sigma keyword searches).
-    if path == "**" {
-        return every_value(node, visit);
-    }
-    match node {
-        Value::Array(items) => items.iter().any(|item| walk(item, path, visit)),
-        Value::Object(map) => {
-            if path.is_empty() {
-                return false;
-            }
-            if let Some(child) = map.get(path)
-                && walk(child, "", visit)
-            {
-                return true;
-            }
-            path.match_indices('.')
-                .any(|(i, _)| map.get(&path[..i]).is_some_and(|child| walk(child, &path[i + 1..], visit)))
-        }
-        _ if !path.is_empty() => false,
-        Value::Null => false,
-        Value::String(s) => !s.is_empty() && visit(Scalar::Str(s)),
-        Value::Number(n) => visit(Scalar::Num(n)),
-        Value::Bool(b) => visit(Scalar::Bool(*b)),
-    }
+/// One pending part of a walk: the walk's stack holds these instead of
+/// recursing, so a walk needs the same machine stack at any depth. Paths are
+/// offsets into the walk's path.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Step<'a> {
+    /// A node, and where the rest of the path starts.
+    Node(&'a Node<'a>, u32),
+    /// An array's items from the `next`th on, each with the same path.
+    Items(&'a [Node<'a>], u32, u32),
+    /// An object's member values from the `next`th on (`**`).
+    Values(&'a [(&'a str, Node<'a>)], u32, u32),
+    /// An object's keys that may hold the path's next part: `next` 0 is the
+    /// whole rest as one key, then the part before each dot, searching from
+    /// byte `next - 1` of the rest.
+    Keys(&'a [(&'a str, Node<'a>)], u32, u32),
 }
 
-/// Visits every scalar at or below `node` (object values, not keys).
-fn every_value(node: &Value, visit: &mut dyn FnMut(Scalar<'_>) -> bool) -> bool {
+/// Visits every scalar at `path` below `node`, in document order: arrays are
+/// flattened at any depth, keys that themselves contain dots are found, null
+/// and "" are missing; `**` is every scalar at or below the node (Sigma
+/// keyword searches). Iterative, on `stack` (left empty).
+pub(crate) fn walk<'a>(
+    node: &'a Node<'a>,
+    path: &str,
+    visit: &mut dyn FnMut(Scalar<'_>) -> bool,
+    stack: &mut Vec<Step<'a>>,
+) -> bool {
+    // Paths are field names (short); offsets are u32 like the document's spans.
+    let offset = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+    let rest_of = |off: u32| path.get(off as usize..).unwrap_or("");
+    stack.clear();
+    stack.push(Step::Node(node, 0));
+    while let Some(step) = stack.pop() {
+        match step {
+            Step::Node(node, off) => {
+                let rest = rest_of(off);
+                let every = rest == "**";
+                match node {
+                    Node::Array(items) => stack.push(Step::Items(items, off, 0)),
+                    Node::Object(o) if every => stack.push(Step::Values(o.members, off, 0)),
+                    Node::Object(o) if !rest.is_empty() => stack.push(Step::Keys(o.members, off, 0)),
+                    Node::Object(_) => {}
+                    scalar => {
+                        if (every || rest.is_empty()) && visit_scalar(scalar, visit) {
+                            stack.clear();
+                            return true;
+                        }
+                    }
+                }
+            }
+            Step::Items(items, off, next) => {
+                if let Some(item) = items.get(next as usize) {
+                    stack.push(Step::Items(items, off, next + 1));
+                    stack.push(Step::Node(item, off));
+                }
+            }
+            Step::Values(members, off, next) => {
+                if let Some((_, value)) = members.get(next as usize) {
+                    stack.push(Step::Values(members, off, next + 1));
+                    stack.push(Step::Node(value, off));
+                }
+            }
+            Step::Keys(members, off, next) => {
+                let rest = rest_of(off);
+                let mut at = next as usize;
+                loop {
+                    let (key, child, following) = if at == 0 {
+                        (rest, offset(path.len()), 1)
+                    } else {
+                        let Some(dot) = rest.get(at - 1..).and_then(|r| r.find('.')).map(|i| at - 1 + i) else {
+                            break;
+                        };
+                        (&rest[..dot], off.saturating_add(offset(dot + 1)), dot + 2)
+                    };
+                    if let Some((_, value)) = members.iter().find(|(k, _)| *k == key) {
+                        stack.push(Step::Keys(members, off, offset(following)));
+                        stack.push(Step::Node(value, child));
+                        break;
+                    }
+                    at = following;
+                }
+            }
+        }
+    }
+    false
+}
+
+/// Visits a scalar that is present (not null, not "").
+fn visit_scalar(node: &Node<'_>, visit: &mut dyn FnMut(Scalar<'_>) -> bool) -> bool {
     match node {
-        Value::Array(items) => items.iter().any(|item| every_value(item, visit)),
-        Value::Object(map) => map.values().any(|v| every_value(v, visit)),
-        _ => walk(node, "", visit),
+        Node::String(s) => !s.is_empty() && visit(Scalar::Str(s)),
+        Node::Number(n) => visit(Scalar::Num(n)),
+        Node::Bool(b) => visit(Scalar::Bool(*b)),
+        Node::Null | Node::Array(_) | Node::Object(_) => false,
     }
 }
 
 /// A value that counts as present: not null, not "".
-fn present(v: &Value) -> bool {
-    !matches!(v, Value::Null) && v.as_str() != Some("")
+fn present(v: &Node<'_>) -> bool {
+    !matches!(v, Node::Null) && v.as_str() != Some("")
 }
 
 /// The node at an object path, if present.
-pub(crate) fn at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
+pub(crate) fn at<'a>(v: &'a Node<'a>, path: &[&str]) -> Option<&'a Node<'a>> {
     let mut node = v;
     for key in path {
-        node = node.as_object()?.get(*key)?;
+        node = node.get(key)?;
     }
     present(node).then_some(node)
 }
 
 /// The node at a dotted object path, if present.
-fn at_dotted<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
+fn at_dotted<'a>(v: &'a Node<'a>, path: &str) -> Option<&'a Node<'a>> {
     let mut node = v;
     for key in path.split('.') {
-        node = node.as_object()?.get(key)?;
+        node = node.get(key)?;
     }
     present(node).then_some(node)
 }
 
 /// The non-empty string at an object path.
-pub(crate) fn s<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
+pub(crate) fn s<'a>(v: &'a Node<'a>, path: &[&str]) -> Option<&'a str> {
     at(v, path)?.as_str()
 }
 
@@ -353,7 +438,7 @@ impl<'a> Builder<'a> {
         }
     }
 
-    pub(crate) fn node(&mut self, name: &'static str, value: Option<&'a Value>) {
+    pub(crate) fn node(&mut self, name: &'static str, value: Option<&'a Node<'a>>) {
         if let Some(v) = value {
             self.fields.push((name, Field::At(v)));
         }
