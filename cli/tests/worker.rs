@@ -301,7 +301,7 @@ async fn publish(js: &jetstream::Context, events: &[Vec<u8>], replicas: usize, s
     })
     .await
     .unwrap();
-    led(js, "MODWATCH_IN").await;
+    led(js, "MODWATCH_IN", None).await;
     let mut detector = Detector::new(None, None).unwrap();
     let (messages, count) = match shipper {
         Shipper::Event => {
@@ -324,12 +324,12 @@ async fn publish(js: &jetstream::Context, events: &[Vec<u8>], replicas: usize, s
 
 /// Waits until `stream` has a leader: a replicated stream just made refuses
 /// messages until its replicas elect one.
-async fn led(js: &jetstream::Context, stream: &str) {
+async fn led(js: &jetstream::Context, stream: &str, not_by: Option<&str>) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let Ok(mut s) = js.get_stream(stream).await
             && let Ok(info) = s.info().await
-            && info.cluster.as_ref().is_none_or(|c| c.leader.is_some())
+            && info.cluster.as_ref().is_none_or(|c| c.leader.is_some() && c.leader.as_deref() != not_by)
         {
             return;
         }
@@ -528,13 +528,17 @@ fn killed_worker_resumes(shipper: Shipper) {
     let config = config(&dir.0, serde_json::json!({ "batch": 8 }));
     runtime().block_on(async {
         let js = context(&server.url()).await;
+        // Half the events are in the stream when the worker dies and the
+        // rest come while it is down, so the kill always falls mid-stream.
         let events = events();
-        let published = publish(&js, &events, 1, shipper).await as u64;
+        let (before, after) = events.split_at(events.len() / 2);
+        let first_half = publish(&js, before, 1, shipper).await as u64;
         let first = Worker::start(&server.url(), &config, &[]);
-        wait_for(&js, published / 3, &[&first]).await;
+        wait_for(&js, first_half / 3, &[&first]).await;
         drop(first);
         let at_kill = output_count(&js).await;
-        assert!(at_kill < published, "killed mid-stream ({at_kill} of {published})");
+        assert!(at_kill <= first_half, "{at_kill} outputs of {first_half} inputs");
+        let published = first_half + publish(&js, after, 1, shipper).await as u64;
         let restarted = Instant::now();
         let second = Worker::start(&server.url(), &config, &[]);
         wait_for(&js, published, &[&second]).await;
@@ -580,13 +584,19 @@ fn a_killed_server_in_a_three_node_cluster_loses_nothing() {
             assert!(Instant::now() < deadline, "cannot make the R3 stream");
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+        // Half the events are in the stream when the server dies and the
+        // rest are published while it is down, so the worker is always
+        // caught mid-stream, whatever its speed.
         let events = events();
-        let published = publish(&js, &events, 3, Shipper::Event).await as u64;
+        let (before, after) = events.split_at(events.len() / 2);
+        let first = publish(&js, before, 3, Shipper::Event).await as u64;
         let worker = Worker::start(&urls, &config, &[]);
-        wait_for(&js, published / 3, &[&worker]).await;
-        let at_kill = output_count(&js).await;
+        wait_for(&js, 1, &[&worker]).await;
         servers[1].kill();
-        assert!(at_kill < published, "killed mid-stream ({at_kill} of {published})");
+        let at_kill = output_count(&js).await;
+        assert!(at_kill <= first, "{at_kill} outputs of {first} inputs");
+        led(&js, "MODWATCH_IN", Some("n1")).await;
+        let published = first + publish(&js, after, 3, Shipper::Event).await as u64;
         wait_for(&js, published, &[&worker]).await;
         assert_like_scan(&js, &dir.0, Shipper::Event).await;
         eprintln!("server killed at {at_kill} outputs\n{}", worker.log());
