@@ -68,8 +68,18 @@ pub struct Rule {
     pub references: Vec<String>,
     /// The input formats of the example events it must match, in order.
     pub example_formats: Vec<Format>,
-    /// True for a rule loaded from a Sigma rule.
-    pub from_sigma: bool,
+    /// For a rule loaded from a Sigma rule, what its match adds to the tags
+    /// of any rule.
+    pub sigma: Option<SigmaFields>,
+}
+
+/// What a Sigma rule's match adds to the tags of any rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigmaFields {
+    /// The `sigma` object: the rule's metadata (its id is also `rule.uuid`).
+    pub sigma: serde_json::Value,
+    /// `threat.tactic` from the rule's ATT&CK tactic tag, if it has one.
+    pub tactic: Option<(String, String)>,
 }
 
 /// One operation of the catalogue.
@@ -187,7 +197,10 @@ pub fn pack(rules: &RuleSet, config: &Config) -> Pack {
                         records.first().and_then(|r| crate::normalise::sniff(r))
                     })
                     .collect(),
-                from_sigma: r.sigma.is_some(),
+                sigma: r.sigma.as_ref().map(|meta| SigmaFields {
+                    sigma: crate::sigma::fields(&r.id, meta),
+                    tactic: meta.tactic.map(|(id, name)| (id.to_string(), name.to_string())),
+                }),
             })
             .collect(),
         operations: rules

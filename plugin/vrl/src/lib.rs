@@ -527,6 +527,8 @@ impl<'p> Generator<'p> {
                 "risk": rule.risk_score,
                 "tech": rule.technique.id,
                 "sub": rule.subtechnique.as_ref().map_or("", |t| t.id.as_str()),
+                "sigma": rule.sigma.as_ref().map(|s| &s.sigma),
+                "tac": rule.sigma.as_ref().and_then(|s| s.tactic.as_ref()).map(|(id, name)| json!({ "id": id, "name": name })),
             });
             string(&hit.to_string())
         }))

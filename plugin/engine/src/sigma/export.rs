@@ -88,7 +88,7 @@ pub(crate) fn pack(pack: &Pack) -> SigmaPack {
 }
 
 fn write_rule(rule: &Rule, tactic: &str, pipelines: &Pipelines) -> Result<String, String> {
-    if rule.from_sigma {
+    if rule.sigma.is_some() {
         return Err("it was loaded from a Sigma rule: use that rule's own file".to_string());
     }
     if let Some(f) = rule.foreign_account.as_ref().or(rule.own_account.as_ref()) {
