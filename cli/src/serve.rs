@@ -285,7 +285,7 @@ async fn route(shared: &Arc<Shared>, request: Request<Incoming>) -> Reply {
     }
 }
 
-fn reply(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Reply {
+pub(crate) fn reply(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Reply {
     let mut response = Response::new(Full::new(body.into()));
     *response.status_mut() = status;
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -293,11 +293,11 @@ fn reply(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>)
 }
 
 /// An error answer: `{"error": "..."}`.
-fn problem(status: StatusCode, message: &str) -> Reply {
+pub(crate) fn problem(status: StatusCode, message: &str) -> Reply {
     reply(status, "application/json", serde_json::json!({ "error": message }).to_string())
 }
 
-fn not_allowed(allow: &'static str) -> Reply {
+pub(crate) fn not_allowed(allow: &'static str) -> Reply {
     let mut response = problem(StatusCode::METHOD_NOT_ALLOWED, &format!("method not allowed: use {allow}"));
     response.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allow));
     response

@@ -30,7 +30,7 @@ use serde_json::Value;
 // ---------------------------------------------------------------- harness
 
 /// One runtime for the receivers and the client of every test.
-fn runtime() -> &'static tokio::runtime::Runtime {
+pub(crate) fn runtime() -> &'static tokio::runtime::Runtime {
     static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
     RUNTIME.get_or_init(|| tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap())
 }
@@ -248,7 +248,7 @@ fn vector_post(url: &str, body: &[u8], codec: Codec, compression: Compression) -
     send(request.body(Full::new(Bytes::from(compress(body, compression)))).unwrap())
 }
 
-fn send(request: Request<Full<Bytes>>) -> (StatusCode, String) {
+pub(crate) fn send(request: Request<Full<Bytes>>) -> (StatusCode, String) {
     static CLIENT: OnceLock<Client<HttpConnector, Full<Bytes>>> = OnceLock::new();
     let client = CLIENT.get_or_init(|| Client::builder(TokioExecutor::new()).build_http());
     runtime().block_on(async {
@@ -259,7 +259,7 @@ fn send(request: Request<Full<Bytes>>) -> (StatusCode, String) {
     })
 }
 
-fn get(url: &str) -> (StatusCode, String) {
+pub(crate) fn get(url: &str) -> (StatusCode, String) {
     send(Request::get(url).body(Full::new(Bytes::new())).unwrap())
 }
 

@@ -17,20 +17,21 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, stream};
 use modwatch::Detector;
 use modwatch_testkit::corpus;
 
+use http_body_util::Full;
+use hyper::body::Bytes;
+use hyper::{Request, StatusCode};
+
+use crate::serve::{get, runtime, send};
+
 /// Partitions of the subject mapping in every test.
 const PARTITIONS: u32 = 4;
-
-fn runtime() -> &'static tokio::runtime::Runtime {
-    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RUNTIME.get_or_init(|| tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap())
-}
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
@@ -602,4 +603,49 @@ fn a_killed_server_in_a_three_node_cluster_loses_nothing() {
         eprintln!("server killed at {at_kill} outputs\n{}", worker.log());
         assert!(worker.terminate());
     });
+}
+
+/// `/health` is 200 while the worker is connected to NATS and 503 once the
+/// server is gone; `/metrics` counts every event scored and the partitions
+/// held; anything else is refused with the right status.
+#[test]
+fn the_worker_reports_its_health_and_metrics() {
+    let mut server = Server::start(None);
+    let dir = Scratch::new("worker");
+    let config = config(&dir.0, serde_json::json!({}));
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let worker = Worker::start(&server.url(), &config, &["--listen", &format!("127.0.0.1:{port}")]);
+    let published = runtime().block_on(async {
+        let js = context(&server.url()).await;
+        let published = publish(&js, &events(), 1, Shipper::Event).await as u64;
+        wait_for(&js, published, &[&worker]).await;
+        published
+    });
+    assert_eq!(get(&format!("{base}/health")), (StatusCode::OK, r#"{"status":"ok"}"#.to_string()));
+    let (status, metrics) = get(&format!("{base}/metrics"));
+    assert_eq!(status, StatusCode::OK);
+    let sum = |name: &str| -> u64 {
+        metrics
+            .lines()
+            .filter(|l| l.starts_with(&format!("{name}{{")))
+            .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
+            .sum()
+    };
+    assert_eq!(sum("modwatch_worker_events_total"), published, "{metrics}");
+    assert_eq!(sum("modwatch_worker_owned"), PARTITIONS as u64, "{metrics}");
+    let post = Request::post(format!("{base}/health")).body(Full::new(Bytes::new())).unwrap();
+    assert_eq!(send(post).0, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(get(&format!("{base}/events")).0, StatusCode::NOT_FOUND);
+
+    server.kill();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let health = get(&format!("{base}/health"));
+        if health == (StatusCode::SERVICE_UNAVAILABLE, r#"{"status":"disconnected"}"#.to_string()) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "still {health:?} with the server gone\n{}", worker.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

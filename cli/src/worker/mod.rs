@@ -23,13 +23,13 @@ use async_nats::jetstream::{self, kv, stream};
 use clap::Args;
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
-use hyper::header::{self, HeaderValue};
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use modwatch::{Detector, Options};
 use tokio::sync::watch;
 
+use super::serve::{not_allowed, problem, reply};
 use super::{Failure, PackArgs, read_rules, read_text, usage};
 use metrics::Metrics;
 use settings::Settings;
@@ -268,20 +268,17 @@ async fn http(listener: tokio::net::TcpListener, shared: Arc<Shared>, client: as
 }
 
 fn answer(shared: &Shared, client: &async_nats::Client, request: &Request<Incoming>) -> Response<Full<Bytes>> {
-    let (status, content_type, body) = match (request.method(), request.uri().path()) {
+    match (request.method(), request.uri().path()) {
         (&Method::GET | &Method::HEAD, "/health") => {
             let connected = client.connection_state() == async_nats::connection::State::Connected;
             let body = serde_json::json!({ "status": if connected { "ok" } else { "disconnected" } }).to_string();
             let status = if connected { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-            (status, "application/json", body)
+            reply(status, "application/json", body)
         }
         (&Method::GET | &Method::HEAD, "/metrics") => {
-            (StatusCode::OK, "application/openmetrics-text; version=1.0.0; charset=utf-8", shared.metrics.render())
+            reply(StatusCode::OK, "application/openmetrics-text; version=1.0.0; charset=utf-8", shared.metrics.render())
         }
-        _ => (StatusCode::NOT_FOUND, "application/json", r#"{"error":"not found: GET /health, /metrics"}"#.into()),
-    };
-    let mut response = Response::new(Full::new(Bytes::from(body)));
-    *response.status_mut() = status;
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    response
+        (_, "/health" | "/metrics") => not_allowed("GET, HEAD"),
+        _ => problem(StatusCode::NOT_FOUND, "not found: GET /health, /metrics"),
+    }
 }
