@@ -106,7 +106,77 @@ pub(crate) struct Prefilter {
     rules: Vec<Vec<Vec<usize>>>,
     /// Rules without clauses: always candidates.
     always: Vec<usize>,
+    /// The rules the operation stage found are checked on their own, without
+    /// the pass over every needle: `None` when that is not possible.
+    checks: Option<Checks>,
 }
+
+/// Each rule's clauses other than its operation clause, one automaton per
+/// distinct clause. When the operation stage found some rules' operation
+/// needles (and no rule is left to the primary stage), only those rules can
+/// match: their other clauses are looked for one by one, each search
+/// stopping at its first needle, instead of one overlapping pass over all
+/// the bytes for every needle of the rule set (a Sigma pack has many).
+#[derive(Debug)]
+struct Checks {
+    clauses: Vec<AhoCorasick>,
+    /// Per rule, its clauses to check (ids into `clauses`).
+    rules: Vec<Vec<usize>>,
+}
+
+impl Checks {
+    /// The checks of every rule but `gate[rule]`, the clause its operation
+    /// needles come from (it holds when one of them is found), if every
+    /// clause's automaton builds.
+    fn new(rules: &[Vec<Vec<usize>>], gate: &[Option<usize>], patterns: &[String]) -> Option<Checks> {
+        let mut distinct: Vec<Vec<usize>> = Vec::new();
+        let mut per_rule = Vec::with_capacity(rules.len());
+        for (clauses, gate) in rules.iter().zip(gate) {
+            let mut ids = Vec::new();
+            for (k, clause) in clauses.iter().enumerate() {
+                if *gate == Some(k) {
+                    continue;
+                }
+                let mut key: Vec<usize> = clause.clone();
+                key.sort_unstable();
+                key.dedup();
+                let id = distinct.iter().position(|c| *c == key).unwrap_or_else(|| {
+                    distinct.push(key);
+                    distinct.len() - 1
+                });
+                ids.push(id);
+            }
+            per_rule.push(ids);
+        }
+        let clauses = distinct
+            .iter()
+            .map(|c| automaton(&c.iter().map(|&id| patterns[id].clone()).collect::<Vec<_>>()))
+            .collect::<Option<Vec<_>>>()?;
+        Some(Checks { clauses, rules: per_rule })
+    }
+
+    /// The mask of the rules whose operation needle was `found` and whose
+    /// other clauses all hold in the bytes (`None`: no rule).
+    fn mask(&self, gates: &[Option<Vec<usize>>], found: &[bool], bytes: &[u8]) -> Option<Vec<bool>> {
+        // Each clause searched at most once an event: many rules share one.
+        let mut known: Vec<Option<bool>> = vec![None; self.clauses.len()];
+        let mut mask: Option<Vec<bool>> = None;
+        for (rule, gate) in gates.iter().enumerate() {
+            let Some(ids) = gate else { continue };
+            if !ids.iter().any(|&id| found[id]) {
+                continue;
+            }
+            let holds = self.rules[rule]
+                .iter()
+                .all(|&c| *known[c].get_or_insert_with(|| self.clauses[c].is_match(bytes)));
+            if holds {
+                mask.get_or_insert_with(|| vec![false; gates.len()])[rule] = true;
+            }
+        }
+        mask
+    }
+}
+
 
 /// The first stage: needles of operation clauses, looked for only in the
 /// string values of the operation keys.
@@ -123,6 +193,8 @@ struct Operations {
     /// Each rule's operation clause, as ids of the automaton's patterns
     /// (`None`: the rule has none and is left to the primary stage).
     gates: Vec<Option<Vec<usize>>>,
+    /// Which of the rule's clauses that is.
+    gate_clause: Vec<Option<usize>>,
     /// The primary needles, found at their anchor byte in the same pass.
     anchor: Option<Anchor>,
 }
@@ -435,6 +507,7 @@ impl Prefilter {
                 needles: 0,
                 rules: vec![Vec::new(); clauses.len()],
                 always: (0..clauses.len()).collect(),
+                checks: None,
             };
         };
         let mut operations = Operations::new(clauses, operation_keys);
@@ -482,7 +555,9 @@ impl Prefilter {
             (_, None) if ungated && !anchored => (None, None),
             pair => pair,
         };
-        Prefilter { operations, primary, searcher: Some(searcher), needles, rules, always }
+        let checks =
+            operations.as_ref().filter(|_| primary.is_none()).and_then(|ops| Checks::new(&rules, &ops.gate_clause, &patterns));
+        Prefilter { operations, primary, searcher: Some(searcher), needles, rules, always, checks }
     }
 
     /// The rules that could match an event with these bytes.
@@ -498,6 +573,13 @@ impl Prefilter {
                 Some(ops) => match ops.scan(bytes) {
                     Seen::Escape => return Candidates::All,
                     Seen::Unreadable | Seen::Anchored => true,
+                    Seen::Needles(Some(found), seen) if self.checks.is_some() => {
+                        let checks = self.checks.as_ref().map(|c| c.mask(&ops.gates, &found, bytes));
+                        return match checks.flatten() {
+                            Some(mask) => Candidates::Some(mask),
+                            None => self.none(bytes, Some(seen)),
+                        };
+                    }
                     Seen::Needles(found, seen) => {
                         batch = Some(seen);
                         found.is_some_and(|f| ops.any_gate(&f))
@@ -559,15 +641,20 @@ impl Operations {
     /// only.
     fn new(clauses: &[Vec<Vec<Needle>>], keys: &'static [&'static str]) -> Option<Operations> {
         let mut patterns: Vec<String> = Vec::new();
-        let gates: Vec<Option<Vec<usize>>> = clauses
+        let gate_clause: Vec<Option<usize>> = clauses
             .iter()
             .map(|rule| {
-                let clause = rule
-                    .iter()
-                    .filter(|c| c.iter().all(|n| n.operation))
-                    .min_by_key(|c| (c.iter().map(|n| std::cmp::Reverse(n.text.len())).max(), c.len()))?;
-                Some(clause.iter().map(|n| intern(&mut patterns, &n.text)).collect())
+                rule.iter()
+                    .enumerate()
+                    .filter(|(_, c)| c.iter().all(|n| n.operation))
+                    .min_by_key(|(_, c)| (c.iter().map(|n| std::cmp::Reverse(n.text.len())).max(), c.len()))
+                    .map(|(k, _)| k)
             })
+            .collect();
+        let gates: Vec<Option<Vec<usize>>> = clauses
+            .iter()
+            .zip(&gate_clause)
+            .map(|(rule, k)| Some(rule[(*k)?].iter().map(|n| intern(&mut patterns, &n.text)).collect()))
             .collect();
         if keys.is_empty() || gates.iter().all(Option::is_none) {
             return None;
@@ -579,7 +666,7 @@ impl Operations {
                 last[usize::from(b)] = true;
             }
         }
-        Some(Operations { keys, last, automaton, gates, anchor: None })
+        Some(Operations { keys, last, automaton, gates, gate_clause, anchor: None })
     }
 }
 
