@@ -166,9 +166,8 @@ impl Checks {
             if !ids.iter().any(|&id| found[id]) {
                 continue;
             }
-            let holds = self.rules[rule]
-                .iter()
-                .all(|&c| *known[c].get_or_insert_with(|| self.clauses[c].is_match(bytes)));
+            let holds =
+                self.rules[rule].iter().all(|&c| *known[c].get_or_insert_with(|| self.clauses[c].is_match(bytes)));
             if holds {
                 mask.get_or_insert_with(|| vec![false; gates.len()])[rule] = true;
             }
@@ -176,7 +175,6 @@ impl Checks {
         mask
     }
 }
-
 
 /// The first stage: needles of operation clauses, looked for only in the
 /// string values of the operation keys.
@@ -555,8 +553,10 @@ impl Prefilter {
             (_, None) if ungated && !anchored => (None, None),
             pair => pair,
         };
-        let checks =
-            operations.as_ref().filter(|_| primary.is_none()).and_then(|ops| Checks::new(&rules, &ops.gate_clause, &patterns));
+        let checks = operations
+            .as_ref()
+            .filter(|_| primary.is_none())
+            .and_then(|ops| Checks::new(&rules, &ops.gate_clause, &patterns));
         Prefilter { operations, primary, searcher: Some(searcher), needles, rules, always, checks }
     }
 
@@ -720,6 +720,33 @@ mod tests {
             Candidates::Some(vec![true])
         );
         assert_eq!(p.scan(br#"{"eventSource":"s3.amazonaws.com","eventName":"TerminateInstances"}"#), Candidates::None);
+    }
+
+    #[test]
+    fn found_rules_are_checked_clause_by_clause() {
+        let both =
+            vec![anywhere(&["ec2.amazonaws.com", "ec2.internal"]).remove(0), operation(&["RunInstances"]).remove(0)];
+        let p = Prefilter::new(&[both, operation(&["TerminateInstances"]), anywhere(&["RunInstances"])], KEYS);
+        assert!(p.checks.is_none(), "a rule left to the primary stage: every needle in one pass");
+        let rules = [
+            vec![operation(&["RunInstances"]).remove(0), anywhere(&["ec2.amazonaws.com", "ec2.internal"]).remove(0)],
+            operation(&["TerminateInstances"]),
+            vec![operation(&["StopInstances", "RunInstances"]).remove(0), anywhere(&["i-0"]).remove(0)],
+        ];
+        let p = Prefilter::new(&rules, KEYS);
+        assert!(p.checks.is_some());
+        // Only the rules whose operation needle is in an operation value,
+        // with every other clause in the bytes, in any case.
+        assert_eq!(
+            p.scan(br#"{"eventName":"RunInstances","host":"EC2.INTERNAL","note":"TerminateInstances i-0"}"#),
+            Candidates::Some(vec![true, false, true])
+        );
+        assert_eq!(p.scan(br#"{"eventName":"RunInstances","note":"i-0"}"#), Candidates::Some(vec![false, false, true]));
+        assert_eq!(p.scan(br#"{"eventName":"RunInstances","note":"TerminateInstances"}"#), Candidates::None);
+        assert_eq!(p.scan(br#"{"eventName":"TerminateInstances"}"#), Candidates::Some(vec![false, true, false]));
+        // A batch with no candidate is still parsed; escapes still make every rule one.
+        assert_eq!(p.scan(br#"{"Records":[{"eventName":"RunInstances"}]}"#), Candidates::Some(vec![false; 3]));
+        assert_eq!(p.scan(br#"{"eventName":"RunInstances","x":"\u0069-0"}"#), Candidates::All);
     }
 
     #[test]
