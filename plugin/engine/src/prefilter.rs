@@ -263,6 +263,10 @@ impl Anchor {
     fn holds(&self, bytes: &[u8], at: usize) -> bool {
         let next = bytes.get(at + 1).map(u8::to_ascii_lowercase);
         let followed = next.map_or(&[][..], |b| &self.after[usize::from(b)][..]);
+        // Most anchors are ruled out here, by the byte after them.
+        if followed.is_empty() && self.after[256].is_empty() {
+            return false;
+        }
         followed.iter().chain(&self.after[256]).any(|&i| {
             let p = &self.places[i];
             let Some(start) = at.checked_sub(p.at) else { return false };
