@@ -16,11 +16,13 @@
 //!
 //! Rules without such a clause (e.g. a Sigma keyword search, whose needles
 //! may be anywhere in the event) are decided by their rarest clause. When
-//! every needle of those clauses holds one same byte that is not a letter
-//! (so it is the same in any case), that byte is an *anchor*: the first
-//! stage's pass finds it with the `:` and `\`, and compares the needles
-//! around each one, so those rules cost no second pass over the bytes.
-//! Otherwise they take one Aho-Corasick pass over all the bytes.
+//! those needles are all long (16 bytes or more), a skipping search finds
+//! them, looking at a few bytes in each needle's length. Else, when every one of them
+//! holds one same byte that is not a letter (so it is the same in any
+//! case), that byte is an *anchor*: the first stage's pass finds it with the
+//! `:` and `\`, and compares the needles around each one, so those rules
+//! cost no second pass over the bytes. Otherwise they take one Aho-Corasick
+//! pass over all the bytes.
 //!
 //! Events a stage lets through (and events the first stage cannot read: an
 //! operation value that is not a plain string) go through one Aho-Corasick
@@ -195,6 +197,80 @@ struct Operations {
     gate_clause: Vec<Option<usize>>,
     /// The primary needles, found at their anchor byte in the same pass.
     anchor: Option<Anchor>,
+    /// Or, when they are all long, found by a skipping search after it.
+    skip: Option<Skip>,
+}
+
+/// The shortest primary needles [`Skip`] is used for: its steps are up to
+/// that long.
+const SKIP_MIN: usize = 16;
+
+/// Long needles found by skipping (Wu and Manber's search, ASCII
+/// case-insensitively): each window of the shortest needle's length is
+/// judged by its last two bytes, and the search moves on by as much as no
+/// needle could start in between; a pair of bytes that ends no needle's
+/// window is usually in none, and the search moves on by almost a window.
+/// An anchor byte common in events (`/` in Azure resource ids) would stop
+/// the operation stage's pass dozens of times an event instead.
+#[derive(Debug)]
+struct Skip {
+    /// Window length: the shortest needle's, at most 255.
+    window: usize,
+    /// `shift[pair]`: how far the window moves when its last two bytes
+    /// (lower-cased, the first in the high byte) are `pair`; 0 when they
+    /// end some needle's window.
+    shift: Vec<u8>,
+    /// The needles, lower-cased, each with the pair that ends its window.
+    needles: Vec<(Vec<u8>, u16)>,
+}
+
+/// Two bytes, lower-cased, as one index.
+#[inline]
+fn pair(a: u8, b: u8) -> u16 {
+    (u16::from(a.to_ascii_lowercase()) << 8) | u16::from(b.to_ascii_lowercase())
+}
+
+impl Skip {
+    fn new(needles: &[String]) -> Option<Skip> {
+        let window = needles.iter().map(String::len).min()?.min(255);
+        if window < SKIP_MIN {
+            return None;
+        }
+        let mut shift = vec![(window - 1) as u8; 1 << 16];
+        let mut out = Vec::with_capacity(needles.len());
+        for n in needles {
+            let n = n.to_ascii_lowercase().into_bytes();
+            for j in 1..window {
+                let s = &mut shift[usize::from(pair(n[j - 1], n[j]))];
+                *s = (*s).min((window - 1 - j) as u8);
+            }
+            let last = pair(n[window - 2], n[window - 1]);
+            out.push((n, last));
+        }
+        Some(Skip { window, shift, needles: out })
+    }
+
+    /// True if some needle occurs in the bytes (ASCII case-insensitively).
+    fn find(&self, bytes: &[u8]) -> bool {
+        let mut end = self.window - 1;
+        while let (Some(&a), Some(&b)) = (bytes.get(end - 1), bytes.get(end)) {
+            let p = pair(a, b);
+            match self.shift[usize::from(p)] {
+                0 => {
+                    let start = end + 1 - self.window;
+                    let hit = self.needles.iter().any(|(n, last)| {
+                        *last == p && bytes.get(start..start + n.len()).is_some_and(|w| w.eq_ignore_ascii_case(n))
+                    });
+                    if hit {
+                        return true;
+                    }
+                    end += 1;
+                }
+                s => end += usize::from(s),
+            }
+        }
+        false
+    }
 }
 
 /// Needles that all hold one byte that is not a letter: they are looked for
@@ -301,11 +377,15 @@ enum Key {
 
 impl Operations {
     fn scan(&self, bytes: &[u8]) -> Seen {
-        match &self.anchor {
+        let seen = match &self.anchor {
             Some(anchor) if !matches!(anchor.byte, b':' | b'\\') => {
                 self.scan_marks(bytes, marks3(bytes, anchor.byte), Some(anchor))
             }
             anchor => self.scan_marks(bytes, marks(bytes), anchor.as_ref()),
+        };
+        match (seen, &self.skip) {
+            (Seen::Needles(..), Some(skip)) if skip.find(bytes) => Seen::Anchored,
+            (seen, _) => seen,
         }
     }
 
@@ -539,17 +619,22 @@ impl Prefilter {
         primary.dedup();
         let ungated = (0..clauses.len()).any(|rule| !gated(rule) && !rules[rule].is_empty());
         // The operation stage's pass finds the escapes; with an anchor, it
-        // finds these needles too.
-        let anchor = operations.as_ref().and_then(|_| Anchor::new(&primary));
-        let primary = match (operations.as_mut(), anchor) {
+        // finds these needles too; long needles are found by skipping.
+        let skip = operations.as_ref().and_then(|_| Skip::new(&primary));
+        let anchor = operations.as_ref().filter(|_| skip.is_none()).and_then(|_| Anchor::new(&primary));
+        let primary = match (operations.as_mut(), anchor, skip) {
             _ if primary.is_empty() => None,
-            (Some(ops), Some(anchor)) => {
+            (Some(ops), Some(anchor), _) => {
                 ops.anchor = Some(anchor);
+                None
+            }
+            (Some(ops), _, Some(skip)) => {
+                ops.skip = Some(skip);
                 None
             }
             _ => with_escapes(primary),
         };
-        let anchored = operations.as_ref().is_some_and(|o| o.anchor.is_some());
+        let anchored = operations.as_ref().is_some_and(|o| o.anchor.is_some() || o.skip.is_some());
 
         let (operations, primary) = match (operations, primary) {
             // The primary automaton could not be built: keep every rule to
@@ -634,8 +719,9 @@ impl Prefilter {
     /// operation clause nor at its anchor: their candidates are found by a
     /// second pass over all the bytes of every event.
     pub(crate) fn full_scan(&self) -> Vec<usize> {
-        let decided =
-            |rule: usize| self.operations.as_ref().is_some_and(|o| o.gates[rule].is_some() || o.anchor.is_some());
+        let decided = |rule: usize| {
+            self.operations.as_ref().is_some_and(|o| o.gates[rule].is_some() || o.anchor.is_some() || o.skip.is_some())
+        };
         (0..self.rules.len()).filter(|&rule| !decided(rule)).collect()
     }
 }
@@ -670,7 +756,7 @@ impl Operations {
                 last[usize::from(b)] = true;
             }
         }
-        Some(Operations { keys, last, automaton, gates, gate_clause, anchor: None })
+        Some(Operations { keys, last, automaton, gates, gate_clause, anchor: None, skip: None })
     }
 }
 
@@ -795,13 +881,12 @@ mod tests {
 
     #[test]
     fn needles_anywhere_with_a_common_byte_are_found_in_the_operation_pass() {
-        // A keyword search beside an operation rule: both needles hold `/`.
-        let p = Prefilter::new(
-            &[operation(&["RunInstances"]), anywhere(&["Microsoft.Compute/images/write", "x/roleAssignments/write"])],
-            KEYS,
-        );
+        // A keyword search beside an operation rule: both needles hold `/`
+        // (and are too short to skip by).
+        let p = Prefilter::new(&[operation(&["RunInstances"]), anywhere(&["e/images/write", "x/roleAssign"])], KEYS);
         assert_eq!(p.full_scan(), Vec::<usize>::new(), "no second pass");
         assert!(p.primary.is_none());
+        assert_eq!(p.operations.as_ref().and_then(|o| o.anchor.as_ref()).map(|a| a.byte), Some(b'/'));
         // Anywhere in the event, in any case, at the start and the end of the bytes.
         for event in [
             &br#"{"eventName":"Describe","note":"MICROSOFT.COMPUTE/IMAGES/WRITE"}"#[..],
@@ -823,6 +908,48 @@ mod tests {
         }
         // Escapes still make every rule a candidate.
         assert_eq!(p.scan(br#"{"note":"Microsoft.Compute\/images\/write"}"#), Candidates::All);
+    }
+
+    #[test]
+    fn long_needles_are_found_by_skipping() {
+        let needles = ["Microsoft.Compute/images/write", "x/roleAssignments/write", "abcdefghijklmnopq"];
+        let p = Prefilter::new(&[operation(&["RunInstances"]), anywhere(&needles)], KEYS);
+        assert!(p.operations.as_ref().is_some_and(|o| o.skip.is_some() && o.anchor.is_none()));
+        assert_eq!(p.full_scan(), Vec::<usize>::new(), "no second pass over every needle");
+        assert_eq!(p.scan(br#"{"eventName":"x","a":"ABCDEFGHIJKLMNOPQ"}"#), Candidates::Some(vec![false, true]));
+        assert_eq!(p.scan(br#"{"eventName":"x","a":"abcdefghijklmnop"}"#), Candidates::None);
+        // Against a plain search, at every place and in either case, in
+        // generated texts made of the needles' own bytes.
+        let skip = Skip::new(&needles.map(str::to_string)).unwrap_or_else(|| panic!("no skip"));
+        let lower: Vec<Vec<u8>> = needles.iter().map(|n| n.to_ascii_lowercase().into_bytes()).collect();
+        let naive = |t: &[u8]| {
+            let t = t.to_ascii_lowercase();
+            lower.iter().any(|n| t.windows(n.len()).any(|w| w == &n[..]))
+        };
+        let alphabet = b"MicrosoftCompute/imagesWRITEx.roleAssignmentsabcdefghijklmnopq\":{} ";
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let mut rand = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        let mut found = 0;
+        for round in 0..3000 {
+            let mut text: Vec<u8> = (0..rand(120)).map(|_| alphabet[rand(alphabet.len())]).collect();
+            if round % 3 == 0 {
+                // A needle (perhaps cut short) at a random place, in random case.
+                let n = needles[rand(needles.len())].as_bytes();
+                let cut = if round % 2 == 0 { n.len() } else { rand(n.len()) };
+                let at = rand(text.len() + 1);
+                let piece: Vec<u8> =
+                    n[..cut].iter().map(|b| if rand(2) == 0 { b.to_ascii_uppercase() } else { *b }).collect();
+                text.splice(at..at, piece);
+            }
+            assert_eq!(skip.find(&text), naive(&text), "{}", String::from_utf8_lossy(&text));
+            found += usize::from(naive(&text));
+        }
+        assert!(found > 300, "{found}");
     }
 
     #[test]
