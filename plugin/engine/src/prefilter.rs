@@ -17,12 +17,13 @@
 //! Rules without such a clause (e.g. a Sigma keyword search, whose needles
 //! may be anywhere in the event) are decided by their rarest clause. When
 //! those needles are all long (16 bytes or more), a skipping search finds
-//! them, looking at a few bytes in each needle's length. Else, when every one of them
-//! holds one same byte that is not a letter (so it is the same in any
-//! case), that byte is an *anchor*: the first stage's pass finds it with the
-//! `:` and `\`, and compares the needles around each one, so those rules
-//! cost no second pass over the bytes. Otherwise they take one Aho-Corasick
-//! pass over all the bytes.
+//! them after the first stage's pass, looking at a few bytes in each
+//! needle's length. Else, when every one of them holds one same byte that
+//! is not a letter (so it is the same in any case), that byte is an
+//! *anchor*: the first stage's pass finds it with the `:` and `\`, and
+//! compares the needles around each one, so those rules cost no second
+//! pass over the bytes. Otherwise they take one Aho-Corasick pass over all
+//! the bytes.
 //!
 //! Events a stage lets through (and events the first stage cannot read: an
 //! operation value that is not a plain string) go through one Aho-Corasick
@@ -362,8 +363,9 @@ enum Seen {
     /// The operation needles found (`None`: none), and whether a batch key
     /// was seen.
     Needles(Option<Vec<bool>>, bool),
-    /// A needle of the anchor: the rules it serves are candidates (the
-    /// rest of the bytes was not looked at).
+    /// A needle of the anchor (or of the skipping search): the rules it
+    /// serves are candidates (after an anchor's needle, the rest of the
+    /// bytes was not looked at).
     Anchored,
 }
 
