@@ -6,6 +6,15 @@
 //!
 //! `cargo bench -p modwatch-engine --bench sigma`. The two engines run
 //! alternately, five rounds each, in one process; the ratio is of the medians.
+//! `MODWATCH_BENCH_EVENTS` changes the size of the mix (default 100,000).
+//!
+//! With `MODWATCH_BENCH_PROFILE=sigma` (or `builtin`) it only tags the near
+//! misses (the events no rule matches that the Sigma pack parses) once with
+//! that engine, in `profiled`, for a deterministic count of instructions
+//! per event: `valgrind --tool=callgrind --collect-atstart=no
+//! --toggle-collect=sigma::profiled <bench binary>`, then
+//! `callgrind_annotate --inclusive=yes`. `MODWATCH_BENCH_PART=unparsed`
+//! profiles the quiet events both packs rule out unparsed instead.
 
 #![allow(clippy::panic, reason = "a benchmark that cannot build its engine has nothing to measure")]
 
@@ -48,8 +57,30 @@ fn compare(builtin: &mut Engine, both: &mut Engine, events: &[String]) -> (f64, 
     (median(a), median(b))
 }
 
+/// Tags each event once (a symbol to profile).
+#[inline(never)]
+fn profiled(engine: &mut Engine, events: &[String]) {
+    for e in events {
+        black_box(engine.tag(e.as_bytes()));
+    }
+}
+
+/// The quiet events split into those the Sigma pack rules out unparsed and
+/// the near misses it parses.
+fn split(quiet: Vec<String>) -> (Vec<String>, Vec<String>) {
+    let mut probe = engine(true);
+    let (mut unparsed, mut parsed) = (Vec::new(), Vec::new());
+    for e in quiet {
+        let before = probe.stats().prefiltered;
+        probe.evaluate(e.as_bytes());
+        if probe.stats().prefiltered > before { unparsed.push(e) } else { parsed.push(e) }
+    }
+    (unparsed, parsed)
+}
+
 fn main() {
-    let events = modwatch_testkit::r#gen::mix(100_000, 7);
+    let count = std::env::var("MODWATCH_BENCH_EVENTS").ok().and_then(|t| t.trim().parse().ok()).unwrap_or(100_000);
+    let events = modwatch_testkit::r#gen::mix(count, 7);
     let builtin = engine(false);
     let mut both = engine(true);
     println!("rules: built-in {}, built-in + Sigma pack {}", builtin.rules().len(), both.rules().len());
@@ -58,6 +89,16 @@ fn main() {
     // The events no rule of either pack matches: the bulk of a log stream.
     let quiet: Vec<String> =
         events.iter().filter(|e| !both.evaluate(e.as_bytes()).iter().any(|v| v.is_match())).cloned().collect();
+    if let Ok(which) = std::env::var("MODWATCH_BENCH_PROFILE") {
+        let (unparsed, parsed) = split(quiet);
+        let (part, name) = match std::env::var("MODWATCH_BENCH_PART").as_deref() {
+            Ok("unparsed") => (unparsed, "quiet events ruled out unparsed"),
+            _ => (parsed, "near misses"),
+        };
+        profiled(&mut engine(which == "sigma"), &part);
+        println!("{name} tagged once with the {which} engine: {}", part.len());
+        return;
+    }
     let mut builtin = engine(false);
     let mut both = engine(true);
     let (a, b) = compare(&mut builtin, &mut both, &events);
@@ -90,13 +131,7 @@ fn main() {
     );
     // Split the quiet events: those both packs rule out unparsed (the
     // prefilter's own cost), and the near misses the Sigma pack must parse.
-    let mut probe = engine(true);
-    let (mut unparsed, mut parsed) = (Vec::new(), Vec::new());
-    for e in quiet {
-        let before = probe.stats().prefiltered;
-        probe.evaluate(e.as_bytes());
-        if probe.stats().prefiltered > before { unparsed.push(e) } else { parsed.push(e) }
-    }
+    let (unparsed, parsed) = split(quiet);
     for (name, part) in [("ruled out by both, unparsed", &unparsed), ("parsed with the Sigma pack", &parsed)] {
         let mut builtin = engine(false);
         let mut both = engine(true);

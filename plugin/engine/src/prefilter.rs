@@ -16,11 +16,14 @@
 //!
 //! Rules without such a clause (e.g. a Sigma keyword search, whose needles
 //! may be anywhere in the event) are decided by their rarest clause. When
-//! every needle of those clauses holds one same byte that is not a letter
-//! (so it is the same in any case), that byte is an *anchor*: the first
-//! stage's pass finds it with the `:` and `\`, and compares the needles
-//! around each one, so those rules cost no second pass over the bytes.
-//! Otherwise they take one Aho-Corasick pass over all the bytes.
+//! those needles are all long (16 bytes or more), a skipping search finds
+//! them after the first stage's pass, looking at a few bytes in each
+//! needle's length. Else, when every one of them holds one same byte that
+//! is not a letter (so it is the same in any case), that byte is an
+//! *anchor*: the first stage's pass finds it with the `:` and `\`, and
+//! compares the needles around each one, so those rules cost no second
+//! pass over the bytes. Otherwise they take one Aho-Corasick pass over all
+//! the bytes.
 //!
 //! Events a stage lets through (and events the first stage cannot read: an
 //! operation value that is not a plain string) go through one Aho-Corasick
@@ -106,6 +109,74 @@ pub(crate) struct Prefilter {
     rules: Vec<Vec<Vec<usize>>>,
     /// Rules without clauses: always candidates.
     always: Vec<usize>,
+    /// The rules the operation stage found are checked on their own, without
+    /// the pass over every needle: `None` when that is not possible.
+    checks: Option<Checks>,
+}
+
+/// Each rule's clauses other than its operation clause, one automaton per
+/// distinct clause. When the operation stage found some rules' operation
+/// needles (and no rule is left to the primary stage), only those rules can
+/// match: their other clauses are looked for one by one, each search
+/// stopping at its first needle, instead of one overlapping pass over all
+/// the bytes for every needle of the rule set (a Sigma pack has many).
+#[derive(Debug)]
+struct Checks {
+    clauses: Vec<AhoCorasick>,
+    /// Per rule, its clauses to check (ids into `clauses`).
+    rules: Vec<Vec<usize>>,
+}
+
+impl Checks {
+    /// The checks of every rule but `gate[rule]`, the clause its operation
+    /// needles come from (it holds when one of them is found), if every
+    /// clause's automaton builds.
+    fn new(rules: &[Vec<Vec<usize>>], gate: &[Option<usize>], patterns: &[String]) -> Option<Checks> {
+        let mut distinct: Vec<Vec<usize>> = Vec::new();
+        let mut per_rule = Vec::with_capacity(rules.len());
+        for (clauses, gate) in rules.iter().zip(gate) {
+            let mut ids = Vec::new();
+            for (k, clause) in clauses.iter().enumerate() {
+                if *gate == Some(k) {
+                    continue;
+                }
+                let mut key: Vec<usize> = clause.clone();
+                key.sort_unstable();
+                key.dedup();
+                let id = distinct.iter().position(|c| *c == key).unwrap_or_else(|| {
+                    distinct.push(key);
+                    distinct.len() - 1
+                });
+                ids.push(id);
+            }
+            per_rule.push(ids);
+        }
+        let clauses = distinct
+            .iter()
+            .map(|c| automaton(&c.iter().map(|&id| patterns[id].clone()).collect::<Vec<_>>()))
+            .collect::<Option<Vec<_>>>()?;
+        Some(Checks { clauses, rules: per_rule })
+    }
+
+    /// The mask of the rules whose operation needle was `found` and whose
+    /// other clauses all hold in the bytes (`None`: no rule).
+    fn mask(&self, gates: &[Option<Vec<usize>>], found: &[bool], bytes: &[u8]) -> Option<Vec<bool>> {
+        // Each clause searched at most once an event: many rules share one.
+        let mut known: Vec<Option<bool>> = vec![None; self.clauses.len()];
+        let mut mask: Option<Vec<bool>> = None;
+        for (rule, gate) in gates.iter().enumerate() {
+            let Some(ids) = gate else { continue };
+            if !ids.iter().any(|&id| found[id]) {
+                continue;
+            }
+            let holds =
+                self.rules[rule].iter().all(|&c| *known[c].get_or_insert_with(|| self.clauses[c].is_match(bytes)));
+            if holds {
+                mask.get_or_insert_with(|| vec![false; gates.len()])[rule] = true;
+            }
+        }
+        mask
+    }
 }
 
 /// The first stage: needles of operation clauses, looked for only in the
@@ -123,8 +194,84 @@ struct Operations {
     /// Each rule's operation clause, as ids of the automaton's patterns
     /// (`None`: the rule has none and is left to the primary stage).
     gates: Vec<Option<Vec<usize>>>,
+    /// Which of the rule's clauses that is.
+    gate_clause: Vec<Option<usize>>,
     /// The primary needles, found at their anchor byte in the same pass.
     anchor: Option<Anchor>,
+    /// Or, when they are all long, found by a skipping search after it.
+    skip: Option<Skip>,
+}
+
+/// The shortest primary needles [`Skip`] is used for: its steps are up to
+/// that long.
+const SKIP_MIN: usize = 16;
+
+/// Long needles found by skipping (Wu and Manber's search, ASCII
+/// case-insensitively): each window of the shortest needle's length is
+/// judged by its last two bytes, and the search moves on by as much as no
+/// needle could start in between; a pair of bytes that ends no needle's
+/// window is usually in none, and the search moves on by almost a window.
+/// An anchor byte common in events (`/` in Azure resource ids) would stop
+/// the operation stage's pass dozens of times an event instead.
+#[derive(Debug)]
+struct Skip {
+    /// Window length: the shortest needle's, at most 255.
+    window: usize,
+    /// `shift[pair]`: how far the window moves when its last two bytes
+    /// (lower-cased, the first in the high byte) are `pair`; 0 when they
+    /// end some needle's window.
+    shift: Vec<u8>,
+    /// The needles, lower-cased, each with the pair that ends its window.
+    needles: Vec<(Vec<u8>, u16)>,
+}
+
+/// Two bytes, lower-cased, as one index.
+#[inline]
+fn pair(a: u8, b: u8) -> u16 {
+    (u16::from(a.to_ascii_lowercase()) << 8) | u16::from(b.to_ascii_lowercase())
+}
+
+impl Skip {
+    fn new(needles: &[String]) -> Option<Skip> {
+        let window = needles.iter().map(String::len).min()?.min(255);
+        if window < SKIP_MIN {
+            return None;
+        }
+        let mut shift = vec![(window - 1) as u8; 1 << 16];
+        let mut out = Vec::with_capacity(needles.len());
+        for n in needles {
+            let n = n.to_ascii_lowercase().into_bytes();
+            for j in 1..window {
+                let s = &mut shift[usize::from(pair(n[j - 1], n[j]))];
+                *s = (*s).min((window - 1 - j) as u8);
+            }
+            let last = pair(n[window - 2], n[window - 1]);
+            out.push((n, last));
+        }
+        Some(Skip { window, shift, needles: out })
+    }
+
+    /// True if some needle occurs in the bytes (ASCII case-insensitively).
+    fn find(&self, bytes: &[u8]) -> bool {
+        let mut end = self.window - 1;
+        while let (Some(&a), Some(&b)) = (bytes.get(end - 1), bytes.get(end)) {
+            let p = pair(a, b);
+            match self.shift[usize::from(p)] {
+                0 => {
+                    let start = end + 1 - self.window;
+                    let hit = self.needles.iter().any(|(n, last)| {
+                        *last == p && bytes.get(start..start + n.len()).is_some_and(|w| w.eq_ignore_ascii_case(n))
+                    });
+                    if hit {
+                        return true;
+                    }
+                    end += 1;
+                }
+                s => end += usize::from(s),
+            }
+        }
+        false
+    }
 }
 
 /// Needles that all hold one byte that is not a letter: they are looked for
@@ -193,6 +340,10 @@ impl Anchor {
     fn holds(&self, bytes: &[u8], at: usize) -> bool {
         let next = bytes.get(at + 1).map(u8::to_ascii_lowercase);
         let followed = next.map_or(&[][..], |b| &self.after[usize::from(b)][..]);
+        // Most anchors are ruled out here, by the byte after them.
+        if followed.is_empty() && self.after[256].is_empty() {
+            return false;
+        }
         followed.iter().chain(&self.after[256]).any(|&i| {
             let p = &self.places[i];
             let Some(start) = at.checked_sub(p.at) else { return false };
@@ -212,8 +363,9 @@ enum Seen {
     /// The operation needles found (`None`: none), and whether a batch key
     /// was seen.
     Needles(Option<Vec<bool>>, bool),
-    /// A needle of the anchor: the rules it serves are candidates (the
-    /// rest of the bytes was not looked at).
+    /// A needle of the anchor (or of the skipping search): the rules it
+    /// serves are candidates (after an anchor's needle, the rest of the
+    /// bytes was not looked at).
     Anchored,
 }
 
@@ -227,11 +379,15 @@ enum Key {
 
 impl Operations {
     fn scan(&self, bytes: &[u8]) -> Seen {
-        match &self.anchor {
+        let seen = match &self.anchor {
             Some(anchor) if !matches!(anchor.byte, b':' | b'\\') => {
                 self.scan_marks(bytes, marks3(bytes, anchor.byte), Some(anchor))
             }
             anchor => self.scan_marks(bytes, marks(bytes), anchor.as_ref()),
+        };
+        match (seen, &self.skip) {
+            (Seen::Needles(..), Some(skip)) if skip.find(bytes) => Seen::Anchored,
+            (seen, _) => seen,
         }
     }
 
@@ -435,6 +591,7 @@ impl Prefilter {
                 needles: 0,
                 rules: vec![Vec::new(); clauses.len()],
                 always: (0..clauses.len()).collect(),
+                checks: None,
             };
         };
         let mut operations = Operations::new(clauses, operation_keys);
@@ -464,17 +621,22 @@ impl Prefilter {
         primary.dedup();
         let ungated = (0..clauses.len()).any(|rule| !gated(rule) && !rules[rule].is_empty());
         // The operation stage's pass finds the escapes; with an anchor, it
-        // finds these needles too.
-        let anchor = operations.as_ref().and_then(|_| Anchor::new(&primary));
-        let primary = match (operations.as_mut(), anchor) {
+        // finds these needles too; long needles are found by skipping.
+        let skip = operations.as_ref().and_then(|_| Skip::new(&primary));
+        let anchor = operations.as_ref().filter(|_| skip.is_none()).and_then(|_| Anchor::new(&primary));
+        let primary = match (operations.as_mut(), anchor, skip) {
             _ if primary.is_empty() => None,
-            (Some(ops), Some(anchor)) => {
+            (Some(ops), Some(anchor), _) => {
                 ops.anchor = Some(anchor);
+                None
+            }
+            (Some(ops), _, Some(skip)) => {
+                ops.skip = Some(skip);
                 None
             }
             _ => with_escapes(primary),
         };
-        let anchored = operations.as_ref().is_some_and(|o| o.anchor.is_some());
+        let anchored = operations.as_ref().is_some_and(|o| o.anchor.is_some() || o.skip.is_some());
 
         let (operations, primary) = match (operations, primary) {
             // The primary automaton could not be built: keep every rule to
@@ -482,7 +644,11 @@ impl Prefilter {
             (_, None) if ungated && !anchored => (None, None),
             pair => pair,
         };
-        Prefilter { operations, primary, searcher: Some(searcher), needles, rules, always }
+        let checks = operations
+            .as_ref()
+            .filter(|_| primary.is_none())
+            .and_then(|ops| Checks::new(&rules, &ops.gate_clause, &patterns));
+        Prefilter { operations, primary, searcher: Some(searcher), needles, rules, always, checks }
     }
 
     /// The rules that could match an event with these bytes.
@@ -498,6 +664,13 @@ impl Prefilter {
                 Some(ops) => match ops.scan(bytes) {
                     Seen::Escape => return Candidates::All,
                     Seen::Unreadable | Seen::Anchored => true,
+                    Seen::Needles(Some(found), seen) if self.checks.is_some() => {
+                        let checks = self.checks.as_ref().map(|c| c.mask(&ops.gates, &found, bytes));
+                        return match checks.flatten() {
+                            Some(mask) => Candidates::Some(mask),
+                            None => self.none(bytes, Some(seen)),
+                        };
+                    }
                     Seen::Needles(found, seen) => {
                         batch = Some(seen);
                         found.is_some_and(|f| ops.any_gate(&f))
@@ -548,8 +721,9 @@ impl Prefilter {
     /// operation clause nor at its anchor: their candidates are found by a
     /// second pass over all the bytes of every event.
     pub(crate) fn full_scan(&self) -> Vec<usize> {
-        let decided =
-            |rule: usize| self.operations.as_ref().is_some_and(|o| o.gates[rule].is_some() || o.anchor.is_some());
+        let decided = |rule: usize| {
+            self.operations.as_ref().is_some_and(|o| o.gates[rule].is_some() || o.anchor.is_some() || o.skip.is_some())
+        };
         (0..self.rules.len()).filter(|&rule| !decided(rule)).collect()
     }
 }
@@ -559,15 +733,20 @@ impl Operations {
     /// only.
     fn new(clauses: &[Vec<Vec<Needle>>], keys: &'static [&'static str]) -> Option<Operations> {
         let mut patterns: Vec<String> = Vec::new();
-        let gates: Vec<Option<Vec<usize>>> = clauses
+        let gate_clause: Vec<Option<usize>> = clauses
             .iter()
             .map(|rule| {
-                let clause = rule
-                    .iter()
-                    .filter(|c| c.iter().all(|n| n.operation))
-                    .min_by_key(|c| (c.iter().map(|n| std::cmp::Reverse(n.text.len())).max(), c.len()))?;
-                Some(clause.iter().map(|n| intern(&mut patterns, &n.text)).collect())
+                rule.iter()
+                    .enumerate()
+                    .filter(|(_, c)| c.iter().all(|n| n.operation))
+                    .min_by_key(|(_, c)| (c.iter().map(|n| std::cmp::Reverse(n.text.len())).max(), c.len()))
+                    .map(|(k, _)| k)
             })
+            .collect();
+        let gates: Vec<Option<Vec<usize>>> = clauses
+            .iter()
+            .zip(&gate_clause)
+            .map(|(rule, k)| Some(rule[(*k)?].iter().map(|n| intern(&mut patterns, &n.text)).collect()))
             .collect();
         if keys.is_empty() || gates.iter().all(Option::is_none) {
             return None;
@@ -579,7 +758,7 @@ impl Operations {
                 last[usize::from(b)] = true;
             }
         }
-        Some(Operations { keys, last, automaton, gates, anchor: None })
+        Some(Operations { keys, last, automaton, gates, gate_clause, anchor: None, skip: None })
     }
 }
 
@@ -636,6 +815,33 @@ mod tests {
     }
 
     #[test]
+    fn found_rules_are_checked_clause_by_clause() {
+        let both =
+            vec![anywhere(&["ec2.amazonaws.com", "ec2.internal"]).remove(0), operation(&["RunInstances"]).remove(0)];
+        let p = Prefilter::new(&[both, operation(&["TerminateInstances"]), anywhere(&["RunInstances"])], KEYS);
+        assert!(p.checks.is_none(), "a rule left to the primary stage: every needle in one pass");
+        let rules = [
+            vec![operation(&["RunInstances"]).remove(0), anywhere(&["ec2.amazonaws.com", "ec2.internal"]).remove(0)],
+            operation(&["TerminateInstances"]),
+            vec![operation(&["StopInstances", "RunInstances"]).remove(0), anywhere(&["i-0"]).remove(0)],
+        ];
+        let p = Prefilter::new(&rules, KEYS);
+        assert!(p.checks.is_some());
+        // Only the rules whose operation needle is in an operation value,
+        // with every other clause in the bytes, in any case.
+        assert_eq!(
+            p.scan(br#"{"eventName":"RunInstances","host":"EC2.INTERNAL","note":"TerminateInstances i-0"}"#),
+            Candidates::Some(vec![true, false, true])
+        );
+        assert_eq!(p.scan(br#"{"eventName":"RunInstances","note":"i-0"}"#), Candidates::Some(vec![false, false, true]));
+        assert_eq!(p.scan(br#"{"eventName":"RunInstances","note":"TerminateInstances"}"#), Candidates::None);
+        assert_eq!(p.scan(br#"{"eventName":"TerminateInstances"}"#), Candidates::Some(vec![false, true, false]));
+        // A batch with no candidate is still parsed; escapes still make every rule one.
+        assert_eq!(p.scan(br#"{"Records":[{"eventName":"RunInstances"}]}"#), Candidates::Some(vec![false; 3]));
+        assert_eq!(p.scan(br#"{"eventName":"RunInstances","x":"\u0069-0"}"#), Candidates::All);
+    }
+
+    #[test]
     fn operation_needles_count_only_in_operation_values() {
         let p = Prefilter::new(&[operation(&["RunInstances"])], KEYS);
         // Elsewhere in the event, an operation needle does not make a candidate.
@@ -677,13 +883,12 @@ mod tests {
 
     #[test]
     fn needles_anywhere_with_a_common_byte_are_found_in_the_operation_pass() {
-        // A keyword search beside an operation rule: both needles hold `/`.
-        let p = Prefilter::new(
-            &[operation(&["RunInstances"]), anywhere(&["Microsoft.Compute/images/write", "x/roleAssignments/write"])],
-            KEYS,
-        );
+        // A keyword search beside an operation rule: both needles hold `/`
+        // (and are too short to skip by).
+        let p = Prefilter::new(&[operation(&["RunInstances"]), anywhere(&["e/images/write", "x/roleAssign"])], KEYS);
         assert_eq!(p.full_scan(), Vec::<usize>::new(), "no second pass");
         assert!(p.primary.is_none());
+        assert_eq!(p.operations.as_ref().and_then(|o| o.anchor.as_ref()).map(|a| a.byte), Some(b'/'));
         // Anywhere in the event, in any case, at the start and the end of the bytes.
         for event in [
             &br#"{"eventName":"Describe","note":"MICROSOFT.COMPUTE/IMAGES/WRITE"}"#[..],
@@ -705,6 +910,48 @@ mod tests {
         }
         // Escapes still make every rule a candidate.
         assert_eq!(p.scan(br#"{"note":"Microsoft.Compute\/images\/write"}"#), Candidates::All);
+    }
+
+    #[test]
+    fn long_needles_are_found_by_skipping() {
+        let needles = ["Microsoft.Compute/images/write", "x/roleAssignments/write", "abcdefghijklmnopq"];
+        let p = Prefilter::new(&[operation(&["RunInstances"]), anywhere(&needles)], KEYS);
+        assert!(p.operations.as_ref().is_some_and(|o| o.skip.is_some() && o.anchor.is_none()));
+        assert_eq!(p.full_scan(), Vec::<usize>::new(), "no second pass over every needle");
+        assert_eq!(p.scan(br#"{"eventName":"x","a":"ABCDEFGHIJKLMNOPQ"}"#), Candidates::Some(vec![false, true]));
+        assert_eq!(p.scan(br#"{"eventName":"x","a":"abcdefghijklmnop"}"#), Candidates::None);
+        // Against a plain search, at every place and in either case, in
+        // generated texts made of the needles' own bytes.
+        let skip = Skip::new(&needles.map(str::to_string)).unwrap_or_else(|| panic!("no skip"));
+        let lower: Vec<Vec<u8>> = needles.iter().map(|n| n.to_ascii_lowercase().into_bytes()).collect();
+        let naive = |t: &[u8]| {
+            let t = t.to_ascii_lowercase();
+            lower.iter().any(|n| t.windows(n.len()).any(|w| w == &n[..]))
+        };
+        let alphabet = b"MicrosoftCompute/imagesWRITEx.roleAssignmentsabcdefghijklmnopq\":{} ";
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let mut rand = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        let mut found = 0;
+        for round in 0..3000 {
+            let mut text: Vec<u8> = (0..rand(120)).map(|_| alphabet[rand(alphabet.len())]).collect();
+            if round % 3 == 0 {
+                // A needle (perhaps cut short) at a random place, in random case.
+                let n = needles[rand(needles.len())].as_bytes();
+                let cut = if round % 2 == 0 { n.len() } else { rand(n.len()) };
+                let at = rand(text.len() + 1);
+                let piece: Vec<u8> =
+                    n[..cut].iter().map(|b| if rand(2) == 0 { b.to_ascii_uppercase() } else { *b }).collect();
+                text.splice(at..at, piece);
+            }
+            assert_eq!(skip.find(&text), naive(&text), "{}", String::from_utf8_lossy(&text));
+            found += usize::from(naive(&text));
+        }
+        assert!(found > 300, "{found}");
     }
 
     #[test]
