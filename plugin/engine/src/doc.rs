@@ -175,6 +175,11 @@ pub(crate) fn parse<'a>(text: &'a str, arena: &'a Bump) -> Result<&'a Node<'a>, 
     Parser { text, bytes: text.as_bytes(), pos: 0, arena }.run()
 }
 
+/// What [`Parser::next_or_close`] reports inside an array and an object: any
+/// byte but `,` and the closing one, and the end of the text.
+const LIST: (&str, &str) = ("expected `,` or `]`", "EOF while parsing a list");
+const OBJECT: (&str, &str) = ("expected `,` or `}`", "EOF while parsing an object");
+
 /// An open container while its contents are parsed.
 enum Open<'a> {
     Array { from: usize },
@@ -242,50 +247,54 @@ impl<'a> Parser<'a> {
                     }
                     Some(Open::Array { from }) => {
                         items.push(value);
-                        self.skip_ws();
-                        match self.peek() {
-                            Some(b',') => {
-                                self.pos += 1;
-                                continue 'value;
-                            }
-                            Some(b']') => {
-                                self.pos += 1;
-                                let from = *from;
-                                open.pop();
-                                let slice = arena.alloc_slice_copy(&items[from..]);
-                                items.truncate(from);
-                                value = Node::Array(slice);
-                            }
-                            Some(_) => return Err(self.error("expected `,` or `]`")),
-                            None => return Err(self.error("EOF while parsing a list")),
-                        }
+                        let from = *from;
+                        let Some(slice) = self.next_or_close(&mut items, from, b']', LIST)? else { continue 'value };
+                        open.pop();
+                        value = Node::Array(slice);
                     }
                     Some(Open::Object { start, from, key }) => {
                         members.push((*key, value));
-                        self.skip_ws();
-                        match self.peek() {
-                            Some(b',') => {
-                                self.pos += 1;
-                                *key = self.key()?;
-                                continue 'value;
-                            }
-                            Some(b'}') => {
-                                self.pos += 1;
-                                let (start, from) = (*start, *from);
-                                open.pop();
-                                let slice = arena.alloc_slice_copy(&members[from..]);
-                                members.truncate(from);
-                                if let Some(key) = repeated_key(slice, arena) {
-                                    return Err(ParseError::DuplicateKey(key.to_string()));
-                                }
-                                value = Node::Object(Object { members: slice, span: span(start, self.pos) });
-                            }
-                            Some(_) => return Err(self.error("expected `,` or `}`")),
-                            None => return Err(self.error("EOF while parsing an object")),
+                        let (start, from) = (*start, *from);
+                        let Some(slice) = self.next_or_close(&mut members, from, b'}', OBJECT)? else {
+                            *key = self.key()?;
+                            continue 'value;
+                        };
+                        open.pop();
+                        if let Some(key) = repeated_key(slice, arena) {
+                            return Err(ParseError::DuplicateKey(key.to_string()));
                         }
+                        value = Node::Object(Object { members: slice, span: span(start, self.pos) });
                     }
                 }
             }
+        }
+    }
+
+    /// After an item of an open container whose items start at `from` in
+    /// `stack`: a `,` (`None`: another item follows), or the container's
+    /// `close` byte (its items, moved from `stack` into the arena). `errors`
+    /// are the messages for any other byte and for the end of the text.
+    fn next_or_close<T: Copy>(
+        &mut self,
+        stack: &mut BumpVec<'a, T>,
+        from: usize,
+        close: u8,
+        errors: (&'static str, &'static str),
+    ) -> Result<Option<&'a [T]>, ParseError> {
+        self.skip_ws();
+        match self.peek() {
+            Some(b',') => {
+                self.pos += 1;
+                Ok(None)
+            }
+            Some(b) if b == close => {
+                self.pos += 1;
+                let slice = self.arena.alloc_slice_copy(&stack[from..]);
+                stack.truncate(from);
+                Ok(Some(slice))
+            }
+            Some(_) => Err(self.error(errors.0)),
+            None => Err(self.error(errors.1)),
         }
     }
 

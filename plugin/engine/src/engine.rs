@@ -5,8 +5,6 @@ use std::collections::BTreeMap;
 use bumpalo::Bump;
 use serde::Serialize;
 
-use serde_json::Value;
-
 use crate::config::{Config, OutputMode, Overrides};
 use crate::doc::Node;
 use crate::eql::{Document, Scalar, Syntax, Wildcard};
@@ -244,7 +242,7 @@ impl Engine {
             Err(e) => return self.failed(event, &e),
         };
         let shape = input::shape(value);
-        let mut judged: Vec<(Verdict, Option<Value>)> = Vec::new();
+        let mut judged: Vec<(Verdict, Option<tag::Tags>)> = Vec::new();
         for record in input::records(value, shape) {
             let (verdict, mut tags) = judge(
                 &self.config,
@@ -259,11 +257,7 @@ impl Engine {
             // With `output.routing_fields`, every record of a recognised
             // format has tags: at least its routing fields.
             if output && self.config.routing_fields && verdict.format.is_some() {
-                let routing = tag::routing(&verdict);
-                match &mut tags {
-                    Some(tags) => tag::merge(tags, routing),
-                    None => tags = Some(routing),
-                }
+                tag::routing(&verdict, tags.get_or_insert_default());
             }
             judged.push((verdict, tags));
         }
@@ -274,7 +268,7 @@ impl Engine {
         let output = if !output {
             Output::Unchanged
         } else if any_match || any_tags {
-            let targets: Vec<(&Node<'_>, Value)> = input::tag_targets(value, shape)
+            let targets: Vec<(&Node<'_>, tag::Tags)> = input::tag_targets(value, shape)
                 .into_iter()
                 .zip(&mut judged)
                 .filter_map(|(target, (_, tags))| tags.take().map(|tags| (target, tags)))
@@ -315,23 +309,33 @@ impl Engine {
 }
 
 /// Counts the verdicts on an event's records.
-fn count(s: &mut Stats, judged: &[(Verdict, Option<Value>)]) {
+fn count(s: &mut Stats, judged: &[(Verdict, Option<tag::Tags>)]) {
     for (v, _) in judged {
         s.records += 1;
         match v.status {
             Status::Match => {
                 s.matches += 1;
                 if let Some(c) = &v.category {
-                    *s.by_category.entry(c.clone()).or_default() += 1;
+                    add_one(&mut s.by_category, c);
                 }
                 for m in &v.matches {
-                    *s.by_rule.entry(m.rule_id.clone()).or_default() += 1;
+                    add_one(&mut s.by_rule, &m.rule_id);
                 }
             }
             Status::Suppressed => s.suppressed += 1,
             Status::Unrecognised => s.unrecognised += 1,
             Status::Error => s.errors += 1,
             Status::NoMatch => {}
+        }
+    }
+}
+
+/// Adds one to `key`'s counter; the key is copied only the first time.
+fn add_one(counts: &mut BTreeMap<String, u64>, key: &str) {
+    match counts.get_mut(key) {
+        Some(n) => *n += 1,
+        None => {
+            counts.insert(key.to_string(), 1);
         }
     }
 }
@@ -347,7 +351,7 @@ fn judge<'a>(
     arena: &'a Bump,
     candidates: &Candidates,
     want_tags: bool,
-) -> (Verdict, Option<Value>) {
+) -> (Verdict, Option<tag::Tags>) {
     if !record.is_object() {
         let e = Error::new(ErrorKind::NotAnObject, "batch record is not an object");
         return (Verdict::error(&e), None);
@@ -491,7 +495,7 @@ fn judge<'a>(
     let tags = want_tags.then(|| {
         let mut tags = tag::tags(&verdict, best_rule.severity.number(), &best_rule.ruleset, config);
         if let Some(meta) = &best_rule.sigma {
-            crate::sigma::decorate(&mut tags, &best_rule.id, meta);
+            tag::sigma(&mut tags, &best_rule.id, meta);
         }
         tags
     });
