@@ -153,6 +153,9 @@ pub(crate) enum ParseError {
     Invalid { what: &'static str, line: usize, column: usize },
     /// An object has this key twice (after unescaping).
     DuplicateKey(String),
+    /// The value nests arrays and objects deeper than the limit
+    /// [`parse_within`] was given (found before any other fault after it).
+    TooDeep,
 }
 
 impl fmt::Display for ParseError {
@@ -160,6 +163,7 @@ impl fmt::Display for ParseError {
         match self {
             ParseError::Invalid { what, line, column } => write!(f, "{what} at line {line} column {column}"),
             ParseError::DuplicateKey(key) => write!(f, "the key {key:?} twice in one object"),
+            ParseError::TooDeep => f.write_str("nested too deep"),
         }
     }
 }
@@ -172,7 +176,15 @@ const PAIRWISE_KEYS: usize = 16;
 /// with surrounding whitespace, into `arena`. Iterative: the nesting of the
 /// text costs heap in the arena, never stack.
 pub(crate) fn parse<'a>(text: &'a str, arena: &'a Bump) -> Result<&'a Node<'a>, ParseError> {
-    Parser { text, bytes: text.as_bytes(), pos: 0, arena }.run()
+    parse_within(text, arena, u32::MAX)
+}
+
+/// As [`parse`], refusing a value that nests arrays and objects more than
+/// `max_depth` levels deep ([`ParseError::TooDeep`], as soon as the parse
+/// reaches that depth): the depth limit costs no pass of its own.
+pub(crate) fn parse_within<'a>(text: &'a str, arena: &'a Bump, max_depth: u32) -> Result<&'a Node<'a>, ParseError> {
+    let max_open = usize::try_from(max_depth).unwrap_or(usize::MAX);
+    Parser { text, bytes: text.as_bytes(), pos: 0, arena, max_open }.run()
 }
 
 /// What [`Parser::next_or_close`] reports inside an array and an object: any
@@ -191,6 +203,8 @@ struct Parser<'a> {
     bytes: &'a [u8],
     pos: usize,
     arena: &'a Bump,
+    /// Containers open at once beyond which the value is too deep.
+    max_open: usize,
 }
 
 impl<'a> Parser<'a> {
@@ -202,6 +216,10 @@ impl<'a> Parser<'a> {
         'value: loop {
             self.skip_ws();
             let start = self.pos;
+            // This container, even empty, nests inside every open one.
+            if matches!(self.peek(), Some(b'{' | b'[')) && open.len() >= self.max_open {
+                return Err(ParseError::TooDeep);
+            }
             let mut value = match self.peek() {
                 Some(b'{') => {
                     self.pos += 1;

@@ -227,13 +227,13 @@ impl Engine {
             self.stats.records += 1;
             return Tagged { output: self.pass(), verdicts: vec![Verdict::bare(Status::NoMatch)] };
         }
-        let text = match input::check_before_parse(event, &self.config) {
+        let text = match input::check_before_parse(event) {
             Ok(text) => text,
             Err(e) => return self.failed(event, &e),
         };
         // The previous event's document is gone: its memory is reused.
         self.arena.reset();
-        let value = match input::parse(text, &self.arena) {
+        let value = match input::parse(text, &self.arena, &self.config) {
             Ok(v) if v.is_object() => v,
             Ok(_) => {
                 let e = Error::new(ErrorKind::NotAnObject, "event is valid json but not an object");
