@@ -187,6 +187,38 @@ pub(crate) fn parse_within<'a>(text: &'a str, arena: &'a Bump, max_depth: u32) -
     Parser { text, bytes: text.as_bytes(), pos: 0, arena, max_open }.run()
 }
 
+/// A raw control character in a string.
+const CONTROL: &str = "control character (\\u0000-\\u001F) found while parsing a string";
+
+/// Where the run of plain string bytes from `from` ends: at the first quote,
+/// backslash or control character (below 0x20), or at the end of `bytes`.
+/// Eight bytes at a time: strings are most of an event's bytes, and a wasm
+/// interpreter pays for every instruction a byte-at-a-time loop runs.
+fn plain_run_end(bytes: &[u8], from: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // The high bit of each byte below `n` (`n` <= 0x80), exact for the
+    // lowest such byte (a borrow only reaches bytes above it).
+    let below = |w: u64, n: u8| w.wrapping_sub(ONES * u64::from(n)) & !w & HIGH;
+    let mut i = from;
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let Ok(chunk) = <[u8; 8]>::try_from(chunk) else { break };
+        let w = u64::from_le_bytes(chunk);
+        let stops = below(w ^ (ONES * u64::from(b'"')), 1) | below(w ^ (ONES * u64::from(b'\\')), 1) | below(w, 0x20);
+        if stops != 0 {
+            return i + (stops.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while let Some(&b) = bytes.get(i) {
+        if b == b'"' || b == b'\\' || b < 0x20 {
+            break;
+        }
+        i += 1;
+    }
+    i
+}
+
 /// What [`Parser::next_or_close`] reports inside an array and an object: any
 /// byte but `,` and the closing one, and the end of the text.
 const LIST: (&str, &str) = ("expected `,` or `]`", "EOF while parsing a list");
@@ -413,41 +445,33 @@ impl<'a> Parser<'a> {
     fn string(&mut self) -> Result<&'a str, ParseError> {
         self.pos += 1;
         let start = self.pos;
-        loop {
-            match self.peek() {
-                Some(b'"') => {
-                    let s = &self.text[start..self.pos];
-                    self.pos += 1;
-                    return Ok(s);
-                }
-                Some(b'\\') => break,
-                Some(0..0x20) => {
-                    return Err(self.error("control character (\\u0000-\\u001F) found while parsing a string"));
-                }
-                Some(_) => self.pos += 1,
-                None => return Err(self.error("EOF while parsing a string")),
+        self.pos = plain_run_end(self.bytes, self.pos);
+        match self.peek() {
+            Some(b'"') => {
+                let s = &self.text[start..self.pos];
+                self.pos += 1;
+                return Ok(s);
             }
+            Some(b'\\') => {}
+            Some(_) => return Err(self.error(CONTROL)),
+            None => return Err(self.error("EOF while parsing a string")),
         }
         let mut out = BumpString::with_capacity_in(self.pos - start + 16, self.arena);
         out.push_str(&self.text[start..self.pos]);
-        let mut run = self.pos;
         loop {
+            // At a backslash: the escape, then the run of plain bytes after it.
+            self.pos += 1;
+            self.escape(&mut out)?;
+            let run = self.pos;
+            self.pos = plain_run_end(self.bytes, self.pos);
+            out.push_str(&self.text[run..self.pos]);
             match self.peek() {
                 Some(b'"') => {
-                    out.push_str(&self.text[run..self.pos]);
                     self.pos += 1;
                     return Ok(out.into_bump_str());
                 }
-                Some(b'\\') => {
-                    out.push_str(&self.text[run..self.pos]);
-                    self.pos += 1;
-                    self.escape(&mut out)?;
-                    run = self.pos;
-                }
-                Some(0..0x20) => {
-                    return Err(self.error("control character (\\u0000-\\u001F) found while parsing a string"));
-                }
-                Some(_) => self.pos += 1,
+                Some(b'\\') => {}
+                Some(_) => return Err(self.error(CONTROL)),
                 None => return Err(self.error("EOF while parsing a string")),
             }
         }
