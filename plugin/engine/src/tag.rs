@@ -53,8 +53,10 @@ pub(crate) fn attack_name(id: &str) -> Option<&'static str> {
 /// JSON text. Built per tagged record and written straight into the output
 /// by [`write`]: no `serde_json::Value` tree, whose maps hash and allocate
 /// every key, is built, serialised and dropped per match.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Tags {
+    /// The top-level object ([`TOP`]) first, then every member in the order
+    /// it was added; each object links its members in order.
     members: Vec<Member>,
     /// The values' JSON text, back to back.
     text: Vec<u8>,
@@ -63,37 +65,77 @@ pub(crate) struct Tags {
 /// One member of an object of the tags.
 #[derive(Debug)]
 struct Member {
-    /// The object it is a member of: [`TOP`] or a member's index.
-    parent: usize,
     key: &'static str,
-    /// Its value's JSON text in [`Tags::text`]; `None` for an object, whose
-    /// members name it as their parent.
+    /// Its value's JSON text in [`Tags::text`]; `None` for an object.
     text: Option<Range<usize>>,
+    /// An object's first and last member ([`NONE`] while it has none).
+    first: usize,
+    last: usize,
+    /// The next member of the same object.
+    next: usize,
 }
 
-/// The parent of the top-level members.
-const TOP: usize = usize::MAX;
+/// The top-level object.
+const TOP: usize = 0;
+/// No member.
+const NONE: usize = usize::MAX;
+
+impl Default for Tags {
+    fn default() -> Tags {
+        Tags::with_capacity(1, 0)
+    }
+}
 
 impl Tags {
+    /// Empty tags with room for `members` members and `text` bytes of values.
+    fn with_capacity(members: usize, text: usize) -> Tags {
+        let mut t = Tags { members: Vec::with_capacity(members.max(1)), text: Vec::with_capacity(text) };
+        t.members.push(Member { key: "", text: None, first: NONE, last: NONE, next: NONE });
+        t
+    }
+
     /// The member `key` of `parent`.
     fn find(&self, parent: usize, key: &str) -> Option<usize> {
-        self.members.iter().position(|m| m.parent == parent && m.key == key)
+        self.members_of(parent).find(|(_, m)| m.key == key).map(|(i, _)| i)
     }
 
     /// The members of `parent`, in order.
     fn members_of(&self, parent: usize) -> impl Iterator<Item = (usize, &Member)> {
-        self.members.iter().enumerate().filter(move |(_, m)| m.parent == parent)
+        let first = self.members.get(parent).map_or(NONE, |p| p.first);
+        std::iter::successors(self.members.get(first).map(|m| (first, m)), |(_, m)| {
+            self.members.get(m.next).map(|next| (m.next, next))
+        })
+    }
+
+    /// Adds member `key` of `parent` at the end.
+    fn push(&mut self, parent: usize, key: &'static str, text: Option<Range<usize>>) -> usize {
+        let i = self.members.len();
+        self.members.push(Member { key, text, first: NONE, last: NONE, next: NONE });
+        let last = self.members.get(parent).map_or(NONE, |p| p.last);
+        match self.members.get_mut(last) {
+            Some(last) => last.next = i,
+            None => {
+                if let Some(p) = self.members.get_mut(parent) {
+                    p.first = i;
+                }
+            }
+        }
+        if let Some(p) = self.members.get_mut(parent) {
+            p.last = i;
+        }
+        i
     }
 
     /// The object `key` of `parent`, added at the end if it is not there
     /// (an object that is there keeps its members, as [`merge`] does).
     fn object(&mut self, parent: usize, key: &'static str) -> usize {
-        if let Some(i) = self.find(parent, key) {
-            self.members[i].text = None;
-            return i;
+        match self.find(parent, key) {
+            Some(i) => {
+                self.members[i].text = None;
+                i
+            }
+            None => self.push(parent, key, None),
         }
-        self.members.push(Member { parent, key, text: None });
-        self.members.len() - 1
     }
 
     /// Sets `key` of `parent` to `value`: in its place if it is there (as a
@@ -108,7 +150,9 @@ impl Tags {
         let text = Some(start..self.text.len());
         match self.find(parent, key) {
             Some(i) => self.members[i].text = text,
-            None => self.members.push(Member { parent, key, text }),
+            None => {
+                self.push(parent, key, text);
+            }
         }
     }
 
@@ -188,7 +232,7 @@ impl Serialize for MatchList<'_> {
 pub(crate) fn tags(v: &Verdict, severity_number: u32, ruleset: &str, config: &Config) -> Tags {
     let Some(best) = v.matches.first() else { return Tags::default() };
     // About what a scored match with a sub-technique takes: one allocation each.
-    let mut t = Tags { members: Vec::with_capacity(48), text: Vec::with_capacity(1024) };
+    let mut t = Tags::with_capacity(48, 1024);
     let threat = t.object(TOP, "threat");
     t.set(threat, "framework", "MITRE ATT&CK");
     let tactic = t.object(threat, "tactic");
@@ -325,7 +369,8 @@ pub(crate) fn write(event: &[u8], targets: &[(&Node<'_>, Tags)]) -> Option<Vec<u
 fn write_object(out: &mut Vec<u8>, event: &[u8], object: &Object<'_>, tags: &Tags, parent: usize) -> Option<()> {
     let mut cursor = object.span.start as usize;
     for (key, value) in object.members {
-        if let (Some(more), Node::Object(child)) = (tags.find(parent, key), value)
+        if let Node::Object(child) = value
+            && let Some(more) = tags.find(parent, key)
             && tags.members[more].text.is_none()
         {
             out.extend_from_slice(event.get(cursor..child.span.start as usize)?);
