@@ -269,7 +269,7 @@ impl Engine {
             Output::Unchanged
         } else if any_match || any_tags {
             let targets: Vec<(&Node<'_>, tag::Tags)> = input::tag_targets(value, shape)
-                .into_iter()
+                .iter()
                 .zip(&mut judged)
                 .filter_map(|(target, (_, tags))| tags.take().map(|tags| (target, tags)))
                 .collect();

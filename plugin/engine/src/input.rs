@@ -144,22 +144,22 @@ pub(crate) fn shape(value: &Node<'_>) -> Shape {
 }
 
 /// The records of an event, in order, by shape.
-pub(crate) fn records<'a>(value: &'a Node<'a>, shape: Shape) -> Vec<&'a Node<'a>> {
+pub(crate) fn records<'a>(value: &'a Node<'a>, shape: Shape) -> &'a [Node<'a>] {
     match (shape, value) {
         (Shape::Batch(key), Node::Object(map)) => match map.get(key) {
-            Some(Node::Array(items)) => items.iter().collect(),
-            _ => Vec::new(),
+            Some(Node::Array(items)) => items,
+            _ => &[],
         },
-        (Shape::EventBridge, Node::Object(map)) => map.get("detail").into_iter().collect(),
-        _ => vec![value],
+        (Shape::EventBridge, Node::Object(map)) => map.get("detail").map(std::slice::from_ref).unwrap_or_default(),
+        _ => std::slice::from_ref(value),
     }
 }
 
 /// The objects the tags of each record go into, in record order.
-pub(crate) fn tag_targets<'a>(value: &'a Node<'a>, shape: Shape) -> Vec<&'a Node<'a>> {
+pub(crate) fn tag_targets<'a>(value: &'a Node<'a>, shape: Shape) -> &'a [Node<'a>] {
     match shape {
         Shape::Batch(_) => records(value, shape),
-        Shape::Single | Shape::EventBridge => vec![value],
+        Shape::Single | Shape::EventBridge => std::slice::from_ref(value),
     }
 }
 
