@@ -182,6 +182,7 @@ pub(crate) fn parse<'a>(text: &'a str, arena: &'a Bump) -> Result<&'a Node<'a>, 
 /// As [`parse`], refusing a value that nests arrays and objects more than
 /// `max_depth` levels deep ([`ParseError::TooDeep`], as soon as the parse
 /// reaches that depth): the depth limit costs no pass of its own.
+#[inline(never)] // See `engine::judge` on frames.
 pub(crate) fn parse_within<'a>(text: &'a str, arena: &'a Bump, max_depth: u32) -> Result<&'a Node<'a>, ParseError> {
     let max_open = usize::try_from(max_depth).unwrap_or(usize::MAX);
     Parser { text, bytes: text.as_bytes(), pos: 0, arena, max_open }.run()

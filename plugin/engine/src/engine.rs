@@ -309,6 +309,7 @@ impl Engine {
 }
 
 /// Counts the verdicts on an event's records.
+#[inline(never)] // See `judge` on frames.
 fn count(s: &mut Stats, judged: &[(Verdict, Option<tag::Tags>)]) {
     for (v, _) in judged {
         s.records += 1;
@@ -341,6 +342,15 @@ fn add_one(counts: &mut BTreeMap<String, u64>, key: &str) {
 }
 
 /// The verdict on one record, and its tags if it matched.
+///
+/// The bulky steps a record's rule evaluation does not run inside (the
+/// parse, the view's build, scoring, the tags, the output) are
+/// `#[inline(never)]`: WAMR's interpreter, which runs the Fluent Bit module,
+/// gives a function's frame a slot for every local of its compiled code, so
+/// a step inlined here or into `run` would sit in the frame under every call
+/// of the rules' evaluation, and Fluent Bit's default 8 KiB stack does not
+/// hold that (`docs/fluent-bit.md`). Out of line, each step's frame is on the
+/// stack only while it runs.
 #[expect(clippy::too_many_arguments, reason = "the engine's parts, borrowed apart from the arena the record is in")]
 fn judge<'a>(
     config: &Config,
@@ -503,6 +513,7 @@ fn judge<'a>(
 }
 
 /// Why a matched record is allow-listed, if it is.
+#[inline(never)] // See `judge` on frames.
 fn suppressed_by(config: &Config, allow: &Allowlist, view: &View<'_>) -> Option<String> {
     let facts = &view.facts;
     if config.allow_aws_service_callers

@@ -229,6 +229,7 @@ impl Serialize for MatchList<'_> {
 
 /// The fields a matching verdict adds, as one object to merge at the top of
 /// the record.
+#[inline(never)] // Out of the frames below `judge`: see `engine::judge`.
 pub(crate) fn tags(v: &Verdict, severity_number: u32, ruleset: &str, config: &Config) -> Tags {
     let Some(best) = v.matches.first() else { return Tags::default() };
     // About what a scored match with a sub-technique takes: one allocation each.
@@ -287,6 +288,7 @@ pub(crate) fn tags(v: &Verdict, severity_number: u32, ruleset: &str, config: &Co
 /// The fields a Sigma rule's match adds to its [`tags`]: the rule's metadata
 /// under `sigma`, its id as `rule.uuid`, and the tactic its ATT&CK tags name
 /// in place of the config's.
+#[inline(never)] // See `engine::judge` on frames.
 pub(crate) fn sigma(t: &mut Tags, id: &str, meta: &Meta) {
     let sigma = t.object(TOP, "sigma");
     t.set(sigma, "id", id);
@@ -312,6 +314,7 @@ pub(crate) fn sigma(t: &mut Tags, id: &str, meta: &Meta) {
 /// state, so any partition scores it alike: it gets the token of the empty
 /// key, which no principal has (a key always holds a `|`). Added to the
 /// record's other tags, whose names they never share.
+#[inline(never)] // See `engine::judge` on frames.
 pub(crate) fn routing(v: &Verdict, t: &mut Tags) {
     let modwatch = t.object(TOP, "modwatch");
     if let Some(key) = v.principal_key() {
@@ -348,6 +351,7 @@ pub(crate) fn merge(target: &mut Value, add: Value) {
 /// are serialised. `targets` are objects of the document parsed from `event`,
 /// in document order; anything else is left alone. `None` if a span does not
 /// fit the bytes (never for a document parsed from them).
+#[inline(never)] // See `engine::judge` on frames.
 pub(crate) fn write(event: &[u8], targets: &[(&Node<'_>, Tags)]) -> Option<Vec<u8>> {
     // Each member adds its key, its quotes, `:`, `,` and an object's braces to its text.
     let added: usize =

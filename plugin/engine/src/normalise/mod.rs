@@ -208,6 +208,7 @@ pub(crate) fn aliases(format: Format) -> &'static [(&'static str, &'static str)]
 impl<'a> View<'a> {
     /// The view of a record of a known format. A JSON string in the record
     /// read as a subtree is parsed into `arena`.
+    #[inline(never)] // See `engine::judge` on frames.
     pub(crate) fn new(record: &'a Node<'a>, format: Format, arena: &'a Bump) -> View<'a> {
         let mut b = Builder { fields: Vec::with_capacity(32), facts: Facts::default() };
         let (aliases, params, response) = match format {
