@@ -127,7 +127,7 @@ impl Tags {
     }
 
     /// The object `key` of `parent`, added at the end if it is not there
-    /// (an object that is there keeps its members, as [`merge`] does).
+    /// (an object that is there keeps its members: the tags merge into it).
     fn object(&mut self, parent: usize, key: &'static str) -> usize {
         match self.find(parent, key) {
             Some(i) => {
@@ -344,7 +344,7 @@ pub(crate) fn merge(target: &mut Value, add: Value) {
     }
 }
 
-/// The event with each record's tags merged in as [`merge`] merges them,
+/// The event with each record's tags merged in as the tests' `merge` merges them,
 /// written from the event's bytes: each target object is copied up to its
 /// closing brace, except the objects on the path of a merged key, which are
 /// rewritten the same way, and the keys it lacks are appended. Only the tags
