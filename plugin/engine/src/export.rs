@@ -230,7 +230,7 @@ pub fn field_values(event: &serde_json::Value, field: &str) -> Vec<Option<Vec<se
     let Ok(event) = crate::doc::parse(&text, &arena) else { return Vec::new() };
     let records = crate::input::records(event, crate::input::shape(event));
     records
-        .into_iter()
+        .iter()
         .map(|record| {
             let format = crate::normalise::sniff(record)?;
             let view = crate::normalise::View::new(record, format, &arena);
