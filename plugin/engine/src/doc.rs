@@ -153,6 +153,9 @@ pub(crate) enum ParseError {
     Invalid { what: &'static str, line: usize, column: usize },
     /// An object has this key twice (after unescaping).
     DuplicateKey(String),
+    /// The value nests arrays and objects deeper than the limit
+    /// [`parse_within`] was given (found before any other fault after it).
+    TooDeep,
 }
 
 impl fmt::Display for ParseError {
@@ -160,6 +163,7 @@ impl fmt::Display for ParseError {
         match self {
             ParseError::Invalid { what, line, column } => write!(f, "{what} at line {line} column {column}"),
             ParseError::DuplicateKey(key) => write!(f, "the key {key:?} twice in one object"),
+            ParseError::TooDeep => f.write_str("nested too deep"),
         }
     }
 }
@@ -172,8 +176,54 @@ const PAIRWISE_KEYS: usize = 16;
 /// with surrounding whitespace, into `arena`. Iterative: the nesting of the
 /// text costs heap in the arena, never stack.
 pub(crate) fn parse<'a>(text: &'a str, arena: &'a Bump) -> Result<&'a Node<'a>, ParseError> {
-    Parser { text, bytes: text.as_bytes(), pos: 0, arena }.run()
+    parse_within(text, arena, u32::MAX)
 }
+
+/// As [`parse`], refusing a value that nests arrays and objects more than
+/// `max_depth` levels deep ([`ParseError::TooDeep`], as soon as the parse
+/// reaches that depth): the depth limit costs no pass of its own.
+#[inline(never)] // See `engine::judge` on frames.
+pub(crate) fn parse_within<'a>(text: &'a str, arena: &'a Bump, max_depth: u32) -> Result<&'a Node<'a>, ParseError> {
+    let max_open = usize::try_from(max_depth).unwrap_or(usize::MAX);
+    Parser { text, bytes: text.as_bytes(), pos: 0, arena, max_open }.run()
+}
+
+/// A raw control character in a string.
+const CONTROL: &str = "control character (\\u0000-\\u001F) found while parsing a string";
+
+/// Where the run of plain string bytes from `from` ends: at the first quote,
+/// backslash or control character (below 0x20), or at the end of `bytes`.
+/// Eight bytes at a time: strings are most of an event's bytes, and a wasm
+/// interpreter pays for every instruction a byte-at-a-time loop runs.
+fn plain_run_end(bytes: &[u8], from: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // The high bit of each byte below `n` (`n` <= 0x80), exact for the
+    // lowest such byte (a borrow only reaches bytes above it).
+    let below = |w: u64, n: u8| w.wrapping_sub(ONES * u64::from(n)) & !w & HIGH;
+    let mut i = from;
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let Ok(chunk) = <[u8; 8]>::try_from(chunk) else { break };
+        let w = u64::from_le_bytes(chunk);
+        let stops = below(w ^ (ONES * u64::from(b'"')), 1) | below(w ^ (ONES * u64::from(b'\\')), 1) | below(w, 0x20);
+        if stops != 0 {
+            return i + (stops.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while let Some(&b) = bytes.get(i) {
+        if b == b'"' || b == b'\\' || b < 0x20 {
+            break;
+        }
+        i += 1;
+    }
+    i
+}
+
+/// What [`Parser::next_or_close`] reports inside an array and an object: any
+/// byte but `,` and the closing one, and the end of the text.
+const LIST: (&str, &str) = ("expected `,` or `]`", "EOF while parsing a list");
+const OBJECT: (&str, &str) = ("expected `,` or `}`", "EOF while parsing an object");
 
 /// An open container while its contents are parsed.
 enum Open<'a> {
@@ -186,6 +236,8 @@ struct Parser<'a> {
     bytes: &'a [u8],
     pos: usize,
     arena: &'a Bump,
+    /// Containers open at once beyond which the value is too deep.
+    max_open: usize,
 }
 
 impl<'a> Parser<'a> {
@@ -197,6 +249,10 @@ impl<'a> Parser<'a> {
         'value: loop {
             self.skip_ws();
             let start = self.pos;
+            // This container, even empty, nests inside every open one.
+            if matches!(self.peek(), Some(b'{' | b'[')) && open.len() >= self.max_open {
+                return Err(ParseError::TooDeep);
+            }
             let mut value = match self.peek() {
                 Some(b'{') => {
                     self.pos += 1;
@@ -242,50 +298,54 @@ impl<'a> Parser<'a> {
                     }
                     Some(Open::Array { from }) => {
                         items.push(value);
-                        self.skip_ws();
-                        match self.peek() {
-                            Some(b',') => {
-                                self.pos += 1;
-                                continue 'value;
-                            }
-                            Some(b']') => {
-                                self.pos += 1;
-                                let from = *from;
-                                open.pop();
-                                let slice = arena.alloc_slice_copy(&items[from..]);
-                                items.truncate(from);
-                                value = Node::Array(slice);
-                            }
-                            Some(_) => return Err(self.error("expected `,` or `]`")),
-                            None => return Err(self.error("EOF while parsing a list")),
-                        }
+                        let from = *from;
+                        let Some(slice) = self.next_or_close(&mut items, from, b']', LIST)? else { continue 'value };
+                        open.pop();
+                        value = Node::Array(slice);
                     }
                     Some(Open::Object { start, from, key }) => {
                         members.push((*key, value));
-                        self.skip_ws();
-                        match self.peek() {
-                            Some(b',') => {
-                                self.pos += 1;
-                                *key = self.key()?;
-                                continue 'value;
-                            }
-                            Some(b'}') => {
-                                self.pos += 1;
-                                let (start, from) = (*start, *from);
-                                open.pop();
-                                let slice = arena.alloc_slice_copy(&members[from..]);
-                                members.truncate(from);
-                                if let Some(key) = repeated_key(slice, arena) {
-                                    return Err(ParseError::DuplicateKey(key.to_string()));
-                                }
-                                value = Node::Object(Object { members: slice, span: span(start, self.pos) });
-                            }
-                            Some(_) => return Err(self.error("expected `,` or `}`")),
-                            None => return Err(self.error("EOF while parsing an object")),
+                        let (start, from) = (*start, *from);
+                        let Some(slice) = self.next_or_close(&mut members, from, b'}', OBJECT)? else {
+                            *key = self.key()?;
+                            continue 'value;
+                        };
+                        open.pop();
+                        if let Some(key) = repeated_key(slice, arena) {
+                            return Err(ParseError::DuplicateKey(key.to_string()));
                         }
+                        value = Node::Object(Object { members: slice, span: span(start, self.pos) });
                     }
                 }
             }
+        }
+    }
+
+    /// After an item of an open container whose items start at `from` in
+    /// `stack`: a `,` (`None`: another item follows), or the container's
+    /// `close` byte (its items, moved from `stack` into the arena). `errors`
+    /// are the messages for any other byte and for the end of the text.
+    fn next_or_close<T: Copy>(
+        &mut self,
+        stack: &mut BumpVec<'a, T>,
+        from: usize,
+        close: u8,
+        errors: (&'static str, &'static str),
+    ) -> Result<Option<&'a [T]>, ParseError> {
+        self.skip_ws();
+        match self.peek() {
+            Some(b',') => {
+                self.pos += 1;
+                Ok(None)
+            }
+            Some(b) if b == close => {
+                self.pos += 1;
+                let slice = self.arena.alloc_slice_copy(&stack[from..]);
+                stack.truncate(from);
+                Ok(Some(slice))
+            }
+            Some(_) => Err(self.error(errors.0)),
+            None => Err(self.error(errors.1)),
         }
     }
 
@@ -386,41 +446,33 @@ impl<'a> Parser<'a> {
     fn string(&mut self) -> Result<&'a str, ParseError> {
         self.pos += 1;
         let start = self.pos;
-        loop {
-            match self.peek() {
-                Some(b'"') => {
-                    let s = &self.text[start..self.pos];
-                    self.pos += 1;
-                    return Ok(s);
-                }
-                Some(b'\\') => break,
-                Some(0..0x20) => {
-                    return Err(self.error("control character (\\u0000-\\u001F) found while parsing a string"));
-                }
-                Some(_) => self.pos += 1,
-                None => return Err(self.error("EOF while parsing a string")),
+        self.pos = plain_run_end(self.bytes, self.pos);
+        match self.peek() {
+            Some(b'"') => {
+                let s = &self.text[start..self.pos];
+                self.pos += 1;
+                return Ok(s);
             }
+            Some(b'\\') => {}
+            Some(_) => return Err(self.error(CONTROL)),
+            None => return Err(self.error("EOF while parsing a string")),
         }
         let mut out = BumpString::with_capacity_in(self.pos - start + 16, self.arena);
         out.push_str(&self.text[start..self.pos]);
-        let mut run = self.pos;
         loop {
+            // At a backslash: the escape, then the run of plain bytes after it.
+            self.pos += 1;
+            self.escape(&mut out)?;
+            let run = self.pos;
+            self.pos = plain_run_end(self.bytes, self.pos);
+            out.push_str(&self.text[run..self.pos]);
             match self.peek() {
                 Some(b'"') => {
-                    out.push_str(&self.text[run..self.pos]);
                     self.pos += 1;
                     return Ok(out.into_bump_str());
                 }
-                Some(b'\\') => {
-                    out.push_str(&self.text[run..self.pos]);
-                    self.pos += 1;
-                    self.escape(&mut out)?;
-                    run = self.pos;
-                }
-                Some(0..0x20) => {
-                    return Err(self.error("control character (\\u0000-\\u001F) found while parsing a string"));
-                }
-                Some(_) => self.pos += 1,
+                Some(b'\\') => {}
+                Some(_) => return Err(self.error(CONTROL)),
                 None => return Err(self.error("EOF while parsing a string")),
             }
         }

@@ -5,8 +5,6 @@ use std::collections::BTreeMap;
 use bumpalo::Bump;
 use serde::Serialize;
 
-use serde_json::Value;
-
 use crate::config::{Config, OutputMode, Overrides};
 use crate::doc::Node;
 use crate::eql::{Document, Scalar, Syntax, Wildcard};
@@ -229,13 +227,13 @@ impl Engine {
             self.stats.records += 1;
             return Tagged { output: self.pass(), verdicts: vec![Verdict::bare(Status::NoMatch)] };
         }
-        let text = match input::check_before_parse(event, &self.config) {
+        let text = match input::check_before_parse(event) {
             Ok(text) => text,
             Err(e) => return self.failed(event, &e),
         };
         // The previous event's document is gone: its memory is reused.
         self.arena.reset();
-        let value = match input::parse(text, &self.arena) {
+        let value = match input::parse(text, &self.arena, &self.config) {
             Ok(v) if v.is_object() => v,
             Ok(_) => {
                 let e = Error::new(ErrorKind::NotAnObject, "event is valid json but not an object");
@@ -244,7 +242,7 @@ impl Engine {
             Err(e) => return self.failed(event, &e),
         };
         let shape = input::shape(value);
-        let mut judged: Vec<(Verdict, Option<Value>)> = Vec::new();
+        let mut judged: Vec<(Verdict, Option<tag::Tags>)> = Vec::new();
         for record in input::records(value, shape) {
             let (verdict, mut tags) = judge(
                 &self.config,
@@ -259,11 +257,7 @@ impl Engine {
             // With `output.routing_fields`, every record of a recognised
             // format has tags: at least its routing fields.
             if output && self.config.routing_fields && verdict.format.is_some() {
-                let routing = tag::routing(&verdict);
-                match &mut tags {
-                    Some(tags) => tag::merge(tags, routing),
-                    None => tags = Some(routing),
-                }
+                tag::routing(&verdict, tags.get_or_insert_default());
             }
             judged.push((verdict, tags));
         }
@@ -274,8 +268,8 @@ impl Engine {
         let output = if !output {
             Output::Unchanged
         } else if any_match || any_tags {
-            let targets: Vec<(&Node<'_>, Value)> = input::tag_targets(value, shape)
-                .into_iter()
+            let targets: Vec<(&Node<'_>, tag::Tags)> = input::tag_targets(value, shape)
+                .iter()
                 .zip(&mut judged)
                 .filter_map(|(target, (_, tags))| tags.take().map(|tags| (target, tags)))
                 .collect();
@@ -315,17 +309,18 @@ impl Engine {
 }
 
 /// Counts the verdicts on an event's records.
-fn count(s: &mut Stats, judged: &[(Verdict, Option<Value>)]) {
+#[inline(never)] // See `judge` on frames.
+fn count(s: &mut Stats, judged: &[(Verdict, Option<tag::Tags>)]) {
     for (v, _) in judged {
         s.records += 1;
         match v.status {
             Status::Match => {
                 s.matches += 1;
                 if let Some(c) = &v.category {
-                    *s.by_category.entry(c.clone()).or_default() += 1;
+                    add_one(&mut s.by_category, c);
                 }
                 for m in &v.matches {
-                    *s.by_rule.entry(m.rule_id.clone()).or_default() += 1;
+                    add_one(&mut s.by_rule, &m.rule_id);
                 }
             }
             Status::Suppressed => s.suppressed += 1,
@@ -336,7 +331,26 @@ fn count(s: &mut Stats, judged: &[(Verdict, Option<Value>)]) {
     }
 }
 
+/// Adds one to `key`'s counter; the key is copied only the first time.
+fn add_one(counts: &mut BTreeMap<String, u64>, key: &str) {
+    match counts.get_mut(key) {
+        Some(n) => *n += 1,
+        None => {
+            counts.insert(key.to_string(), 1);
+        }
+    }
+}
+
 /// The verdict on one record, and its tags if it matched.
+///
+/// The bulky steps a record's rule evaluation does not run inside (the
+/// parse, the view's build, scoring, the tags, the output) are
+/// `#[inline(never)]`: WAMR's interpreter, which runs the Fluent Bit module,
+/// gives a function's frame a slot for every local of its compiled code, so
+/// a step inlined here or into `run` would sit in the frame under every call
+/// of the rules' evaluation, and Fluent Bit's default 8 KiB stack does not
+/// hold that (`docs/fluent-bit.md`). Out of line, each step's frame is on the
+/// stack only while it runs.
 #[expect(clippy::too_many_arguments, reason = "the engine's parts, borrowed apart from the arena the record is in")]
 fn judge<'a>(
     config: &Config,
@@ -347,7 +361,7 @@ fn judge<'a>(
     arena: &'a Bump,
     candidates: &Candidates,
     want_tags: bool,
-) -> (Verdict, Option<Value>) {
+) -> (Verdict, Option<tag::Tags>) {
     if !record.is_object() {
         let e = Error::new(ErrorKind::NotAnObject, "batch record is not an object");
         return (Verdict::error(&e), None);
@@ -491,7 +505,7 @@ fn judge<'a>(
     let tags = want_tags.then(|| {
         let mut tags = tag::tags(&verdict, best_rule.severity.number(), &best_rule.ruleset, config);
         if let Some(meta) = &best_rule.sigma {
-            crate::sigma::decorate(&mut tags, &best_rule.id, meta);
+            tag::sigma(&mut tags, &best_rule.id, meta);
         }
         tags
     });
@@ -499,6 +513,7 @@ fn judge<'a>(
 }
 
 /// Why a matched record is allow-listed, if it is.
+#[inline(never)] // See `judge` on frames.
 fn suppressed_by(config: &Config, allow: &Allowlist, view: &View<'_>) -> Option<String> {
     let facts = &view.facts;
     if config.allow_aws_service_callers

@@ -198,7 +198,7 @@ pub fn pack(rules: &RuleSet, config: &Config) -> Pack {
                     })
                     .collect(),
                 sigma: r.sigma.as_ref().map(|meta| SigmaFields {
-                    sigma: crate::sigma::fields(&r.id, meta),
+                    sigma: crate::tag::sigma_fields(&r.id, meta),
                     tactic: meta.tactic.map(|(id, name)| (id.to_string(), name.to_string())),
                 }),
             })
@@ -243,7 +243,7 @@ pub fn field_values(event: &serde_json::Value, field: &str) -> Vec<Option<Vec<se
     let Ok(event) = crate::doc::parse(&text, &arena) else { return Vec::new() };
     let records = crate::input::records(event, crate::input::shape(event));
     records
-        .into_iter()
+        .iter()
         .map(|record| {
             let format = crate::normalise::sniff(record)?;
             let view = crate::normalise::View::new(record, format, &arena);

@@ -1,9 +1,8 @@
 //! Input: bytes → checked → parsed → records.
 //!
 //! Limits are checked on the bytes before any parse: size first (free), then
-//! UTF-8 and nesting depth in passes that never recurse, so no event deeper
-//! than `input.max_depth` is parsed. The parse itself (`doc::parse`) is
-//! iterative too.
+//! UTF-8 in a pass that never recurses. The parse itself (`doc::parse`) is
+//! iterative and stops as soon as it is deeper than `input.max_depth`.
 
 use bumpalo::Bump;
 
@@ -49,31 +48,21 @@ pub(crate) fn may_be_batch(bytes: &[u8]) -> bool {
     memchr::memmem::find_iter(bytes, b"ecords\"").any(|at| at >= 2 && matches!(&bytes[at - 2..at], b"\"R" | b"\"r"))
 }
 
-/// Checks what must hold before a parse: UTF-8 and nesting depth, in
-/// passes over the bytes that never recurse. Only events that will be
-/// parsed pay for these. The event as text, for [`parse`].
-pub(crate) fn check_before_parse<'a>(bytes: &'a [u8], config: &Config) -> Result<&'a str, Error> {
-    let text = std::str::from_utf8(bytes).map_err(|e| {
+/// Checks what must hold before a parse: UTF-8. Only events that will be
+/// parsed pay for it. The event as text, for [`parse`].
+pub(crate) fn check_before_parse(bytes: &[u8]) -> Result<&str, Error> {
+    std::str::from_utf8(bytes).map_err(|e| {
         Error::new(
             ErrorKind::InvalidUtf8,
             format!("event is not valid utf-8 (invalid byte at offset {})", e.valid_up_to()),
         )
-    })?;
-    let depth = max_depth(bytes);
-    if depth > config.max_depth {
-        return Err(Error::new(
-            ErrorKind::TooDeep,
-            format!("event nests {depth} levels deep, over the limit of {}", config.max_depth),
-        ));
-    }
-    Ok(text)
+    })
 }
 
 /// The deepest nesting of `[`/`{` outside strings, found iteratively. Stops
-/// counting past the hard ceiling: deeper is deeper. A string is skipped
-/// with memchr (to its closing quote, over escapes): strings are most of an
-/// audit event's bytes, and a byte-at-a-time pass over them cost about as
-/// much as the parse.
+/// counting past the hard ceiling: deeper is deeper. Only a parse that
+/// failed pays for this pass. A string is skipped with memchr (to its
+/// closing quote, over escapes): strings are most of an audit event's bytes.
 fn max_depth(bytes: &[u8]) -> u32 {
     let (mut depth, mut max, mut at) = (0u32, 0u32, 0usize);
     while let Some(&b) = bytes.get(at) {
@@ -112,12 +101,29 @@ fn max_depth(bytes: &[u8]) -> u32 {
 /// cloud writes one, and whichever value a parser kept is a guess that
 /// whoever wrote the line can steer, e.g. a second `eventName` hiding the
 /// first from every rule.
-pub(crate) fn parse<'a>(text: &'a str, arena: &'a Bump) -> Result<&'a Node<'a>, Error> {
-    doc::parse(text, arena).map_err(|e| match e {
-        ParseError::DuplicateKey(key) => {
-            Error::new(ErrorKind::DuplicateKey, format!("event has the key {key:?} twice in one object"))
+///
+/// Nesting deeper than `input.max_depth` (`too_deep`) is reported before any
+/// other fault of the text, wherever it is: the parse stops at the first
+/// fault, so a failed parse counts the depth over the whole text.
+pub(crate) fn parse<'a>(text: &'a str, arena: &'a Bump, config: &Config) -> Result<&'a Node<'a>, Error> {
+    doc::parse_within(text, arena, config.max_depth).map_err(|e| {
+        let depth = max_depth(text.as_bytes());
+        if depth > config.max_depth || e == ParseError::TooDeep {
+            return Error::new(
+                ErrorKind::TooDeep,
+                format!(
+                    "event nests {} levels deep, over the limit of {}",
+                    depth.max(config.max_depth + 1),
+                    config.max_depth
+                ),
+            );
         }
-        ParseError::Invalid { .. } => Error::new(ErrorKind::InvalidJson, format!("event is not valid json: {e}")),
+        match e {
+            ParseError::DuplicateKey(key) => {
+                Error::new(ErrorKind::DuplicateKey, format!("event has the key {key:?} twice in one object"))
+            }
+            _ => Error::new(ErrorKind::InvalidJson, format!("event is not valid json: {e}")),
+        }
     })
 }
 
@@ -140,22 +146,22 @@ pub(crate) fn shape(value: &Node<'_>) -> Shape {
 }
 
 /// The records of an event, in order, by shape.
-pub(crate) fn records<'a>(value: &'a Node<'a>, shape: Shape) -> Vec<&'a Node<'a>> {
+pub(crate) fn records<'a>(value: &'a Node<'a>, shape: Shape) -> &'a [Node<'a>] {
     match (shape, value) {
         (Shape::Batch(key), Node::Object(map)) => match map.get(key) {
-            Some(Node::Array(items)) => items.iter().collect(),
-            _ => Vec::new(),
+            Some(Node::Array(items)) => items,
+            _ => &[],
         },
-        (Shape::EventBridge, Node::Object(map)) => map.get("detail").into_iter().collect(),
-        _ => vec![value],
+        (Shape::EventBridge, Node::Object(map)) => map.get("detail").map(std::slice::from_ref).unwrap_or_default(),
+        _ => std::slice::from_ref(value),
     }
 }
 
 /// The objects the tags of each record go into, in record order.
-pub(crate) fn tag_targets<'a>(value: &'a Node<'a>, shape: Shape) -> Vec<&'a Node<'a>> {
+pub(crate) fn tag_targets<'a>(value: &'a Node<'a>, shape: Shape) -> &'a [Node<'a>] {
     match shape {
         Shape::Batch(_) => records(value, shape),
-        Shape::Single | Shape::EventBridge => vec![value],
+        Shape::Single | Shape::EventBridge => std::slice::from_ref(value),
     }
 }
 
@@ -164,8 +170,9 @@ mod tests {
     use super::*;
 
     fn kind(bytes: &[u8]) -> Option<ErrorKind> {
-        let c = Config::default();
-        check_size(bytes, &c).and_then(|()| check_before_parse(bytes, &c).map(drop)).err().map(|e| e.kind())
+        let (c, arena) = (Config::default(), Bump::new());
+        let parsed = check_size(bytes, &c).and_then(|()| check_before_parse(bytes)).and_then(|t| parse(t, &arena, &c));
+        parsed.err().map(|e| e.kind())
     }
 
     #[test]
@@ -177,12 +184,21 @@ mod tests {
         assert_eq!(kind(deep.as_bytes()), Some(ErrorKind::TooDeep));
         let ok = format!("{}{}", "[".repeat(128), "]".repeat(128));
         assert_eq!(kind(ok.as_bytes()), None);
-        assert!(parse(&ok, &Bump::new()).is_ok(), "128 levels parse");
+        assert!(parse(&ok, &Bump::new(), &Config::default()).is_ok(), "128 levels parse");
         // Brackets inside strings do not count.
         let quoted = format!("{{\"a\":\"{}\"}}", "[".repeat(500));
         assert_eq!(kind(quoted.as_bytes()), None);
         let big = vec![b' '; 1024 * 1024 + 1];
         assert_eq!(kind(&big), Some(ErrorKind::TooLarge));
+        // Too deep wins over any other fault, before or after the deep part,
+        // and the message counts the whole text (up to the ceiling).
+        let deep_after = |head: &str| format!("{{{head}\"b\":{}1{}}}", "[".repeat(129), "]".repeat(129));
+        for head in ["\"a\":tru,", "\"x\":{\"a\":1,\"a\":1},", ""] {
+            assert_eq!(kind(deep_after(head).as_bytes()), Some(ErrorKind::TooDeep), "{head}");
+        }
+        assert_eq!(kind(format!("{}1,]{}", "[".repeat(129), "]".repeat(128)).as_bytes()), Some(ErrorKind::TooDeep));
+        let e = parse(&deep_after(""), &Bump::new(), &Config::default()).err().map(|e| e.message().to_string());
+        assert_eq!(e.as_deref(), Some("event nests 129 levels deep, over the limit of 128"));
         // Very deep input stops the scan early instead of counting on.
         assert_eq!(max_depth("[".repeat(100_000).as_bytes()), 129);
         // Escaped quotes and backslashes inside strings; unterminated strings.
@@ -239,12 +255,13 @@ mod tests {
 
     #[test]
     fn parse_keeps_numbers_as_written_and_refuses_duplicate_keys() {
-        let arena = Bump::new();
-        let kind = |s: &'static str| parse(s, &arena).err().map(|e| e.kind());
+        let (arena, c) = (Bump::new(), Config::default());
+        let parse = |s| parse(s, &arena, &c);
+        let kind = |s: &'static str| parse(s).err().map(|e| e.kind());
         // Numbers exactly as written (`doc::tests` checks the whole tree
         // against serde_json's).
         let text = r#"{"a":1e400,"b":18446744073709551617,"c":-0,"d":[1.50,{"e":null}],"f":true,"g":"\u00e9"}"#;
-        let ours = parse(text, &arena).ok();
+        let ours = parse(text).ok();
         let number = |key: &str| ours.and_then(|o| o.get(key)).map(|n| format!("{n:?}"));
         assert_eq!(number("b").as_deref(), Some("Number(Number(\"18446744073709551617\"))"));
         assert_eq!(number("a").as_deref(), Some("Number(Number(\"1e400\"))"));
@@ -257,8 +274,8 @@ mod tests {
         assert_eq!(kind(r#"{"a":1,}"#), Some(ErrorKind::InvalidJson));
         // serde_json's internal number token is an ordinary key.
         assert_eq!(kind(r#"{"$serde_json::private::Number":"x"}"#), None);
-        assert!(parse(r#"{"a":1}"#, &arena).err().is_none());
-        let e = parse(r#"{"a":[1,]}"#, &arena).err().map(|e| e.message().to_string());
+        assert!(parse(r#"{"a":1}"#).err().is_none());
+        let e = parse(r#"{"a":[1,]}"#).err().map(|e| e.message().to_string());
         assert_eq!(e.as_deref(), Some("event is not valid json: expected value at line 1 column 9"));
     }
 
@@ -273,8 +290,8 @@ mod tests {
 
     #[test]
     fn shapes() {
-        let arena = Bump::new();
-        let v = |s: &'static str| parse(s, &arena).unwrap_or(&Node::Null);
+        let (arena, c) = (Bump::new(), Config::default());
+        let v = |s: &'static str| parse(s, &arena, &c).unwrap_or(&Node::Null);
         assert_eq!(shape(v(r#"{"Records":[{"a":1},{"b":2}]}"#)), Shape::Batch("Records"));
         assert_eq!(shape(v(r#"{"records":[]}"#)), Shape::Batch("records"));
         assert_eq!(shape(v(r#"{"records":"x"}"#)), Shape::Single);

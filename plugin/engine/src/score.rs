@@ -156,6 +156,7 @@ impl Scorer {
     }
 
     /// Scores one matched event of one principal.
+    #[inline(never)] // See `engine::judge` on frames.
     pub(crate) fn score(&mut self, cfg: &Scoring, input: &Input<'_>) -> Score {
         let ts = input.time.and_then(time::parse).or(self.latest).unwrap_or(0);
         self.latest = Some(self.latest.map_or(ts, |l| l.max(ts)));

@@ -86,6 +86,34 @@ fn scenarios() {
 
 const TERMINATE: &str = r#"{"eventVersion":"1.08","eventSource":"ec2.amazonaws.com","eventName":"TerminateInstances","eventTime":"2024-05-01T10:00:00Z","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/alice","accountId":"111122223333","userName":"alice"},"recipientAccountId":"111122223333","sourceIPAddress":"203.0.113.7","requestParameters":{"instancesSet":{"items":[{"instanceId":"i-0abc"}]}},"event":"not-an-object","n":12345678901234567890123}"#;
 
+/// The exact bytes tags add, key order and number formats included: what
+/// the `serde_json::Value` route wrote, which the byte writer must keep. A
+/// match (its `event` is not an object, so `event.*` tags are left out), and
+/// the alert of `score-2-threshold` (the fourth scored match of a principal).
+#[test]
+fn tags_are_written_byte_for_byte() {
+    const TAGS: &str = r#","threat":{"framework":"MITRE ATT&CK","tactic":{"id":"TA0005","name":"Defense Evasion"},"technique":{"id":"T1578","name":"Modify Cloud Compute Infrastructure","subtechnique":{"id":"T1578.003","name":"Delete Cloud Instance"}}},"rule":{"id":"aws-ec2-instances-terminated","name":"EC2 instances terminated","ruleset":"modwatch-builtin"},"#;
+    const MODWATCH: &str = r#""modwatch":{"category":"DELETE","points":3,"severity":"high","operation":"ec2.amazonaws.com:terminateinstances","outcome":"success","principal":{"id":"arn:aws:iam::111122223333:user/alice","display":"alice","type":"IAMUser","account":"111122223333"},"format":"aws-cloudtrail","matches":[{"rule_id":"aws-ec2-instances-terminated","rule_name":"EC2 instances terminated","category":"DELETE","points":3}],"scored_points":3.0,"#;
+    let tagged = |engine: &mut Engine, event: &str| match engine.tag(event.as_bytes()).output {
+        Output::Replaced(bytes) => String::from_utf8(bytes).unwrap_or_default(),
+        other => panic!("{event} is tagged: {other:?}"),
+    };
+    let open = |event: &str| event.strip_suffix('}').unwrap_or(event).to_string();
+    let want = format!(r#"{}{TAGS}{MODWATCH}"principal_score":3.0}}}}"#, open(TERMINATE));
+    assert_eq!(tagged(&mut engine(), TERMINATE), want);
+    let text = std::fs::read_to_string(format!("{SCENARIOS}/score-2-threshold.ndjson")).unwrap_or_default();
+    let events: Vec<String> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .map(|row| row["event"].to_string())
+        .collect();
+    let mut engine = engine();
+    let outputs: Vec<String> = events.iter().take(4).map(|e| tagged(&mut engine, e)).collect();
+    let alert = r#""principal_score":12.0,"alert":{"score":12.0,"threshold":10.0,"window_minutes":15,"operations":4,"first":"2026-03-02T11:00:00Z","last":"2026-03-02T11:03:00Z"}}}"#;
+    let event = r#""event":{"risk_score":73,"severity":3,"kind":"alert"},"#;
+    assert_eq!(outputs.last(), Some(&format!("{}{TAGS}{event}{MODWATCH}{alert}", open(&events[3]))));
+}
+
 #[test]
 fn tag_mode_adds_fields_and_keeps_everything_else() {
     let mut engine = engine();

@@ -8,7 +8,7 @@ use bumpalo::Bump;
 use proptest::prelude::*;
 use serde_json::Value;
 
-use super::{Node, ParseError, parse};
+use super::{Node, ParseError, parse, plain_run_end};
 
 /// What the parser's result should be: `serde_json`'s tree, or the kind of
 /// refusal (`true`: a repeated key).
@@ -343,6 +343,34 @@ proptest! {
         }
         if let Ok(text) = String::from_utf8(bytes) {
             let _ = agree(&text);
+        }
+    }
+}
+
+/// The eight-bytes-at-a-time scan stops where a byte-at-a-time one does: at
+/// every offset of a chunk, for each kind of stop, among bytes on either
+/// side of each limit (0x20, the quote, the backslash, 0x80) and after a
+/// second stop that a borrow could mistake.
+#[test]
+fn plain_runs_end_at_the_first_stop() {
+    let naive =
+        |b: &[u8], from: usize| (from..b.len()).find(|&i| matches!(b[i], b'"' | b'\\' | 0..0x20)).unwrap_or(b.len());
+    for filler in [0x20, 0x21, 0x23, 0x5b, 0x5d, 0x7f, 0x80, 0xa2, 0xdc, 0xff] {
+        for stop in [0x00, 0x01, 0x1f, b'"', b'\\'] {
+            for len in 0..20 {
+                for at in 0..=len {
+                    let mut bytes = vec![filler; len];
+                    if let Some(b) = bytes.get_mut(at) {
+                        *b = stop;
+                    }
+                    if let Some(b) = bytes.get_mut(at + 1) {
+                        *b = 0x00;
+                    }
+                    for from in 0..=len {
+                        assert_eq!(plain_run_end(&bytes, from), naive(&bytes, from), "{bytes:x?} from {from}");
+                    }
+                }
+            }
         }
     }
 }

@@ -208,6 +208,7 @@ pub(crate) fn aliases(format: Format) -> &'static [(&'static str, &'static str)]
 impl<'a> View<'a> {
     /// The view of a record of a known format. A JSON string in the record
     /// read as a subtree is parsed into `arena`.
+    #[inline(never)] // See `engine::judge` on frames.
     pub(crate) fn new(record: &'a Node<'a>, format: Format, arena: &'a Bump) -> View<'a> {
         let mut b = Builder { fields: Vec::with_capacity(32), facts: Facts::default() };
         let (aliases, params, response) = match format {
@@ -220,7 +221,7 @@ impl<'a> View<'a> {
             Format::GcpAudit => gcp::raw(record, &mut b),
             Format::GcpAuditEcs => gcp::ecs(record, &mut b),
         };
-        b.canonical(format);
+        b.canonical(format, arena);
         View {
             record,
             arena,
@@ -444,39 +445,44 @@ impl<'a> Builder<'a> {
         }
     }
 
-    /// Adds the `modwatch.*` fields from the facts.
-    fn canonical(&mut self, format: Format) {
-        let f = &self.facts;
-        let mut out: Vec<(&'static str, Field<'a>)> = vec![
-            ("modwatch.cloud", Field::Str(Cow::Borrowed(format.cloud()))),
-            ("modwatch.format", Field::Str(Cow::Borrowed(format.name()))),
-        ];
-        let mut put = |name: &'static str, v: Option<Cow<'a, str>>| {
+    /// Adds the `modwatch.*` fields from the facts. What the facts own is
+    /// copied into `arena`, the event's: no allocation per field.
+    fn canonical(&mut self, format: Format, arena: &'a Bump) {
+        let Builder { fields, facts: f } = self;
+        fields.push(("modwatch.cloud", Field::Str(Cow::Borrowed(format.cloud()))));
+        fields.push(("modwatch.format", Field::Str(Cow::Borrowed(format.name()))));
+        let mut put = |name: &'static str, v: Option<&'a str>| {
             if let Some(v) = v.filter(|v| !v.is_empty()) {
-                out.push((name, Field::Str(v)));
+                fields.push((name, Field::Str(Cow::Borrowed(v))));
             }
         };
-        put("modwatch.op", f.op.clone().map(Cow::Owned));
-        put("modwatch.phase", f.phase.map(|p| Cow::Borrowed(p.name())));
-        put("modwatch.outcome", f.outcome.map(|o| Cow::Borrowed(outcome_name(o))));
+        let copy = |s: &str| -> &'a str { arena.alloc_str(s) };
+        put("modwatch.op", f.op.as_deref().map(copy));
+        put("modwatch.phase", f.phase.map(Phase::name));
+        put("modwatch.outcome", f.outcome.map(outcome_name));
         if let Some(p) = &f.principal {
-            put("modwatch.principal.id", Some(Cow::Owned(p.id.clone())));
-            put("modwatch.principal.type", p.kind.clone().map(Cow::Owned));
-            put("modwatch.principal.display", p.display.clone().map(Cow::Owned));
+            put("modwatch.principal.id", Some(copy(&p.id)));
+            put("modwatch.principal.type", p.kind.as_deref().map(copy));
+            put("modwatch.principal.display", p.display.as_deref().map(copy));
         }
-        put("modwatch.source_ip", f.source_ip.map(Cow::Borrowed));
-        put("modwatch.account", f.account.clone());
-        put("modwatch.user_agent", f.user_agent.map(Cow::Borrowed));
-        put("modwatch.status_code", f.status_code.map(Cow::Borrowed));
-        put("modwatch.dedup", f.dedup.clone().map(Cow::Owned));
-        put("modwatch.time", f.time.map(Cow::Borrowed));
+        put("modwatch.source_ip", f.source_ip);
+        put(
+            "modwatch.account",
+            f.account.as_ref().map(|a| match a {
+                Cow::Borrowed(a) => a,
+                Cow::Owned(a) => copy(a),
+            }),
+        );
+        put("modwatch.user_agent", f.user_agent);
+        put("modwatch.status_code", f.status_code);
+        put("modwatch.dedup", f.dedup.as_deref().map(copy));
+        put("modwatch.time", f.time);
         if let Some(ok) = f.ok {
-            out.push(("modwatch.ok", Field::Bool(ok)));
+            fields.push(("modwatch.ok", Field::Bool(ok)));
         }
-        if let Some(resource) = self.facts.resource.take() {
-            out.push(("modwatch.resource", resource));
+        if let Some(resource) = f.resource.take() {
+            fields.push(("modwatch.resource", resource));
         }
-        self.fields.extend(out);
     }
 }
 

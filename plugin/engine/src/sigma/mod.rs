@@ -17,8 +17,6 @@ pub(crate) mod export;
 mod fields;
 pub(crate) mod yaml;
 
-use serde_json::{Value, json};
-
 use crate::eql::{Cidr, Cmp, Expr, FieldPath, Leaf, Lit, NumLit, Query, Test, Tok, Wildcard};
 use crate::error::{Error, ErrorKind, Location};
 use crate::rules::{About, Rule, Severity};
@@ -852,33 +850,6 @@ const TACTICS: &[(&str, &str, &str)] = &[
 fn tactic_of(tag: &str) -> Option<(&'static str, &'static str)> {
     let name = tag.strip_prefix("attack.")?;
     TACTICS.iter().find(|(n, _, _)| n.eq_ignore_ascii_case(name)).map(|(_, id, n)| (*id, *n))
-}
-
-/// The `sigma` object of a Sigma rule's match: the rule's metadata.
-pub(crate) fn fields(id: &str, meta: &Meta) -> Value {
-    json!({
-        "id": id,
-        "title": meta.title,
-        "level": meta.level,
-        "status": meta.status,
-        "tags": meta.tags,
-        "falsepositives": meta.falsepositives,
-        "logsource": meta.logsource,
-    })
-}
-
-/// Adds a Sigma rule's metadata to the tags of a record it matched: the
-/// rule's Sigma id, title, level, status, tags and false positives under
-/// `sigma.*`, `rule.uuid`, and `threat.tactic` from its ATT&CK tactic tag.
-pub(crate) fn decorate(tags: &mut Value, id: &str, meta: &Meta) {
-    let Value::Object(map) = tags else { return };
-    map.insert("sigma".into(), fields(id, meta));
-    if let Some(Value::Object(rule)) = map.get_mut("rule") {
-        rule.insert("uuid".into(), json!(id));
-    }
-    if let (Some((tid, tname)), Some(Value::Object(threat))) = (meta.tactic, map.get_mut("threat")) {
-        threat.insert("tactic".into(), json!({ "id": tid, "name": tname }));
-    }
 }
 
 #[cfg(test)]
