@@ -606,7 +606,7 @@ fn splice_error(event: &[u8], e: &Error) -> Option<Vec<u8>> {
     if event[start] != b'{' || event[end] != b'}' {
         return None;
     }
-    let tag = serde_json::to_vec(&tag::error_tag(e)).ok()?;
+    let tag = tag::error_tags(e.kind(), e.message()).to_json();
     let inner = &tag[1..tag.len() - 1];
     let rest = &event[start + 1..=end];
     let empty = rest.iter().filter(|b| !b.is_ascii_whitespace()).count() == 1;

@@ -28,4 +28,5 @@ pub use engine::{CorrelationStats, Engine, Output, Stats, Tagged};
 pub use error::{Error, ErrorKind, Errors, LoadError, Location};
 pub use rules::{Example, FILE_MARKER, RuleSet};
 pub use score::{Alert, CorrelationAlert, Score};
+pub use tag::with_error;
 pub use verdict::{EventError, Format, Outcome, Principal, RuleMatch, Status, Verdict, partition_token};

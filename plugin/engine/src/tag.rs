@@ -9,10 +9,10 @@
 use std::ops::Range;
 
 use serde::{Serialize, Serializer};
-use serde_json::{Value, json};
 
 use crate::config::Config;
 use crate::doc::{Node, Object};
+use crate::error::ErrorKind;
 use crate::normalise::outcome_name;
 use crate::sigma::Meta;
 use crate::verdict::{RuleMatch, Verdict, partition_token};
@@ -189,7 +189,6 @@ impl Tags {
     }
 
     /// The tags as one JSON object.
-    #[cfg(any(test, feature = "export"))]
     pub(crate) fn to_json(&self) -> Vec<u8> {
         let mut out = Vec::new();
         self.write_object(&mut out, TOP);
@@ -315,10 +314,10 @@ fn sigma_object(t: &mut Tags, id: &str, meta: &Meta) {
 
 /// [`sigma_object`] as a value, for the export of a pack.
 #[cfg(feature = "export")]
-pub(crate) fn sigma_fields(id: &str, meta: &Meta) -> Value {
+pub(crate) fn sigma_fields(id: &str, meta: &Meta) -> serde_json::Value {
     let mut t = Tags::default();
     sigma_object(&mut t, id, meta);
-    let mut top: serde_json::Map<String, Value> = serde_json::from_slice(&t.to_json()).unwrap_or_default();
+    let mut top: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&t.to_json()).unwrap_or_default();
     top.remove("sigma").unwrap_or_default()
 }
 
@@ -337,15 +336,38 @@ pub(crate) fn routing(v: &Verdict, t: &mut Tags) {
     t.set(modwatch, "partition", &partition_token(v.principal_key().unwrap_or("")));
 }
 
-/// The error object `output.error_field` adds.
-pub(crate) fn error_tag(err: &crate::Error) -> Value {
-    json!({ "modwatch": { "error": { "code": err.code(), "kind": err.kind().name(), "message": err.message() } } })
+/// The error object `output.error_field` adds: `modwatch.error` with the
+/// error's code, kind and message.
+pub(crate) fn error_tags(kind: ErrorKind, message: &str) -> Tags {
+    let mut t = Tags::default();
+    let modwatch = t.object(TOP, "modwatch");
+    let error = t.object(modwatch, "error");
+    t.set(error, "code", &kind.code());
+    t.set(error, "kind", kind.name());
+    t.set(error, "message", message);
+    t
+}
+
+/// `event` with a `modwatch.error` object of `kind` and `message` merged in
+/// as tags are (anything the event already has keeps its value), written
+/// from the event's bytes: for a host that reports its own failures on the
+/// records it passes, in the shape the engine reports a bad event. `None`
+/// if the event is not a JSON object.
+pub fn with_error(event: &[u8], kind: ErrorKind, message: &str) -> Option<Vec<u8>> {
+    let text = std::str::from_utf8(event).ok()?;
+    let arena = bumpalo::Bump::new();
+    let root = crate::doc::parse(text, &arena).ok()?;
+    if !matches!(root, Node::Object(_)) {
+        return None;
+    }
+    write(event, &[(root, error_tags(kind, message))])
 }
 
 /// Merges `add` into `target` without touching what `target` already has:
 /// what [`write`] does on the bytes.
 #[cfg(test)]
-pub(crate) fn merge(target: &mut Value, add: Value) {
+pub(crate) fn merge(target: &mut serde_json::Value, add: serde_json::Value) {
+    use serde_json::Value;
     let (Value::Object(target), Value::Object(add)) = (target, add) else { return };
     for (key, value) in add {
         match target.get_mut(&key) {
@@ -416,7 +438,35 @@ fn write_object(out: &mut Vec<u8>, event: &[u8], object: &Object<'_>, tags: &Tag
 
 #[cfg(test)]
 mod tests {
+    use serde_json::{Value, json};
+
     use super::*;
+
+    #[test]
+    fn with_error_adds_the_engine_error_shape_in_place() {
+        let kind = ErrorKind::Trap;
+        let got = |event: &str| with_error(event.as_bytes(), kind, "it trapped").map(|b| String::from_utf8(b).unwrap());
+        // The record's own bytes kept (number text, spacing), the error last.
+        assert_eq!(
+            got(r#"{"n": 1.50, "s":"a\u0041"}"#).as_deref(),
+            Some(
+                r#"{"n": 1.50, "s":"a\u0041","modwatch":{"error":{"code":500,"kind":"trap","message":"it trapped"}}}"#
+            )
+        );
+        // Merged into a `modwatch` object a tagged record already has.
+        assert_eq!(
+            got(r#"{"modwatch":{"points":3}}"#).as_deref(),
+            Some(r#"{"modwatch":{"points":3,"error":{"code":500,"kind":"trap","message":"it trapped"}}}"#)
+        );
+        // What the record has keeps its value.
+        assert_eq!(got(r#"{"modwatch":"theirs"}"#).as_deref(), Some(r#"{"modwatch":"theirs"}"#));
+        // Not an object, or not JSON: nothing to add it to.
+        for event in ["[1]", "\"x\"", "{\"a\":", "{\"a\":1,\"a\":2"] {
+            assert_eq!(got(event), None, "{event}");
+        }
+        let deep = format!("{}{{}}{}", "{\"a\":".repeat(100_000), "}".repeat(100_000));
+        assert!(got(&deep).is_some_and(|out| out.ends_with(r#""message":"it trapped"}}}"#)));
+    }
 
     #[test]
     fn merge_keeps_existing_fields() {

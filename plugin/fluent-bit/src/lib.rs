@@ -22,7 +22,7 @@
 
 use std::cell::UnsafeCell;
 
-use modwatch_engine::{Engine, ErrorKind, Output};
+use modwatch_engine::{Engine, ErrorKind, Output, with_error};
 
 mod embedded {
     include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
@@ -195,28 +195,6 @@ impl State {
     }
 }
 
-/// The `modwatch.error` object for a module failure: the engine's error
-/// shape, with a kind from the engine's table (5xx).
-fn module_error(kind: ErrorKind, message: &str) -> serde_json::Value {
-    serde_json::json!({ "modwatch": { "error": { "code": kind.code(), "kind": kind.name(), "message": message } } })
-}
-
-/// `record` with `error` merged in, or `None` if it is not a JSON object.
-fn annotate(record: &[u8], error: serde_json::Value) -> Option<Vec<u8>> {
-    let mut value: serde_json::Value = serde_json::from_slice(record).ok()?;
-    let (serde_json::Value::Object(target), serde_json::Value::Object(add)) = (&mut value, error) else { return None };
-    for (key, add) in add {
-        match (target.get_mut(&key), add) {
-            (Some(serde_json::Value::Object(inner)), serde_json::Value::Object(add)) => inner.extend(add),
-            (Some(_), _) => return None,
-            (None, add) => {
-                target.insert(key, add);
-            }
-        }
-    }
-    serde_json::to_vec(&value).ok()
-}
-
 /// Judges one record and leaves a replacement, if any, in `state.out`.
 /// `stack_creep` is how far the shadow stack sits below where it was in the
 /// first call.
@@ -232,7 +210,7 @@ fn filter(state: &mut State, record: &[u8], stack_creep: usize) -> Answer {
         }
         _ => Output::Unchanged,
     };
-    let mut error = state.unavailable(stack_creep).map(|message| module_error(ErrorKind::DetectionOff, &message));
+    let mut error = state.unavailable(stack_creep).map(|message| (ErrorKind::DetectionOff, message));
     if let Some(phase) = state.health.unreported.take() {
         let place = if phase == Phase::Building { "building the engine" } else { "tagging a record" };
         let message = format!(
@@ -240,17 +218,17 @@ fn filter(state: &mut State, record: &[u8], stack_creep: usize) -> Answer {
              record; {} traps so far",
             state.health.traps
         );
-        error = error.or_else(|| Some(module_error(ErrorKind::Trap, &message)));
+        error = error.or(Some((ErrorKind::Trap, message)));
     }
     let bytes = match (output, error) {
         (Output::Dropped, _) => return Answer::Dropped,
         (Output::Unchanged, None) => return Answer::Unchanged,
         (Output::Replaced(bytes), None) => bytes,
-        (Output::Unchanged, Some(error)) => match annotate(record, error) {
+        (Output::Unchanged, Some((kind, message))) => match with_error(record, kind, &message) {
             Some(bytes) => bytes,
             None => return Answer::Unchanged,
         },
-        (Output::Replaced(bytes), Some(error)) => annotate(&bytes, error).unwrap_or(bytes),
+        (Output::Replaced(bytes), Some((kind, message))) => with_error(&bytes, kind, &message).unwrap_or(bytes),
     };
     // Fluent Bit reads the result up to its first NUL; JSON from the engine
     // never holds one, but if it did the record would be cut short and then
