@@ -180,25 +180,29 @@ async fn prepare(
     js: &jetstream::Context,
     s: &Settings,
 ) -> anyhow::Result<(stream::Stream, stream::Stream, kv::Store, kv::Store)> {
-    let input = js
-        .get_or_create_stream(stream::Config {
+    let input = made(
+        js,
+        stream::Config {
             name: s.input_stream.clone(),
             subjects: vec![format!("{}.>", s.input_prefix)],
             num_replicas: s.replicas,
             ..Default::default()
-        })
-        .await
-        .with_context(|| format!("the input stream {}", s.input_stream))?;
-    let output = js
-        .get_or_create_stream(stream::Config {
+        },
+    )
+    .await
+    .with_context(|| format!("the input stream {}", s.input_stream))?;
+    let output = made(
+        js,
+        stream::Config {
             name: s.output_stream.clone(),
             subjects: vec![format!("{}.>", s.output_prefix)],
             num_replicas: s.replicas,
             duplicate_window: Duration::from_secs_f64(s.duplicate_window_secs),
             ..Default::default()
-        })
-        .await
-        .with_context(|| format!("the output stream {}", s.output_stream))?;
+        },
+    )
+    .await
+    .with_context(|| format!("the output stream {}", s.output_stream))?;
     let checkpoints = bucket(js, &s.checkpoint_bucket, Duration::ZERO, s.replicas).await?;
     let leases = bucket(js, &s.lease_bucket, s.lease(), s.replicas).await?;
     for name in
@@ -207,6 +211,19 @@ async fn prepare(
         led(js, name).await?;
     }
     Ok((input, output, checkpoints, leases))
+}
+
+/// Stream `config.name`, made if missing. Workers that start together race
+/// to make it, and the server may refuse the loser's create (saying the
+/// subjects overlap with the stream the winner has just made): after a
+/// refused create the stream is read again, and only if it is still missing
+/// is the refusal the answer.
+async fn made(js: &jetstream::Context, config: stream::Config) -> anyhow::Result<stream::Stream> {
+    let name = config.name.clone();
+    match js.get_or_create_stream(config).await {
+        Ok(stream) => Ok(stream),
+        Err(refused) => js.get_stream(&name).await.map_err(|_| refused.into()),
+    }
 }
 
 /// Waits until stream `name` has a leader: a replicated stream just made
@@ -227,18 +244,21 @@ async fn led(js: &jetstream::Context, name: &str) -> anyhow::Result<()> {
 /// client's own `create_key_value` first reads the account's info, which it
 /// cannot parse from a 2.9 server.
 async fn bucket(js: &jetstream::Context, name: &str, max_age: Duration, replicas: usize) -> anyhow::Result<kv::Store> {
-    js.get_or_create_stream(stream::Config {
-        name: format!("KV_{name}"),
-        subjects: vec![format!("$KV.{name}.>")],
-        max_messages_per_subject: 1,
-        max_age,
-        allow_rollup: true,
-        deny_delete: true,
-        allow_direct: true,
-        discard: stream::DiscardPolicy::New,
-        num_replicas: replicas,
-        ..Default::default()
-    })
+    made(
+        js,
+        stream::Config {
+            name: format!("KV_{name}"),
+            subjects: vec![format!("$KV.{name}.>")],
+            max_messages_per_subject: 1,
+            max_age,
+            allow_rollup: true,
+            deny_delete: true,
+            allow_direct: true,
+            discard: stream::DiscardPolicy::New,
+            num_replicas: replicas,
+            ..Default::default()
+        },
+    )
     .await
     .with_context(|| format!("the key-value bucket {name}"))?;
     js.get_key_value(name).await.with_context(|| format!("the key-value bucket {name}"))
